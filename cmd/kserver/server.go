@@ -25,7 +25,7 @@ func newServerCommand() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.String("config", defaultConfigFile, "config file; keys are flag names (env KSERVER_CONFIG)")
+	f.String("config", defaultConfigFile, "config file; keys are flag names; empty for none (env KSERVER_CONFIG)")
 	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "folder for all state: database, certificates, agent files")
 	f.StringVar(&cfg.DatastoreEndpoint, "datastore-endpoint", cfg.DatastoreEndpoint, "datastore; empty means SQLite at <data-dir>/server/db/state.db, or sqlite:///path")
 	f.StringVar(&cfg.BindAddress, "bind-address", cfg.BindAddress, "address the API server listens on")
