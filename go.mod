@@ -3,6 +3,8 @@ module kserver.dev/kserver
 go 1.26.0
 
 require (
+	github.com/google/btree v1.1.3
+	github.com/mattn/go-sqlite3 v1.14.53
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.10
 	github.com/spf13/viper v1.21.0

@@ -26,9 +26,19 @@ var (
 	ErrWatcherTooSlow = errors.New("watcher fell behind and was dropped")
 	// ErrClosed: the store has been closed.
 	ErrClosed = errors.New("store is closed")
+	// ErrInvalidContinue: a List continue token that this store did not
+	// issue, or one for a different prefix (HTTP 400 Bad Request).
+	ErrInvalidContinue = errors.New("continue token is not valid")
+	// ErrValueTooLarge: a value above the backend's size limit (HTTP 413).
+	ErrValueTooLarge = errors.New("value is too large")
 )
 
 // KeyValue is one key at one revision.
+//
+// Values are shared, not copied: a backend keeps the slice passed to Create
+// or Update, and the slices it returns (from Get, List, Watch, …) are the
+// ones it holds in memory. Neither side may modify a value's bytes after
+// handing it over.
 type KeyValue struct {
 	Key            string
 	Value          []byte
