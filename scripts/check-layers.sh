@@ -2,8 +2,9 @@
 # Checks the dependency rules of docs/architecture.md ("Package layers"):
 #  - a package imports only packages of lower layers (or its own subtree);
 #  - only apiserver, server and bench import store (or its sub-packages);
-#  - kernel-facing packages (cni, overlay, proxy, runtime/oci, netns) never
-#    import client-go: they receive desired state and do not talk to the API.
+#  - kernel-facing packages (cni, overlay, proxy, netpol, nft, runtime/oci,
+#    netns) never import client-go: they receive desired state and do not
+#    talk to the API.
 # Every package under internal/ must appear in the layer table below.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,13 +22,13 @@ function layer(p,   top) {
 }
 function comp(p) { sub(/^internal\//, "", p); sub(/\/.*/, "", p); return p }
 BEGIN {
-  split("store store/sqlite store/storetest pki netns image runtime version", a0); for (i in a0) L[a0[i]] = 0
-  split("apiserver runtime/oci runtime/sim cni overlay proxy", a1); for (i in a1) L[a1[i]] = 1
+  split("store store/sqlite store/storetest pki netns nft image runtime version", a0); for (i in a0) L[a0[i]] = 0
+  split("apiserver runtime/oci runtime/sim cni overlay proxy netpol", a1); for (i in a1) L[a1[i]] = 1
   split("scheduler dns agent", a2); for (i in a2) L[a2[i]] = 2
   split("server kctl", a3); for (i in a3) L[a3[i]] = 3
   split("bench e2e", a4); for (i in a4) L[a4[i]] = 4
   split("apiserver server bench", s); for (i in s) storeOK[s[i]] = 1
-  split("cni overlay proxy runtime/oci netns", k); for (i in k) kernel[k[i]] = 1
+  split("cni overlay proxy netpol nft runtime/oci netns", k); for (i in k) kernel[k[i]] = 1
   bad = 0
 }
 {

@@ -1,0 +1,224 @@
+package nft
+
+import (
+	"fmt"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+)
+
+// Tx collects changes to one table; Commit sends them as one atomic
+// netlink transaction.
+type Tx struct {
+	c     *nftables.Conn // this transaction's own message buffer
+	fam   Family
+	table *nftables.Table
+	ops   int
+	err   error
+}
+
+// Begin starts a transaction on table name of family f.
+func (c *Conn) Begin(name string, f Family) *Tx {
+	tx := &Tx{fam: f, table: &nftables.Table{Name: name, Family: f.table()}}
+	// A transaction gets its own (non-lasting) connection so that a failed
+	// one leaves nothing queued behind for the next.
+	tx.c, tx.err = nftables.New(connOptions(c.nsFd, false)...)
+	return tx
+}
+
+// Ops is the number of changes queued so far.
+func (tx *Tx) Ops() int { return tx.ops }
+
+// Recreate deletes the table if it exists and adds it back empty.
+func (tx *Tx) Recreate() {
+	tx.c.AddTable(tx.table)
+	tx.c.DelTable(tx.table)
+	tx.c.AddTable(tx.table)
+	tx.ops += 3
+}
+
+// EnsureTable adds the table unless it exists.
+func (tx *Tx) EnsureTable() {
+	tx.c.AddTable(tx.table)
+	tx.ops++
+}
+
+func (tx *Tx) chain(c *Chain) *nftables.Chain {
+	ch := &nftables.Chain{Name: c.Name, Table: tx.table}
+	if c.Base != nil {
+		ch.Type = nftables.ChainType(c.Base.Type)
+		ch.Hooknum = hooknum(c.Base.Hook)
+		p := nftables.ChainPriority(c.Base.Priority)
+		ch.Priority = &p
+		accept := nftables.ChainPolicyAccept
+		ch.Policy = &accept
+	}
+	return ch
+}
+
+func hooknum(h Hook) *nftables.ChainHook {
+	switch h {
+	case Prerouting:
+		return nftables.ChainHookPrerouting
+	case Input:
+		return nftables.ChainHookInput
+	case Forward:
+		return nftables.ChainHookForward
+	case Output:
+		return nftables.ChainHookOutput
+	}
+	return nftables.ChainHookPostrouting
+}
+
+// AddChain adds an empty chain (rules come with AddRules, after the sets
+// and chains they refer to exist).
+func (tx *Tx) AddChain(c *Chain) {
+	tx.c.AddChain(tx.chain(c))
+	tx.ops++
+}
+
+// FlushChain removes every rule of a chain.
+func (tx *Tx) FlushChain(c *Chain) {
+	tx.c.FlushChain(tx.chain(&Chain{Name: c.Name}))
+	tx.ops++
+}
+
+// DelChain deletes an empty, unreferenced chain.
+func (tx *Tx) DelChain(name string) {
+	tx.c.DelChain(&nftables.Chain{Name: name, Table: tx.table})
+	tx.ops++
+}
+
+// AddRules appends the chain's rules.
+func (tx *Tx) AddRules(c *Chain) {
+	ch := &nftables.Chain{Name: c.Name, Table: tx.table}
+	for _, r := range c.Rules {
+		exprs := r.exprs
+		if r.anon != nil {
+			exprs = tx.withAnonMap(r)
+		}
+		tx.c.AddRule(&nftables.Rule{Table: tx.table, Chain: ch, Exprs: exprs})
+		tx.ops++
+	}
+}
+
+func (tx *Tx) withAnonMap(r Rule) []expr.Any {
+	set := &nftables.Set{Table: tx.table, Anonymous: true, Constant: true, IsMap: true,
+		KeyType: nftables.TypeInteger, DataType: nftables.TypeVerdict}
+	elems := make([]nftables.SetElement, len(r.anon.verdicts))
+	for i, v := range r.anon.verdicts {
+		elems[i] = nftables.SetElement{Key: native32(uint32(i)), VerdictData: v.expr()}
+	}
+	if err := tx.c.AddSet(set, elems); err != nil && tx.err == nil {
+		tx.err = fmt.Errorf("anonymous map: %w", err)
+	}
+	tx.ops++
+	exprs := make([]expr.Any, len(r.exprs))
+	copy(exprs, r.exprs)
+	for i, e := range exprs {
+		if l, ok := e.(*expr.Lookup); ok && l.SetName == "" {
+			exprs[i] = &expr.Lookup{SourceRegister: l.SourceRegister, IsDestRegSet: true, DestRegister: 0, SetName: set.Name, SetID: set.ID}
+		}
+	}
+	return exprs
+}
+
+func (tx *Tx) set(s *Set) *nftables.Set {
+	ns := &nftables.Set{Table: tx.table, Name: s.Name, IsMap: s.Map, Interval: s.Interval,
+		Dynamic: s.Dynamic, HasTimeout: s.Timeout > 0, Timeout: s.Timeout}
+	if len(s.Fields) > 1 {
+		ns.KeyType = nftables.MustConcatSetType(s.Fields...)
+		ns.Concatenation = true
+	} else {
+		ns.KeyType = s.Fields[0]
+	}
+	if s.Map {
+		ns.DataType = nftables.TypeVerdict
+	}
+	return ns
+}
+
+// AddSet adds a set or map with its elements.
+func (tx *Tx) AddSet(s *Set) {
+	ns := tx.set(s)
+	if err := tx.c.AddSet(ns, nil); err != nil && tx.err == nil {
+		tx.err = fmt.Errorf("add set %s: %w", s.Name, err)
+	}
+	tx.ops++
+	elems := make([]Element, 0, len(s.Elements))
+	for _, k := range sortedKeys(s.Elements) {
+		elems = append(elems, s.Elements[k])
+	}
+	tx.AddElements(s, elems)
+}
+
+// DelSet deletes a set (no rule may refer to it any more).
+func (tx *Tx) DelSet(s *Set) {
+	tx.c.DelSet(tx.set(s))
+	tx.ops++
+}
+
+// AddElements adds or replaces elements of a set or map.
+func (tx *Tx) AddElements(s *Set, elems []Element) {
+	if len(elems) == 0 {
+		return
+	}
+	// A replaced map element must be deleted first: the kernel refuses to
+	// add a key that exists with another verdict.
+	if err := tx.c.SetAddElements(tx.set(s), tx.elements(s, elems)); err != nil && tx.err == nil {
+		tx.err = fmt.Errorf("add elements to %s: %w", s.Name, err)
+	}
+	tx.ops++
+}
+
+// DelElements deletes elements from a set or map.
+func (tx *Tx) DelElements(s *Set, elems []Element) {
+	if len(elems) == 0 {
+		return
+	}
+	if err := tx.c.SetDeleteElements(tx.set(s), tx.elements(s, elems)); err != nil && tx.err == nil {
+		tx.err = fmt.Errorf("delete elements from %s: %w", s.Name, err)
+	}
+	tx.ops++
+}
+
+func (tx *Tx) elements(s *Set, elems []Element) []nftables.SetElement {
+	out := make([]nftables.SetElement, 0, len(elems))
+	for _, e := range elems {
+		el := nftables.SetElement{Key: e.Key.Bytes}
+		if e.Verdict != nil {
+			el.VerdictData = e.Verdict.expr()
+		}
+		out = append(out, el)
+		if s.Interval && e.Key.End != nil {
+			out = append(out, nftables.SetElement{Key: e.Key.End, IntervalEnd: true})
+		}
+	}
+	return out
+}
+
+// Full queues the whole table: chains, then sets and maps (whose elements
+// name chains), then rules (which name sets and chains).
+func (tx *Tx) Full(t *Table) {
+	chains := t.orderedChains()
+	for _, c := range chains {
+		tx.AddChain(c)
+	}
+	for _, name := range sortedKeys(t.Sets) {
+		tx.AddSet(t.Sets[name])
+	}
+	for _, c := range chains {
+		tx.AddRules(c)
+	}
+}
+
+// Commit sends the transaction.
+func (tx *Tx) Commit() error {
+	if tx.err != nil {
+		return tx.err
+	}
+	if err := tx.c.Flush(); err != nil {
+		return fmt.Errorf("nftables transaction on %s %s (%d changes): %w", tx.fam, tx.table.Name, tx.ops, err)
+	}
+	return nil
+}
