@@ -78,10 +78,14 @@ func allOnes(f Family) netip.Addr {
 }
 
 // SAddr matches the source address against a prefix (neq: does not match).
-func (r *R) SAddr(p netip.Prefix, neq bool) *R { return r.addrMatch("saddr", r.fam.srcOffset(), p, neq) }
+func (r *R) SAddr(p netip.Prefix, neq bool) *R {
+	return r.addrMatch("saddr", r.fam.srcOffset(), p, neq)
+}
 
 // DAddr matches the destination address against a prefix.
-func (r *R) DAddr(p netip.Prefix, neq bool) *R { return r.addrMatch("daddr", r.fam.dstOffset(), p, neq) }
+func (r *R) DAddr(p netip.Prefix, neq bool) *R {
+	return r.addrMatch("daddr", r.fam.dstOffset(), p, neq)
+}
 
 func (r *R) addrInSet(field string, off uint32, set string, neq bool) *R {
 	_, opText := cmpOp(neq)
@@ -91,10 +95,14 @@ func (r *R) addrInSet(field string, off uint32, set string, neq bool) *R {
 }
 
 // SAddrIn matches the source address against a named set.
-func (r *R) SAddrIn(set string, neq bool) *R { return r.addrInSet("saddr", r.fam.srcOffset(), set, neq) }
+func (r *R) SAddrIn(set string, neq bool) *R {
+	return r.addrInSet("saddr", r.fam.srcOffset(), set, neq)
+}
 
 // DAddrIn matches the destination address against a named set.
-func (r *R) DAddrIn(set string, neq bool) *R { return r.addrInSet("daddr", r.fam.dstOffset(), set, neq) }
+func (r *R) DAddrIn(set string, neq bool) *R {
+	return r.addrInSet("daddr", r.fam.dstOffset(), set, neq)
+}
 
 // L4Proto matches the transport protocol.
 func (r *R) L4Proto(p Protocol) *R {
