@@ -1,0 +1,40 @@
+package registry
+
+// coreStrategies are the strategies of core/v1 resources with special
+// behaviour; a nil one means the generic strategy.
+type coreStrategies struct {
+	componentStatus, configMap, endpoints, event, limitRange, namespace, node *typeStrategy
+	pvc, pv, pod, podTemplate, rc, quota, secret, serviceAccount, service     *typeStrategy
+	eventConverter                                                            Converter
+}
+
+// strategies holds one strategy per resource with special behaviour. It is
+// built afresh by every New, so registries never share state.
+type strategies struct {
+	core coreStrategies
+
+	controllerRevision, daemonSet, deployment, replicaSet, statefulSet *typeStrategy
+	hpa                                                                *typeStrategy
+	hpaConverter                                                       Converter
+	cronJob, job, csr                                                  *typeStrategy
+	ingressClass, ingress, ipAddress, networkPolicy, serviceCIDR       *typeStrategy
+	pdb, clusterRoleBinding, clusterRole, roleBinding, role            *typeStrategy
+	csiDriver, csiNode, storageClass, volumeAttachment                 *typeStrategy
+	volumeAttributesClass, mutatingWebhooks, validatingWebhooks        *typeStrategy
+	priorityClass, lease, runtimeClass, endpointSlice                  *typeStrategy
+	flowSchema, priorityLevel                                          *typeStrategy
+}
+
+func newStrategies() *strategies {
+	s := &strategies{}
+	s.core.pod = &typeStrategy{namespaced: true, status: true, generation: true, fields: podFields}
+	s.core.node = &typeStrategy{status: true, fields: nodeFields}
+	s.core.namespace = &typeStrategy{status: true, fields: namespaceFields}
+	s.core.event = &typeStrategy{namespaced: true, fields: eventFields}
+	s.core.secret = &typeStrategy{namespaced: true, fields: secretFields}
+	s.core.rc = &typeStrategy{namespaced: true, status: true, generation: true, fields: rcFields}
+	s.core.service = &typeStrategy{namespaced: true, status: true, fields: serviceFields}
+	s.job = &typeStrategy{namespaced: true, status: true, generation: true, fields: jobFields}
+	s.csr = &typeStrategy{status: true, fields: csrFields}
+	return s
+}
