@@ -27,7 +27,7 @@ type strategies struct {
 
 func newStrategies() *strategies {
 	s := &strategies{}
-	s.core.pod = &typeStrategy{namespaced: true, status: true, generation: true, fields: podFields}
+	s.core.pod = podStrategy()
 	s.core.node = &typeStrategy{status: true, fields: nodeFields}
 	s.core.namespace = &typeStrategy{status: true, fields: namespaceFields}
 	s.core.event = &typeStrategy{namespaced: true, fields: eventFields}
