@@ -51,6 +51,8 @@ func (s *Store) checkpointLoop() {
 
 // checkpoint runs one PASSIVE checkpoint.
 func (s *Store) checkpoint() {
+	s.ckptMu.Lock()
+	defer s.ckptMu.Unlock()
 	pending := s.stats.pendingWAL.Swap(0)
 	var busy, logFrames, copied int64
 	err := s.rdb.QueryRowContext(s.ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logFrames, &copied)
@@ -67,4 +69,19 @@ func (s *Store) checkpoint() {
 		// A reader pinned part of the WAL; count the rest as still pending.
 		s.stats.pendingWAL.Add((logFrames - copied) * 4096)
 	}
+	// Under a steady stream of writes a passive checkpoint never finds the
+	// WAL fully copied, so the WAL would never start over and would grow
+	// without bound. Once it is half its limit, the writer itself finishes
+	// the checkpoint between two batches (a short pause: the bulk was
+	// copied above).
+	if logFrames*(4096+24) > s.cfg.WALLimit/2 {
+		if err := s.runRewind(); err != nil && s.ctx.Err() == nil {
+			s.log.Warn("checkpoint restart failed", "err", err)
+		}
+	}
+}
+
+func (s *Store) runRewind() error {
+	_, err := s.submit(s.ctx, &request{op: opRewind})
+	return err
 }

@@ -31,7 +31,7 @@ func (s *Store) Compact(ctx context.Context, rev int64) error {
 	start := time.Now()
 	for lo < rev {
 		hi := min(lo+s.cfg.CompactBatch, rev)
-		err := s.runInWriter(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		err := s.runInWriter(ctx, func(ctx context.Context, tx *sql.Tx) (int64, error) {
 			return compactRange(ctx, tx, lo, hi)
 		})
 		if err != nil {
@@ -53,22 +53,28 @@ func (s *Store) Compact(ctx context.Context, rev int64) error {
 }
 
 // compactRange deletes, for revisions in (lo, hi], the rows they replaced
-// and the deletions themselves, and records hi as compacted.
-func compactRange(ctx context.Context, tx *sql.Tx, lo, hi int64) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM log WHERE rev IN
-		(SELECT prev_rev FROM log WHERE rev > ? AND rev <= ? AND prev_rev > 0)`, lo, hi); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM log WHERE rev > ? AND rev <= ? AND deleted = 1`, lo, hi); err != nil {
-		return err
+// and the deletions themselves, and records hi as compacted. It returns a
+// rough count of the WAL bytes written (a page per deleted row at most).
+func compactRange(ctx context.Context, tx *sql.Tx, lo, hi int64) (int64, error) {
+	var deleted int64
+	for _, q := range []string{
+		`DELETE FROM log WHERE rev IN (SELECT prev_rev FROM log WHERE rev > ? AND rev <= ? AND prev_rev > 0)`,
+		`DELETE FROM log WHERE rev > ? AND rev <= ? AND deleted = 1`,
+	} {
+		res, err := tx.ExecContext(ctx, q, lo, hi)
+		if err != nil {
+			return 0, err
+		}
+		n, _ := res.RowsAffected()
+		deleted += n
 	}
 	_, err := tx.ExecContext(ctx, `UPDATE meta SET value = ? WHERE name = 'compacted'`, hi)
-	return err
+	return (deleted + 2) * 4096, err
 }
 
 // vacuum returns free pages to the file system with incremental vacuum once
-// they are more than a quarter of the file, a few hundred pages per
-// transaction so writers interleave.
+// they are a twentieth of the file (and at least 16 pages), a few hundred pages
+// per transaction so writers interleave.
 func (s *Store) vacuum(ctx context.Context) error {
 	const step = 256
 	for {
@@ -80,12 +86,13 @@ func (s *Store) vacuum(ctx context.Context) error {
 			return err
 		}
 		s.stats.queries.Add(2)
-		if free < step || free*4 < total {
+		if free < 16 || free*20 < total {
 			return nil
 		}
-		err := s.runInWriter(ctx, func(ctx context.Context, tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA incremental_vacuum(%d)`, step))
-			return err
+		n := min(free, step)
+		err := s.runInWriter(ctx, func(ctx context.Context, tx *sql.Tx) (int64, error) {
+			_, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA incremental_vacuum(%d)`, n))
+			return 2 * n * 4096, err
 		})
 		if err != nil {
 			return fmt.Errorf("incremental vacuum: %w", err)

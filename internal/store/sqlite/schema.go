@@ -39,14 +39,12 @@ var schema = []string{
 // dsn builds the connection string. Every connection runs in WAL mode with
 // synchronous=FULL: each commit fsyncs the WAL, so an acknowledged write
 // survives kill -9 and power loss.
-func dsn(path string, cacheKiB int, readOnly bool) string {
+func dsn(path string, cacheKiB int, writer bool) string {
 	q := url.Values{}
 	q.Set("_busy_timeout", "10000")
 	q.Set("_sync", "FULL")
 	q.Set("_cache_size", fmt.Sprint(-cacheKiB))
-	if readOnly {
-		q.Set("mode", "ro")
-	} else {
+	if writer {
 		q.Set("_txlock", "immediate")
 	}
 	return "file:" + escapePath(path) + "?" + q.Encode()

@@ -26,6 +26,9 @@ func (s *Store) Snapshot(ctx context.Context, path string) error {
 	if !filepath.IsAbs(path) {
 		return fmt.Errorf("snapshot: %q is not an absolute path", path)
 	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("snapshot: %w", err)
@@ -46,7 +49,7 @@ func (s *Store) Snapshot(ctx context.Context, path string) error {
 }
 
 func (s *Store) backup(ctx context.Context, dest string) error {
-	dst, err := sql.Open("sqlite3", dsn(dest, 256, false))
+	dst, err := sql.Open("sqlite3", dsn(dest, 256, true))
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ type Store struct {
 	log *slog.Logger
 
 	db  *sql.DB // the one write connection, owned by the writer goroutine
-	rdb *sql.DB // read-only connections: old revisions, checkpoints, snapshots
+	rdb *sql.DB // reading connections: old revisions, checkpoints, snapshots
 
 	// mu guards the in-memory state below. Readers hold it shared; the
 	// writer holds it exclusively only while applying a committed batch.
@@ -46,6 +46,7 @@ type Store struct {
 	stop        chan struct{} // closed by Close
 	done        sync.WaitGroup
 	compactMu   sync.Mutex    // one Compact at a time
+	ckptMu      sync.Mutex    // one checkpoint at a time
 	checkpoints chan struct{} // kicks the checkpointer
 	closeOnce   sync.Once
 	closeErr    error
@@ -130,7 +131,7 @@ func createFile(path string) error {
 }
 
 func (s *Store) openDB(ctx context.Context) error {
-	db, err := sql.Open("sqlite3", dsn(s.cfg.Path, 2048, false))
+	db, err := sql.Open("sqlite3", dsn(s.cfg.Path, 2048, true))
 	if err != nil {
 		return fmt.Errorf("open %s: %w", s.cfg.Path, err)
 	}
@@ -145,7 +146,7 @@ func (s *Store) openDB(ctx context.Context) error {
 		db.Close()
 		return fmt.Errorf("configure %s: %w", s.cfg.Path, err)
 	}
-	rdb, err := sql.Open("sqlite3", dsn(s.cfg.Path, 512, true))
+	rdb, err := sql.Open("sqlite3", dsn(s.cfg.Path, 512, false))
 	if err != nil {
 		db.Close()
 		return fmt.Errorf("open %s: %w", s.cfg.Path, err)

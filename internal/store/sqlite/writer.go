@@ -17,6 +17,7 @@ const (
 	opDelete
 	opExpire // a TTL deletion: a delete whose conflicts are silently dropped
 	opTask   // maintenance (compaction, vacuum) in a transaction of its own
+	opRewind // a blocking checkpoint that lets the WAL start over
 )
 
 // request is one write handed to the writer goroutine.
@@ -27,8 +28,8 @@ type request struct {
 	value  []byte
 	expect int64
 	ttl    time.Duration
-	task   func(context.Context, *sql.Tx) error
-	done   chan result // buffered; nil for internal requests
+	task   func(context.Context, *sql.Tx) (int64, error) // returns WAL bytes written, roughly
+	done   chan result                                   // buffered; nil for internal requests
 }
 
 type result struct {
@@ -138,7 +139,7 @@ func (s *Store) commitBatch(batch []*request) {
 	clear(s.w.overlay)
 	var tasks []*request
 	for _, r := range batch {
-		if r.op == opTask {
+		if r.op == opTask || r.op == opRewind {
 			tasks = append(tasks, r)
 			continue
 		}
@@ -295,25 +296,35 @@ func (s *Store) apply(st []staged) {
 
 // runTask runs one maintenance task in its own transaction.
 func (s *Store) runTask(r *request) error {
+	if r.op == opRewind {
+		// Most frames were copied by the background checkpoint already;
+		// this copies the rest and makes the next write start the WAL
+		// from its beginning (journal_size_limit then trims the file).
+		var busy, frames, copied int64
+		err := s.db.QueryRowContext(r.ctx, `PRAGMA wal_checkpoint(RESTART)`).Scan(&busy, &frames, &copied)
+		s.stats.checkpoints.Add(1)
+		return err
+	}
 	tx, err := s.db.BeginTx(r.ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	if err := r.task(r.ctx, tx); err != nil {
+	walBytes, err := r.task(r.ctx, tx)
+	if err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
 	s.stats.commits.Add(1)
-	s.noteWAL(64 << 10)
+	s.noteWAL(walBytes)
 	return nil
 }
 
 // runInWriter queues fn as a maintenance transaction behind the writes
 // already waiting and waits for it.
-func (s *Store) runInWriter(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
+func (s *Store) runInWriter(ctx context.Context, fn func(context.Context, *sql.Tx) (int64, error)) error {
 	_, err := s.submit(ctx, &request{op: opTask, task: fn})
 	return err
 }
