@@ -5,8 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
+	"path/filepath"
+	"strconv"
+	"time"
 
+	"golang.org/x/sync/errgroup"
+
+	"kserver.dev/kserver/internal/apiserver"
+	"kserver.dev/kserver/internal/apiserver/registry"
+	"kserver.dev/kserver/internal/pki"
 	"kserver.dev/kserver/internal/store/sqlite"
 )
 
@@ -20,6 +30,16 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	return RunWithLogger(ctx, cfg, logger, nil)
+}
+
+// Started is told where the API server listens once it is ready; tests and
+// benchmarks use it. May be nil.
+type Started func(addr net.Addr, api *apiserver.Server)
+
+// RunWithLogger is Run with a given logger and a readiness callback.
+func RunWithLogger(ctx context.Context, cfg Config, logger *slog.Logger, started Started) (err error) {
+	begin := time.Now()
 	logger.Info("starting kserver server", "data-dir", cfg.DataDir)
 
 	// The datastore: its folder is created with mode 0700, the file 0600.
@@ -36,6 +56,74 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}()
 	logger.Info("datastore ready", "path", cfg.DatabasePath(), "rev", st.CurrentRevision())
 
-	<-ctx.Done()
-	return nil
+	serviceCIDR := netip.MustParsePrefix(cfg.ServiceCIDR).Masked()
+	nodeIP := nodeAddress(cfg.NodeIP)
+	host, _ := os.Hostname()
+	certs, err := pki.EnsureServer(pki.ServerOptions{
+		Dir:           filepath.Join(cfg.DataDir, "server", "tls"),
+		NodeIP:        net.IP(nodeIP.AsSlice()),
+		Hostname:      host,
+		ServiceIP:     net.IP(serviceCIDR.Addr().Next().AsSlice()),
+		ClusterDomain: cfg.ClusterDomain,
+		SANs:          cfg.TLSSANs,
+	})
+	if err != nil {
+		return fmt.Errorf("certificates: %w", err)
+	}
+	lo, hi, _ := ParsePortRange(cfg.ServiceNodePortRange)
+	api, err := apiserver.New(apiserver.Config{
+		Store:                st,
+		Catalog:              registry.New(),
+		Logger:               logger,
+		ServiceCIDR:          serviceCIDR,
+		NodePortRange:        [2]int{lo, hi},
+		ClusterDNS:           netip.MustParseAddr(cfg.ClusterDNS),
+		ClusterDomain:        cfg.ClusterDomain,
+		AdvertiseAddress:     nodeIP,
+		SecurePort:           cfg.HTTPSListenPort,
+		ServiceAccountKey:    certs.ServiceKey,
+		ServiceAccountIssuer: "https://kubernetes.default.svc." + cfg.ClusterDomain,
+	})
+	if err != nil {
+		return err
+	}
+	if err := api.Bootstrap(ctx); err != nil {
+		return err
+	}
+	tlsConfig, err := certs.TLSConfig()
+	if err != nil {
+		return err
+	}
+	addr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.HTTPSListenPort))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	if cfg.WriteKubeconfig != "" {
+		mode, _ := cfg.KubeconfigMode()
+		if err := certs.WriteKubeconfig(cfg.WriteKubeconfig, kubeconfigServer(cfg.BindAddress, ln.Addr()), mode); err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("write kubeconfig: %w", err)
+		}
+	}
+	api.SetReady(true)
+	logger.Info("API server ready", "addr", ln.Addr().String(), "kubeconfig", cfg.WriteKubeconfig,
+		"elapsed", time.Since(begin).Round(time.Millisecond))
+	if started != nil {
+		started(ln.Addr(), api)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return api.Serve(gctx, ln, tlsConfig) })
+	return g.Wait()
+}
+
+// kubeconfigServer is the URL the admin kubeconfig points at: loopback
+// when listening on all addresses, else the bind address.
+func kubeconfigServer(bind string, addr net.Addr) string {
+	_, port, _ := net.SplitHostPort(addr.String())
+	host := "127.0.0.1"
+	if ip := net.ParseIP(bind); ip != nil && !ip.IsUnspecified() {
+		host = ip.String()
+	}
+	return "https://" + net.JoinHostPort(host, port)
 }

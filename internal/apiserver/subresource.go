@@ -1,0 +1,137 @@
+package apiserver
+
+import (
+	"net/http"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"kserver.dev/kserver/internal/store"
+)
+
+// serveSubresource dispatches …/<name>/<subresource>.
+func (s *Server) serveSubresource(c *call) {
+	sub, ok := c.res.Subresource(c.ri.subresource)
+	if !ok || c.ri.name == "" {
+		c.fail(notFoundPath())
+		return
+	}
+	if !c.checkScope() {
+		return
+	}
+	verb := c.ri.verb
+	if verb == "list" || verb == "watch" {
+		verb = "get"
+	}
+	if c.ri.subresource == "log" || c.ri.subresource == "proxy" || c.ri.subresource == "exec" ||
+		c.ri.subresource == "attach" || c.ri.subresource == "portforward" {
+		s.serveNodeProxied(c)
+		return
+	}
+	if !contains(sub.Verbs, verb) {
+		c.fail(methodNotAllowed(verb, c.gr))
+		return
+	}
+	c.ri.verb = verb
+	out, err := negotiate(c.r.Header.Get("Accept"), false)
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	c.out = out
+	switch c.ri.subresource {
+	case "status":
+		s.serveStatus(c)
+	case "scale":
+		s.serveScale(c)
+	case "binding":
+		s.serveBinding(c)
+	case "eviction":
+		s.serveEviction(c)
+	case "token":
+		s.serveToken(c)
+	default:
+		s.serveSameKind(c)
+	}
+}
+
+// serveStatus is GET/PUT/PATCH of …/status: the same kind as the parent,
+// where writes change only what PrepareForStatusUpdate lets through.
+func (s *Server) serveStatus(c *call) {
+	s.serveSameKind(c)
+}
+
+// serveSameKind serves a subresource that speaks the parent's own kind
+// (status, ephemeralcontainers, resize, finalize).
+func (s *Server) serveSameKind(c *call) {
+	switch c.ri.verb {
+	case "get":
+		s.get(c)
+	case "update":
+		o, err := c.writeOptions("UpdateOptions")
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		in, err := c.decodeRequest(o, c.res.GroupVersionKind())
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		obj, err := c.toStorage(in)
+		if err == nil {
+			err = c.checkURLNamespace(obj)
+		}
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		kv, out, _, err := c.updateObject(c.ctx, o, c.strategySub(), func(runtime.Object) (runtime.Object, error) {
+			return obj.DeepCopyObject(), nil
+		})
+		c.respondWrite(kv, out, o.dryRun, err)
+	case "patch":
+		kv, out, _, o, err := c.patchObject(c.strategySub())
+		c.respondWrite(kv, out, o.dryRun, err)
+	default:
+		c.fail(methodNotAllowed(c.ri.verb, c.gr))
+	}
+}
+
+// strategySub is the strategy hook a same-kind subresource uses: status
+// for status, the main resource's update rules otherwise.
+func (c *call) strategySub() string {
+	if c.ri.subresource == "status" {
+		return "status"
+	}
+	return ""
+}
+
+// serveNodeProxied answers the subresources that the node agent serves
+// (logs, exec, attach, port-forward, proxy) until it exists.
+func (s *Server) serveNodeProxied(c *call) {
+	c.fail(apierrors.NewServiceUnavailable("the " + c.res.Resource + "/" + c.ri.subresource +
+		" subresource is served by the node agent, which is not running in this cluster yet"))
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// respondWrite answers a write of a subresource or main resource.
+func (c *call) respondWrite(kv store.KeyValue, out runtime.Object, dryRun bool, err error) {
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	if dryRun || kv.Key == "" {
+		c.respondObject(out, http.StatusOK)
+		return
+	}
+	c.respondStored(kv, http.StatusOK)
+}

@@ -1,0 +1,212 @@
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"kserver.dev/kserver/internal/store"
+)
+
+// maxUpdateRetries bounds the read-modify-write loop of updates without a
+// resourceVersion precondition when racing other writers.
+const maxUpdateRetries = 16
+
+func (s *Server) update(c *call) {
+	o, err := c.writeOptions("UpdateOptions")
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	in, err := c.decodeRequest(o, c.res.GroupVersionKind())
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	obj, err := c.toStorage(in)
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	if err := c.checkURLNamespace(obj); err != nil {
+		c.fail(err)
+		return
+	}
+	kv, out, created, err := c.updateObject(c.ctx, o, "", func(current runtime.Object) (runtime.Object, error) {
+		return obj.DeepCopyObject(), nil
+	})
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	code := http.StatusOK
+	if created {
+		code = http.StatusCreated
+	}
+	if o.dryRun {
+		c.respondObject(out, code)
+		return
+	}
+	c.respondStored(kv, code)
+}
+
+// mutateFunc computes the new storage-version object from the current one
+// (nil when the object does not exist yet). A resourceVersion left in the
+// result is a precondition.
+type mutateFunc func(current runtime.Object) (runtime.Object, error)
+
+// updateObject is the read-modify-write loop shared by update, patch and
+// the status and scale subresources. subresource selects the strategy
+// hook ("" or "status"). It retries when another writer got in between,
+// unless the client asked for a specific resourceVersion.
+func (c *call) updateObject(ctx context.Context, o writeOpts, subresource string, mutate mutateFunc) (store.KeyValue, runtime.Object, bool, error) {
+	key := objectKey(c.res, c.ri.namespace, c.ri.name)
+	for try := 0; ; try++ {
+		kv, err := c.s.cfg.Store.Get(ctx, key)
+		if errors.Is(err, store.ErrNotFound) {
+			return c.createOnUpdate(ctx, o, subresource, mutate)
+		}
+		if err != nil {
+			return store.KeyValue{}, nil, false, err
+		}
+		old, err := c.s.decodeStored(c.storageGVK(), kv)
+		if err != nil {
+			return store.KeyValue{}, nil, false, err
+		}
+		obj, err := mutate(old.DeepCopyObject())
+		if err != nil {
+			return store.KeyValue{}, nil, false, err
+		}
+		m, err := meta.Accessor(obj)
+		if err != nil {
+			return store.KeyValue{}, nil, false, err
+		}
+		oldMeta, _ := meta.Accessor(old)
+		precondition := m.GetResourceVersion() != ""
+		if precondition && m.GetResourceVersion() != oldMeta.GetResourceVersion() {
+			return store.KeyValue{}, nil, false, apierrors.NewConflict(c.gr, c.ri.name, errors.New(errConflictMsg))
+		}
+		if err := c.admitUpdate(ctx, obj, old, subresource, o); err != nil {
+			return store.KeyValue{}, nil, false, err
+		}
+		data, err := encodeStored(obj)
+		if err != nil {
+			return store.KeyValue{}, nil, false, err
+		}
+		if o.dryRun {
+			return store.KeyValue{}, obj, false, nil
+		}
+		if string(data) == string(kv.Value) {
+			return kv, old, false, nil // no-op: nothing written, resourceVersion unchanged
+		}
+		if shouldDeleteDuringUpdate(obj, old) {
+			dkv, err := c.s.cfg.Store.Delete(ctx, key, kv.ModRevision)
+			if err == nil {
+				c.s.afterDelete(ctx, c, old)
+				return store.KeyValue{Key: key, Value: data, ModRevision: dkv.ModRevision}, obj, false, nil
+			}
+			if errors.Is(err, store.ErrConflict) && !precondition && try < maxUpdateRetries {
+				continue
+			}
+			return store.KeyValue{}, nil, false, err
+		}
+		nkv, err := c.s.cfg.Store.Update(ctx, key, data, kv.ModRevision, store.WriteOptions{})
+		if errors.Is(err, store.ErrConflict) && !precondition && try < maxUpdateRetries {
+			continue
+		}
+		if err != nil {
+			return store.KeyValue{}, nil, false, err
+		}
+		c.s.afterUpdate(ctx, c, obj, old)
+		return nkv, obj, false, nil
+	}
+}
+
+// createOnUpdate handles a PUT or apply of an object that does not exist:
+// created for the resources upstream allows it on, 404 otherwise.
+func (c *call) createOnUpdate(ctx context.Context, o writeOpts, subresource string, mutate mutateFunc) (store.KeyValue, runtime.Object, bool, error) {
+	if subresource != "" || !c.allowCreateOnUpdate() {
+		return store.KeyValue{}, nil, false, apierrors.NewNotFound(c.gr, c.ri.name)
+	}
+	obj, err := mutate(nil)
+	if err != nil {
+		return store.KeyValue{}, nil, false, err
+	}
+	if m, err := meta.Accessor(obj); err == nil && m.GetResourceVersion() != "" {
+		return store.KeyValue{}, nil, false, apierrors.NewNotFound(c.gr, c.ri.name)
+	}
+	kv, out, err := c.createObject(ctx, obj, o)
+	return kv, out, true, err
+}
+
+// admitUpdate carries system fields over from old, then runs the
+// strategy's update hooks, cluster-state hooks, validation and managed
+// fields on obj in place.
+func (c *call) admitUpdate(ctx context.Context, obj, old runtime.Object, subresource string, o writeOpts) error {
+	m, _ := meta.Accessor(obj)
+	om, _ := meta.Accessor(old)
+	if m.GetUID() == "" {
+		m.SetUID(om.GetUID())
+	}
+	m.SetCreationTimestamp(om.GetCreationTimestamp())
+	m.SetDeletionTimestamp(om.GetDeletionTimestamp())
+	m.SetDeletionGracePeriodSeconds(om.GetDeletionGracePeriodSeconds())
+	m.SetGeneration(om.GetGeneration())
+	m.SetResourceVersion(om.GetResourceVersion())
+	st := c.res.Strategy
+	st.Default(obj)
+	if subresource == "status" {
+		st.PrepareForStatusUpdate(ctx, obj, old)
+	} else {
+		st.PrepareForUpdate(ctx, obj, old)
+	}
+	if err := c.s.beforeUpdate(ctx, c, obj, old); err != nil {
+		return err
+	}
+	if errs := st.ValidateUpdate(ctx, obj, old); len(errs) > 0 {
+		return c.invalid(obj, errs)
+	}
+	for _, w := range st.Warnings(ctx, obj, old) {
+		c.warn(w)
+	}
+	if o.apply {
+		return nil
+	}
+	managed, err := c.updateManagedFields(old, obj, o.manager, subresource)
+	if err != nil {
+		return err
+	}
+	if managed != obj {
+		mm, _ := meta.Accessor(managed)
+		m.SetManagedFields(mm.GetManagedFields())
+	}
+	return nil
+}
+
+// allowCreateOnUpdate lists the resources a PUT may create, as upstream's
+// strategies declare.
+func (c *call) allowCreateOnUpdate() bool {
+	switch c.gr.String() {
+	case "endpoints", "events", "events.events.k8s.io", "limitranges", "leases.coordination.k8s.io",
+		"endpointslices.discovery.k8s.io", "roles.rbac.authorization.k8s.io", "rolebindings.rbac.authorization.k8s.io",
+		"clusterroles.rbac.authorization.k8s.io", "clusterrolebindings.rbac.authorization.k8s.io":
+		return true
+	}
+	return false
+}
+
+// shouldDeleteDuringUpdate: an object pending deletion whose last
+// finalizer was just removed goes away, as upstream.
+func shouldDeleteDuringUpdate(obj, old runtime.Object) bool {
+	m, _ := meta.Accessor(obj)
+	om, _ := meta.Accessor(old)
+	if om.GetDeletionTimestamp() == nil || len(m.GetFinalizers()) > 0 {
+		return false
+	}
+	g := om.GetDeletionGracePeriodSeconds()
+	return g == nil || *g == 0
+}
