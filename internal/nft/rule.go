@@ -277,6 +277,11 @@ func (r *R) Reject() Rule {
 		&expr.Reject{Type: unix.NFT_REJECT_ICMP_UNREACH, Code: 3}).Build()
 }
 
+// RejectTCPReset answers a TCP packet with a reset (after L4Proto(TCP)).
+func (r *R) RejectTCPReset() Rule {
+	return r.add("reject with tcp reset", &expr.Reject{Type: unix.NFT_REJECT_TCP_RST}).Build()
+}
+
 // UpdateSAddr adds (or refreshes) the source address in a dynamic set.
 func (r *R) UpdateSAddr(set string, timeout time.Duration) *R {
 	return r.add(fmt.Sprintf("update @%s { %s saddr }", set, r.fam),

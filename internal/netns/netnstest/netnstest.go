@@ -4,8 +4,6 @@
 package netnstest
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"os"
 	"os/exec"
 	"testing"
@@ -37,9 +35,7 @@ func RequireTool(t testing.TB, name string) string {
 func New(t testing.TB, prefix string) *netns.NS {
 	t.Helper()
 	RequireRoot(t)
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	name := prefix + "-" + hex.EncodeToString(b[:])
+	name := prefix + "-" + random(4)
 	ns, err := netns.Create(netns.DefaultDir, name)
 	if err != nil {
 		t.Fatalf("create netns: %v", err)

@@ -1,0 +1,242 @@
+package proxy
+
+import (
+	"crypto/sha256"
+	"encoding/base32"
+	"fmt"
+	"net/netip"
+
+	"kserver.dev/kserver/internal/nft"
+)
+
+// Names of the fixed parts of our table (the skeleton).
+const (
+	mapServiceIPs       = "service-ips"
+	mapServiceNodePorts = "service-nodeports"
+	mapNoEndpointIPs    = "no-endpoint-services"
+	mapNoEndpointPorts  = "no-endpoint-nodeports"
+	chainServices       = "services"
+	chainServiceCheck   = "service-endpoints-check"
+	chainNodePortCheck  = "nodeport-endpoints-check"
+	chainReject         = "reject-chain"
+	chainMarkMasquerade = "mark-for-masquerade"
+	chainMasquerading   = "masquerading"
+	filterPriority      = nft.PriorityDstNAT - 10
+	prefixService       = "service-"
+	prefixLocal         = "local-"
+	prefixExternal      = "external-"
+	prefixEndpoint      = "endpoint-"
+	prefixAffinity      = "affinity-"
+)
+
+var skeletonMaps = []string{mapServiceIPs, mapServiceNodePorts, mapNoEndpointIPs, mapNoEndpointPorts}
+
+// skeleton is the part of the table that does not depend on Services.
+func skeleton(cfg Config) *nft.Table {
+	f := cfg.Family
+	t := nft.NewTable(cfg.Table, f)
+	t.AddSet(&nft.Set{Name: mapServiceIPs, Fields: f.ServiceFields(), Map: true})
+	t.AddSet(&nft.Set{Name: mapNoEndpointIPs, Fields: f.ServiceFields(), Map: true})
+	t.AddSet(&nft.Set{Name: mapServiceNodePorts, Fields: nft.ProtoPortFields(), Map: true})
+	t.AddSet(&nft.Set{Name: mapNoEndpointPorts, Fields: nft.ProtoPortFields(), Map: true})
+
+	base := func(name, typ string, hook nft.Hook, prio int32, rules ...nft.Rule) {
+		t.AddChain(&nft.Chain{Name: name, Base: &nft.Base{Type: typ, Hook: hook, Priority: prio}, Rules: rules})
+	}
+	jump := func(c string) nft.Rule { return f.Rule().Verdict(nft.Jump(c)) }
+	newJump := func(c string) nft.Rule { return f.Rule().CtState("new").Verdict(nft.Jump(c)) }
+	base("nat-prerouting", "nat", nft.Prerouting, nft.PriorityDstNAT, jump(chainServices))
+	base("nat-output", "nat", nft.Output, nft.PriorityDstNAT, jump(chainServices))
+	base("nat-postrouting", "nat", nft.Postrouting, nft.PrioritySrcNAT, jump(chainMasquerading))
+	// Reject needs a filter chain at input/forward/output; at priority
+	// dstnat-10 the destination is still the Service address.
+	base("filter-input", "filter", nft.Input, filterPriority, newJump(chainNodePortCheck), newJump(chainServiceCheck))
+	base("filter-forward", "filter", nft.Forward, filterPriority, newJump(chainServiceCheck))
+	base("filter-output", "filter", nft.Output, filterPriority, newJump(chainServiceCheck))
+
+	chain := func(name string, rules ...nft.Rule) { t.AddChain(&nft.Chain{Name: name, Rules: rules}) }
+	local := func() *nft.R { return f.Rule().FibDAddrLocal().DAddr(f.Loopback(), true) }
+	chain(chainServices, f.Rule().ServiceVmap(mapServiceIPs), local().ProtoPortVmap(mapServiceNodePorts))
+	chain(chainServiceCheck, f.Rule().ServiceVmap(mapNoEndpointIPs))
+	chain(chainNodePortCheck, local().ProtoPortVmap(mapNoEndpointPorts))
+	// TCP gets a reset: an ICMP error for a packet routed back out of the
+	// interface it came in on (a pod on the node's bridge) is not delivered.
+	chain(chainReject, f.Rule().L4Proto(nft.TCP).RejectTCPReset(), f.Rule().Reject())
+	chain(chainMarkMasquerade, f.Rule().SetMarkOr(cfg.mark()).Build())
+	chain(chainMasquerading,
+		f.Rule().MarkSet(cfg.mark(), true).Verdict(nft.Return),
+		f.Rule().SetMarkXor(cfg.mark()).Masquerade())
+	return t
+}
+
+// fragment is what one Service port adds to the table: its chains, its
+// affinity sets and its elements in the skeleton's maps.
+type fragment struct {
+	chains []*nft.Chain
+	sets   []*nft.Set
+	elems  map[string][]nft.Element // by skeleton map name
+}
+
+func (fr *fragment) addElem(m string, k nft.Key, v nft.Verdict) {
+	if fr.elems == nil {
+		fr.elems = map[string][]nft.Element{}
+	}
+	fr.elems[m] = append(fr.elems[m], nft.Element{Key: k, Verdict: &v})
+}
+
+// build computes a Service port's fragment.
+func build(cfg Config, s *Service) *fragment {
+	fr := &fragment{}
+	if !s.ClusterIP.IsValid() {
+		return fr // headless or ExternalName: DNS only
+	}
+	f := cfg.Family
+	id := s.Key()
+	cluster, local, hasAny := categorize(s)
+	usesLocal := s.InternalLocal || s.ExternalLocal
+
+	epChains := map[string]string{} // endpoint "ip:port" -> chain
+	endpointChain := func(e Endpoint) string {
+		k := fmt.Sprintf("%s/%d", e.IP, e.Port)
+		if c, ok := epChains[k]; ok {
+			return c
+		}
+		name := prefixEndpoint + id + "__" + k
+		epChains[k] = name
+		fr.chains = append(fr.chains, endpointRules(cfg, s, e, name))
+		if s.AffinityTimeout > 0 {
+			fr.sets = append(fr.sets, &nft.Set{Name: affinitySet(name), Fields: f.AddrFields(), Dynamic: true, Timeout: s.AffinityTimeout})
+		}
+		return name
+	}
+	balance := func(name string, eps []Endpoint, pre ...nft.Rule) {
+		if len(eps) == 0 {
+			return
+		}
+		rules := pre
+		verdicts := make([]nft.Verdict, len(eps))
+		chains := make([]string, len(eps))
+		for i, e := range eps {
+			chains[i] = endpointChain(e)
+			verdicts[i] = nft.Goto(chains[i])
+		}
+		for _, c := range chains {
+			if s.AffinityTimeout > 0 {
+				rules = append(rules, f.Rule().SAddrIn(affinitySet(c), false).Verdict(nft.Goto(c)))
+			}
+		}
+		if len(verdicts) == 1 {
+			rules = append(rules, f.Rule().Verdict(verdicts[0]))
+		} else {
+			rules = append(rules, f.Rule().NumgenVmap(verdicts))
+		}
+		fr.chains = append(fr.chains, &nft.Chain{Name: name, Rules: rules})
+	}
+
+	// Cluster-wide chain; traffic from outside the pod network is
+	// masqueraded so that the reply returns through this node.
+	var masq []nft.Rule
+	for _, p := range cfg.clusterCIDRs() {
+		masq = append(masq, f.Rule().SAddr(p, true).Verdict(nft.Jump(chainMarkMasquerade)))
+	}
+	if len(masq) > 1 {
+		masq = nil // several pod networks: a single != cannot express it
+	}
+	balance(prefixService+id, cluster, masq...)
+	if usesLocal {
+		balance(prefixLocal+id, local)
+	}
+
+	internal, internalEps := prefixService+id, cluster
+	if s.InternalLocal {
+		internal, internalEps = prefixLocal+id, local
+	}
+	dispatch(fr, f.ServiceKey(s.ClusterIP, s.Protocol, s.Port), mapServiceIPs, mapNoEndpointIPs, internal, len(internalEps) > 0, hasAny)
+
+	externals := make([]nft.Key, 0, len(s.ExternalIPs)+len(s.LoadBalancerIPs))
+	for _, a := range append(append([]netip.Addr(nil), s.ExternalIPs...), s.LoadBalancerIPs...) {
+		if f.Has(a) {
+			externals = append(externals, f.ServiceKey(a, s.Protocol, s.Port))
+		}
+	}
+	if len(externals) == 0 && s.NodePort == 0 {
+		return fr
+	}
+	ext := prefixExternal + id
+	extEps := cluster
+	if s.ExternalLocal {
+		extEps = local
+	}
+	if len(extEps) > 0 {
+		fr.chains = append(fr.chains, externalRules(cfg, s, ext, internal, len(internalEps) > 0))
+	}
+	for _, k := range externals {
+		dispatch(fr, k, mapServiceIPs, mapNoEndpointIPs, ext, len(extEps) > 0, hasAny)
+	}
+	if s.NodePort != 0 {
+		dispatch(fr, nft.ProtoPortKey(s.Protocol, s.NodePort), mapServiceNodePorts, mapNoEndpointPorts, ext, len(extEps) > 0, hasAny)
+	}
+	return fr
+}
+
+// dispatch sends a destination to its chain, or, without endpoints, to
+// reject (no endpoints at all: the client is told at once) or drop (only
+// other nodes have endpoints and the policy is Local, as upstream).
+func dispatch(fr *fragment, k nft.Key, ok, none, chain string, has, hasAny bool) {
+	switch {
+	case has:
+		fr.addElem(ok, k, nft.Goto(chain))
+	case hasAny:
+		fr.addElem(none, k, nft.Drop)
+	default:
+		fr.addElem(none, k, nft.Goto(chainReject))
+	}
+}
+
+// externalRules is the chain for NodePort, externalIPs and LoadBalancer
+// traffic. With externalTrafficPolicy Cluster it is masqueraded; with
+// Local the client address is kept and only local endpoints are used,
+// except for traffic from pods and from this host, which may use any.
+func externalRules(cfg Config, s *Service, name, internal string, hasInternal bool) *nft.Chain {
+	f := cfg.Family
+	c := &nft.Chain{Name: name}
+	if !s.ExternalLocal {
+		c.Rules = append(c.Rules, f.Rule().Verdict(nft.Jump(chainMarkMasquerade)), f.Rule().Verdict(nft.Goto(prefixService+s.Key())))
+		return c
+	}
+	if hasInternal {
+		for _, p := range cfg.clusterCIDRs() {
+			c.Rules = append(c.Rules, f.Rule().SAddr(p, false).Verdict(nft.Goto(internal)))
+		}
+		c.Rules = append(c.Rules,
+			f.Rule().FibSAddrLocal().Verdict(nft.Jump(chainMarkMasquerade)),
+			f.Rule().FibSAddrLocal().Verdict(nft.Goto(internal)))
+	}
+	c.Rules = append(c.Rules, f.Rule().Verdict(nft.Goto(prefixLocal+s.Key())))
+	return c
+}
+
+// endpointRules is an endpoint's chain: hairpin traffic (a pod reaching
+// itself through the Service) is masqueraded, the client is remembered for
+// session affinity, and the destination rewritten.
+func endpointRules(cfg Config, s *Service, e Endpoint, name string) *nft.Chain {
+	f := cfg.Family
+	c := &nft.Chain{Name: name, Rules: []nft.Rule{
+		f.Rule().SAddr(hostPrefix(e.IP), false).Verdict(nft.Jump(chainMarkMasquerade)),
+	}}
+	r := f.Rule()
+	if s.AffinityTimeout > 0 {
+		r = r.UpdateSAddr(affinitySet(name), s.AffinityTimeout)
+	}
+	c.Rules = append(c.Rules, r.L4Proto(s.Protocol).DNAT(e.IP, e.Port))
+	return c
+}
+
+// affinitySet names the affinity set of an endpoint chain. Set names are
+// hashed: older kernels limit them to 32 bytes.
+func affinitySet(endpointChain string) string {
+	sum := sha256.Sum256([]byte(endpointChain))
+	return prefixAffinity + base32.StdEncoding.EncodeToString(sum[:10])
+}
+
+func hostPrefix(a netip.Addr) netip.Prefix { return netip.PrefixFrom(a, a.BitLen()) }

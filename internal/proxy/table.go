@@ -1,0 +1,163 @@
+package proxy
+
+import (
+	"fmt"
+
+	"kserver.dev/kserver/internal/nft"
+)
+
+// Ruleset is the whole table the proxier programs for these Services. It is
+// what a full sync writes and what the golden tests print.
+func Ruleset(cfg Config, services []Service) (*nft.Table, error) {
+	cfg.defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	t := skeleton(cfg)
+	seen := map[string]bool{}
+	for i := range services {
+		s := &services[i]
+		if err := s.validate(cfg.Family); err != nil {
+			return nil, err
+		}
+		if seen[s.Key()] {
+			return nil, fmt.Errorf("proxy: service port %s listed twice", s.Key())
+		}
+		seen[s.Key()] = true
+		merge(t, build(cfg, s))
+	}
+	return t, nil
+}
+
+func merge(t *nft.Table, fr *fragment) {
+	for _, c := range fr.chains {
+		t.AddChain(c)
+	}
+	for _, s := range fr.sets {
+		t.AddSet(s)
+	}
+	for m, elems := range fr.elems {
+		for _, e := range elems {
+			t.Sets[m].AddElement(e)
+		}
+	}
+}
+
+// change is the difference between two fragments of one Service port, in
+// the order a transaction must apply it.
+type change struct {
+	addSets     []*nft.Set
+	addChains   []*nft.Chain // new chains (created empty, then filled)
+	delElems    map[string][]nft.Element
+	addElems    map[string][]nft.Element
+	fillChains  []*nft.Chain // new or changed chains: flush (if old) and add rules
+	flushChains []*nft.Chain // changed chains that existed before
+	delChains   []string     // removed chains (flushed, then deleted)
+	delSets     []*nft.Set
+}
+
+func (c *change) empty() bool {
+	return len(c.addSets)+len(c.addChains)+len(c.delElems)+len(c.addElems)+len(c.fillChains)+len(c.delChains)+len(c.delSets) == 0
+}
+
+// diff computes what turns old into new (either may be nil).
+func diff(old, new *fragment) *change {
+	if old == nil {
+		old = &fragment{}
+	}
+	if new == nil {
+		new = &fragment{}
+	}
+	c := &change{delElems: map[string][]nft.Element{}, addElems: map[string][]nft.Element{}}
+	oldChains := map[string]*nft.Chain{}
+	for _, ch := range old.chains {
+		oldChains[ch.Name] = ch
+	}
+	newChains := map[string]bool{}
+	for _, ch := range new.chains {
+		newChains[ch.Name] = true
+		prev, ok := oldChains[ch.Name]
+		switch {
+		case !ok:
+			c.addChains = append(c.addChains, ch)
+			c.fillChains = append(c.fillChains, ch)
+		case !prev.Equal(ch):
+			c.flushChains = append(c.flushChains, ch)
+			c.fillChains = append(c.fillChains, ch)
+		}
+	}
+	for _, ch := range old.chains {
+		if !newChains[ch.Name] {
+			c.delChains = append(c.delChains, ch.Name)
+		}
+	}
+	oldSets := map[string]*nft.Set{}
+	for _, s := range old.sets {
+		oldSets[s.Name] = s
+	}
+	newSets := map[string]bool{}
+	for _, s := range new.sets {
+		newSets[s.Name] = true
+		if prev, ok := oldSets[s.Name]; !ok || prev.Timeout != s.Timeout {
+			if ok {
+				c.delSets = append(c.delSets, prev) // timeout changed: recreate
+			}
+			c.addSets = append(c.addSets, s)
+		}
+	}
+	for _, s := range old.sets {
+		if !newSets[s.Name] {
+			c.delSets = append(c.delSets, s)
+		}
+	}
+	for m := range unionKeys(old.elems, new.elems) {
+		diffElems(c, m, old.elems[m], new.elems[m])
+	}
+	for m, v := range c.delElems {
+		if len(v) == 0 {
+			delete(c.delElems, m)
+		}
+	}
+	for m, v := range c.addElems {
+		if len(v) == 0 {
+			delete(c.addElems, m)
+		}
+	}
+	return c
+}
+
+func diffElems(c *change, m string, old, new []nft.Element) {
+	prev := map[string]nft.Element{}
+	for _, e := range old {
+		prev[e.Key.Text] = e
+	}
+	kept := map[string]bool{}
+	for _, e := range new {
+		p, ok := prev[e.Key.Text]
+		if ok && *p.Verdict == *e.Verdict {
+			kept[e.Key.Text] = true
+			continue
+		}
+		if ok {
+			c.delElems[m] = append(c.delElems[m], p) // verdict changed: replace
+			kept[e.Key.Text] = true
+		}
+		c.addElems[m] = append(c.addElems[m], e)
+	}
+	for _, e := range old {
+		if !kept[e.Key.Text] {
+			c.delElems[m] = append(c.delElems[m], e)
+		}
+	}
+}
+
+func unionKeys[V any](a, b map[string]V) map[string]bool {
+	out := map[string]bool{}
+	for k := range a {
+		out[k] = true
+	}
+	for k := range b {
+		out[k] = true
+	}
+	return out
+}
