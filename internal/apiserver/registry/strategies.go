@@ -27,13 +27,30 @@ type strategies struct {
 
 func newStrategies() *strategies {
 	s := &strategies{}
-	s.core.pod = podStrategy()
-	s.core.node = &typeStrategy{status: true, fields: nodeFields}
-	s.core.namespace = &typeStrategy{status: true, fields: namespaceFields}
-	s.core.event = &typeStrategy{namespaced: true, fields: eventFields}
-	s.core.secret = &typeStrategy{namespaced: true, fields: secretFields}
-	s.core.rc = &typeStrategy{namespaced: true, status: true, generation: true, fields: rcFields}
-	s.core.service = &typeStrategy{namespaced: true, status: true, fields: serviceFields}
+	s.core = coreStrategies{
+		componentStatus: componentStatusStrategy(),
+		configMap:       configMapStrategy(),
+		endpoints:       endpointsStrategy(),
+		event:           eventStrategy(),
+		eventConverter:  eventConverter{},
+		limitRange:      limitRangeStrategy(),
+		namespace:       namespaceStrategy(),
+		node:            nodeStrategy(),
+		pvc:             pvcStrategy(),
+		pv:              pvStrategy(),
+		pod:             podStrategy(),
+		podTemplate:     podTemplateStrategy(),
+		rc:              rcStrategy(),
+		quota:           &typeStrategy{namespaced: true, status: true, columns: resourceQuotaColumns(), row: resourceQuotaRow},
+		secret:          secretStrategy(),
+		serviceAccount:  serviceAccountStrategy(),
+		service:         serviceStrategy(),
+	}
+	s.controllerRevision = controllerRevisionStrategy()
+	s.deployment = deploymentStrategy()
+	s.replicaSet = replicaSetStrategy()
+	s.statefulSet = statefulSetStrategy()
+	s.daemonSet = daemonSetStrategy()
 	s.job = &typeStrategy{namespaced: true, status: true, generation: true, fields: jobFields}
 	s.csr = &typeStrategy{status: true, fields: csrFields}
 	return s

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -24,6 +25,9 @@ type typeStrategy struct {
 	// status: the type has a status subresource, so create resets status and
 	// a main-resource update keeps the stored status.
 	status bool
+	// keepStatusOnCreate: status is kept on create despite the status
+	// subresource (nodes register with their status).
+	keepStatusOnCreate bool
 	// generation: metadata.generation is 1 on create and is bumped when the
 	// spec changes (upstream strategies of workload-like types).
 	generation bool
@@ -61,7 +65,7 @@ func (s *typeStrategy) Default(obj runtime.Object) {
 }
 
 func (s *typeStrategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
-	if s.status {
+	if s.status && !s.keepStatusOnCreate {
 		resetField(obj, "Status")
 	}
 	if s.generation {
@@ -229,3 +233,9 @@ func copyAllBut(dst, src runtime.Object, except ...string) {
 		}
 	}
 }
+
+func typeMeta(gv schema.GroupVersion, kind string) metav1.TypeMeta {
+	return metav1.TypeMeta{APIVersion: gv.String(), Kind: kind}
+}
+
+func semanticEqual(a, b any) bool { return equality.Semantic.DeepEqual(a, b) }
