@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 	"errors"
+	corev1 "k8s.io/api/core/v1"
 	"net/http"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -30,6 +31,10 @@ func (s *Server) create(c *call) {
 		c.fail(err)
 		return
 	}
+	if b, ok := in.(*corev1.Binding); ok {
+		s.createBinding(c, b, o)
+		return
+	}
 	obj, err := c.toStorage(in)
 	if err != nil {
 		c.fail(err)
@@ -49,6 +54,24 @@ func (s *Server) create(c *call) {
 		return
 	}
 	c.respondStored(kv, http.StatusCreated)
+}
+
+// createBinding is POST …/namespaces/<ns>/bindings, the older form of
+// pods/<name>/binding.
+func (s *Server) createBinding(c *call, b *corev1.Binding, o writeOpts) {
+	pods, ok := s.cfg.Catalog.Lookup(gvr("", "v1", "pods"))
+	if !ok {
+		c.fail(notFoundPath())
+		return
+	}
+	pc := *c
+	pc.res, pc.gr = pods, qualified(pods)
+	pc.ri.resource, pc.ri.name = "pods", b.Name
+	if err := pc.bind(c.ctx, b, o); err != nil {
+		c.fail(err)
+		return
+	}
+	c.writeSuccess(http.StatusCreated)
 }
 
 // checkURLNamespace fills the object's namespace from the URL or refuses a

@@ -158,20 +158,24 @@ func (c *call) admitUpdate(ctx context.Context, obj, old runtime.Object, subreso
 	m.SetGeneration(om.GetGeneration())
 	m.SetResourceVersion(om.GetResourceVersion())
 	st := c.res.Strategy
-	st.Default(obj)
-	if subresource == "status" {
-		st.PrepareForStatusUpdate(ctx, obj, old)
-	} else {
-		st.PrepareForUpdate(ctx, obj, old)
-	}
-	if err := c.s.beforeUpdate(ctx, c, obj, old); err != nil {
-		return err
-	}
-	if errs := st.ValidateUpdate(ctx, obj, old); len(errs) > 0 {
-		return c.invalid(obj, errs)
-	}
-	for _, w := range st.Warnings(ctx, obj, old) {
-		c.warn(w)
+	// A binding is the server's own change of an otherwise immutable
+	// field (spec.nodeName): no strategy hooks, no validation.
+	if subresource != "binding" {
+		st.Default(obj)
+		if subresource == "status" {
+			st.PrepareForStatusUpdate(ctx, obj, old)
+		} else {
+			st.PrepareForUpdate(ctx, obj, old)
+		}
+		if err := c.s.beforeUpdate(ctx, c, obj, old); err != nil {
+			return err
+		}
+		if errs := st.ValidateUpdate(ctx, obj, old); len(errs) > 0 {
+			return c.invalid(obj, errs)
+		}
+		for _, w := range st.Warnings(ctx, obj, old) {
+			c.warn(w)
+		}
 	}
 	if o.apply {
 		return nil
