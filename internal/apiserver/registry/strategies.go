@@ -51,7 +51,10 @@ func newStrategies() *strategies {
 	s.replicaSet = replicaSetStrategy()
 	s.statefulSet = statefulSetStrategy()
 	s.daemonSet = daemonSetStrategy()
-	s.job = &typeStrategy{namespaced: true, status: true, generation: true, fields: jobFields}
+	s.job = jobStrategy()
+	s.cronJob = cronJobStrategy()
+	s.hpa = hpaStrategy()
+	s.hpaConverter = hpaConverter{}
 	s.csr = &typeStrategy{status: true, fields: csrFields}
 	return s
 }
