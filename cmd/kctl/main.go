@@ -2,25 +2,19 @@
 package main
 
 import (
-	"fmt"
+	"context"
 	"os"
+	"os/signal"
+	"syscall"
 
-	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"kserver.dev/kserver/internal/version"
+	"kserver.dev/kserver/internal/kctl"
 )
 
 func main() {
-	root := &cobra.Command{
-		Use:           "kctl",
-		Short:         "kctl controls a Kubernetes cluster; it speaks kubectl's commands and flags",
-		Version:       version.Version,
-		SilenceUsage:  true,
-		SilenceErrors: true,
-	}
-	root.SetVersionTemplate(version.String("kctl") + "\n")
-	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "error: "+err.Error())
-		os.Exit(1)
-	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := kctl.Main(ctx, os.Args[1:], genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr})
+	stop()
+	os.Exit(code)
 }

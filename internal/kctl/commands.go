@@ -1,0 +1,37 @@
+package kctl
+
+import "github.com/spf13/cobra"
+
+// The command groups of `kctl --help`, in kubectl's order.
+
+func commandsBasic1(f *Factory) []*cobra.Command {
+	return []*cobra.Command{}
+}
+
+func commandsBasic2(f *Factory) []*cobra.Command {
+	return []*cobra.Command{newGetCommand(f)}
+}
+
+func commandsDeploy(f *Factory) []*cobra.Command {
+	return []*cobra.Command{}
+}
+
+func commandsCluster(f *Factory) []*cobra.Command {
+	return []*cobra.Command{newClusterInfoCommand(f)}
+}
+
+func commandsDebug(f *Factory) []*cobra.Command {
+	return []*cobra.Command{}
+}
+
+func commandsAdvanced(f *Factory) []*cobra.Command {
+	return []*cobra.Command{}
+}
+
+func commandsSettings(f *Factory) []*cobra.Command {
+	return []*cobra.Command{newCompletionCommand(f)}
+}
+
+func commandsLearn(f *Factory) []*cobra.Command {
+	return []*cobra.Command{newConvertCommand(f)}
+}
