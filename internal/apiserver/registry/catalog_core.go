@@ -58,6 +58,8 @@ func strategy(s *typeStrategy) resOpt {
 
 func storedAs(gv schema.GroupVersion) resOpt { return func(r *Resource) { r.StorageVersion = gv } }
 
+func deprecated(warning string) resOpt { return func(r *Resource) { r.DeprecationWarning = warning } }
+
 func converter(c Converter) resOpt {
 	return func(r *Resource) {
 		if c != nil {
@@ -104,6 +106,15 @@ func subKind(name string, gvk schema.GroupVersionKind, v ...string) resOpt {
 	}
 }
 
+// tracksGeneration gives a resource without other behaviour the generic
+// strategy with metadata.generation following its spec; it must come after
+// the subresource options.
+func tracksGeneration() resOpt {
+	return func(r *Resource) {
+		r.Strategy = &typeStrategy{namespaced: r.Namespaced, status: hasSubresource(r, "status"), generation: true}
+	}
+}
+
 func withStatus() resOpt { return sub("status", "get", "patch", "update") }
 
 func withScale() resOpt {
@@ -120,9 +131,11 @@ func coreGroup(cs *coreStrategies) groupSpec {
 	return groupSpec{name: "", versions: []versionSpec{{version: "v1", resources: []*Resource{
 		res("bindings", "binding", "Binding", ns, verbs("create")),
 		res("componentstatuses", "componentstatus", "ComponentStatus", cluster, short("cs"), verbs("get", "list"),
+			deprecated("v1 ComponentStatus is deprecated in v1.19+"),
 			strategy(cs.componentStatus)),
 		res("configmaps", "configmap", "ConfigMap", ns, short("cm"), strategy(cs.configMap)),
-		res("endpoints", "endpoints", "Endpoints", ns, short("ep"), strategy(cs.endpoints)),
+		res("endpoints", "endpoints", "Endpoints", ns, short("ep"), strategy(cs.endpoints),
+			deprecated("v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice")),
 		res("events", "event", "Event", ns, short("ev"), strategy(cs.event), converter(cs.eventConverter),
 			fieldLabels("involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
 				"involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",

@@ -49,6 +49,10 @@ type Resource struct {
 	// core/v1 and events.k8s.io/v1 Event); nil when the resource is served
 	// in its storage version only.
 	Converter Converter
+	// DeprecationWarning, when set, is sent as a Warning header with every
+	// request to this resource version, as upstream does for deprecated
+	// APIs (core/v1 Endpoints since 1.33, ComponentStatus since 1.19).
+	DeprecationWarning string
 	// fieldLabels maps each field selector label this version accepts to
 	// the label FieldSet uses; nil means only metadata.name and
 	// metadata.namespace (see ConvertFieldSelector).

@@ -55,6 +55,27 @@ func newStrategies() *strategies {
 	s.cronJob = cronJobStrategy()
 	s.hpa = hpaStrategy()
 	s.hpaConverter = hpaConverter{}
-	s.csr = &typeStrategy{status: true, fields: csrFields}
+	s.csr = csrStrategy()
+	s.ingress = ingressStrategy()
+	s.ingressClass = ingressClassStrategy()
+	s.networkPolicy = networkPolicyStrategy()
+	s.ipAddress = ipAddressStrategy()
+	s.serviceCIDR = serviceCIDRStrategy()
+	s.pdb = pdbStrategy()
+	s.lease = leaseStrategy()
+	s.priorityClass = priorityClassStrategy()
+	s.roleBinding = roleBindingStrategy(true)
+	s.clusterRoleBinding = roleBindingStrategy(false)
+	s.endpointSlice = endpointSliceStrategy()
+	s.storageClass = storageClassStrategy()
+	s.csiDriver = csiDriverStrategy()
+	s.csiNode = csiNodeStrategy()
+	s.volumeAttachment = volumeAttachmentStrategy()
+	s.volumeAttributesClass = volumeAttributesClassStrategy()
+	s.runtimeClass = runtimeClassStrategy()
+	s.mutatingWebhooks = webhookStrategy(true)
+	s.validatingWebhooks = webhookStrategy(false)
+	s.flowSchema = flowSchemaStrategy()
+	s.priorityLevel = priorityLevelStrategy()
 	return s
 }
