@@ -76,7 +76,7 @@ func compactRange(ctx context.Context, tx *sql.Tx, lo, hi int64) (int64, error) 
 // they are a twentieth of the file (and at least 16 pages), a few hundred pages
 // per transaction so writers interleave.
 func (s *Store) vacuum(ctx context.Context) error {
-	const step = 256
+	const step = 128
 	for {
 		var free, total int64
 		if err := s.rdb.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&free); err != nil {
@@ -91,8 +91,16 @@ func (s *Store) vacuum(ctx context.Context) error {
 		}
 		n := min(free, step)
 		err := s.runInWriter(ctx, func(ctx context.Context, tx *sql.Tx) (int64, error) {
-			_, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA incremental_vacuum(%d)`, n))
-			return 2 * n * 4096, err
+			// The pragma frees one page per step: run it to completion
+			// (a plain Exec would stop after the first page).
+			rows, err := tx.QueryContext(ctx, fmt.Sprintf(`PRAGMA incremental_vacuum(%d)`, n))
+			if err != nil {
+				return 0, err
+			}
+			for rows.Next() {
+			}
+			rows.Close()
+			return 2 * n * 4096, rows.Err()
 		})
 		if err != nil {
 			return fmt.Errorf("incremental vacuum: %w", err)

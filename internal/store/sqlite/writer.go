@@ -156,7 +156,12 @@ func (s *Store) commitBatch(batch []*request) {
 		st = append(st, sg)
 	}
 	if len(st) > 0 {
-		if err := s.writeTx(st); err != nil {
+		start := time.Now()
+		err := s.writeTx(st)
+		if d := time.Since(start); d > 20*time.Millisecond {
+			s.log.Debug("slow commit", "writes", len(st), "took", d)
+		}
+		if err != nil {
 			err = fmt.Errorf("commit: %w", err)
 			for i := range st {
 				st[i].req.reply(result{err: err})
@@ -168,7 +173,12 @@ func (s *Store) commitBatch(batch []*request) {
 	clear(st)
 	s.w.staged = st[:0]
 	for _, t := range tasks {
-		t.reply(result{err: s.runTask(t)})
+		start := time.Now()
+		err := s.runTask(t)
+		if d := time.Since(start); d > 20*time.Millisecond {
+			s.log.Debug("slow maintenance transaction", "op", t.op, "took", d)
+		}
+		t.reply(result{err: err})
 	}
 }
 
