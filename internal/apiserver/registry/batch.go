@@ -242,7 +242,12 @@ func cronJobStrategy() *typeStrategy {
 			if !ok {
 				return nil
 			}
-			return validateCronJobSpec(&c.Spec, field.NewPath("spec"))
+			errs := validateCronJobSpec(&c.Spec, field.NewPath("spec"))
+			if len(c.Name) > 52 {
+				// the controller appends an 11-character suffix to job names
+				errs = append(field.ErrorList{field.Invalid(field.NewPath("metadata", "name"), c.Name, "must be no more than 52 characters")}, errs...)
+			}
+			return errs
 		},
 		columns: nameColumn().
 			add("Schedule", "string", batchv1.CronJobSpec{}.SwaggerDoc()["schedule"]).

@@ -189,3 +189,14 @@ func TestHPADefaultsTableAndConversion(t *testing.T) {
 		t.Errorf("implicit cpu target: %s", toYAML(t, ms))
 	}
 }
+
+func TestTemplateWarnings(t *testing.T) {
+	res := mustResource(t, "batch", "v1", "cronjobs")
+	cj := &batchv1.CronJob{Spec: batchv1.CronJobSpec{JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{
+		Spec: corev1.PodSpec{NodeSelector: map[string]string{"failure-domain.beta.kubernetes.io/zone": "a"}}}}}}}
+	got := res.Strategy.Warnings(context.Background(), cj, nil)
+	want := `spec.jobTemplate.spec.template.spec.nodeSelector[failure-domain.beta.kubernetes.io/zone]: deprecated since v1.17; use "topology.kubernetes.io/zone" instead`
+	if len(got) != 1 || got[0] != want {
+		t.Errorf("warnings %q", got)
+	}
+}

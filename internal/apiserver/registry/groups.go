@@ -13,6 +13,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
+	"k8s.io/apimachinery/pkg/api/validation/path"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/duration"
@@ -225,11 +226,11 @@ func roleBindingStrategy(namespaced bool) *typeStrategy {
 		return []any{name, ref.Kind + "/" + ref.Name, age, strings.Join(users, ", "), strings.Join(groups, ", "), strings.Join(sas, ", ")}
 	}
 	if namespaced {
-		return &typeStrategy{namespaced: true, columns: cols, row: row("rolebinding", func(b *rbacv1.RoleBinding, now time.Time) []any {
+		return &typeStrategy{namespaced: true, nameFn: path.ValidatePathSegmentName, columns: cols, row: row("rolebinding", func(b *rbacv1.RoleBinding, now time.Time) []any {
 			return cells(b.Name, b.RoleRef, b.Subjects, ageOf(b, now))
 		})}
 	}
-	return &typeStrategy{columns: cols, row: row("clusterrolebinding", func(b *rbacv1.ClusterRoleBinding, now time.Time) []any {
+	return &typeStrategy{nameFn: path.ValidatePathSegmentName, columns: cols, row: row("clusterrolebinding", func(b *rbacv1.ClusterRoleBinding, now time.Time) []any {
 		return cells(b.Name, b.RoleRef, b.Subjects, ageOf(b, now))
 	})}
 }
@@ -332,4 +333,10 @@ func csrCondition(c *certificatesv1.CertificateSigningRequest) string {
 
 func groupResourceName(group, resource string) string {
 	return strings.ToLower(schema.GroupResource{Group: group, Resource: resource}.String())
+}
+
+// rbacRoleStrategy: roles and cluster roles keep the default table; their
+// names are path segments ("system:controller:…"), as upstream.
+func rbacRoleStrategy(namespaced bool) *typeStrategy {
+	return &typeStrategy{namespaced: namespaced, nameFn: path.ValidatePathSegmentName}
 }

@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -285,6 +287,19 @@ func serviceCIDRStrategy() *typeStrategy {
 
 func ipAddressStrategy() *typeStrategy {
 	return &typeStrategy{
+		nameFn: func(name string, prefix bool) []string {
+			if prefix {
+				return []string{"generateName is not supported"}
+			}
+			ip := net.ParseIP(name)
+			if ip == nil {
+				return []string{"must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"}
+			}
+			if ip.String() != name {
+				return []string{fmt.Sprintf("must be in canonical form (%q)", ip.String())}
+			}
+			return nil
+		},
 		columns: nameColumn().add("ParentRef", "string", networkingv1.IPAddressSpec{}.SwaggerDoc()["parentRef"]),
 		row: row("ipaddress", func(ip *networkingv1.IPAddress, _ time.Time) []any {
 			parent := "<none>"

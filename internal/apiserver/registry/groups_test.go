@@ -138,3 +138,28 @@ func TestGroupDefaultsAndGeneration(t *testing.T) {
 		t.Errorf("endpoints warning %q", ep.DeprecationWarning)
 	}
 }
+
+func TestNameRules(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		gvr  schema.GroupVersionResource
+		obj  runtime.Object
+		want string
+	}{
+		{gvr("rbac.authorization.k8s.io", "clusterroles"), &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "system:aggregate-to-admin"}}, ""},
+		{gvr("rbac.authorization.k8s.io", "clusterroles"), &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "a/b"}},
+			`metadata.name: Invalid value: "a/b": may not contain '/'`},
+		{gvr("networking.k8s.io", "ipaddresses"), &networkingv1.IPAddress{ObjectMeta: metav1.ObjectMeta{Name: "fd00::1"}}, ""},
+		{gvr("networking.k8s.io", "ipaddresses"), &networkingv1.IPAddress{ObjectMeta: metav1.ObjectMeta{Name: "fd00:0::1"}},
+			`metadata.name: Invalid value: "fd00:0::1": must be in canonical form ("fd00::1")`},
+		{gvr("storage.k8s.io", "storageclasses"), &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "Fast"}},
+			`metadata.name: Invalid value: "Fast": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`},
+		{gvr("storage.k8s.io", "storageclasses"), &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "default"}},
+			"metadata.namespace: Forbidden: not allowed on this type"},
+	} {
+		res := mustResource(t, tc.gvr.Group, tc.gvr.Version, tc.gvr.Resource)
+		if got := errStrings(res.Strategy.Validate(ctx, tc.obj)); got != tc.want {
+			t.Errorf("%s %s:\n got %s\nwant %s", tc.gvr.Resource, tc.obj.(metav1.Object).GetName(), got, tc.want)
+		}
+	}
+}

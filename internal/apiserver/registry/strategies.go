@@ -64,6 +64,8 @@ func newStrategies() *strategies {
 	s.pdb = pdbStrategy()
 	s.lease = leaseStrategy()
 	s.priorityClass = priorityClassStrategy()
+	s.role = rbacRoleStrategy(true)
+	s.clusterRole = rbacRoleStrategy(false)
 	s.roleBinding = roleBindingStrategy(true)
 	s.clusterRoleBinding = roleBindingStrategy(false)
 	s.endpointSlice = endpointSliceStrategy()
@@ -77,5 +79,6 @@ func newStrategies() *strategies {
 	s.validatingWebhooks = webhookStrategy(false)
 	s.flowSchema = flowSchemaStrategy()
 	s.priorityLevel = priorityLevelStrategy()
+	withTemplateWarnings(s.deployment, s.replicaSet, s.statefulSet, s.daemonSet, s.job, s.cronJob, s.core.rc, s.core.podTemplate)
 	return s
 }
