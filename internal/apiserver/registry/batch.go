@@ -27,9 +27,7 @@ func jobStrategy() *typeStrategy {
 				if j.Spec.ManualSelector == nil || !*j.Spec.ManualSelector {
 					generateJobSelector(j)
 				}
-				if j.Spec.ManualSelector == nil {
-					j.Spec.ManualSelector = ptr.To(false)
-				}
+
 			})
 		},
 		validate: func(obj runtime.Object) field.ErrorList {
@@ -108,6 +106,9 @@ func defaultJob(j *batchv1.Job) {
 		} else {
 			s.PodReplacementPolicy = ptr.To(batchv1.TerminatingOrFailed)
 		}
+	}
+	if s.ManualSelector == nil {
+		s.ManualSelector = ptr.To(false)
 	}
 	defaultPodTemplate(&s.Template)
 }

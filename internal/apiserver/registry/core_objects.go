@@ -79,6 +79,13 @@ func hasFinalizer(list []corev1.FinalizerName, f corev1.FinalizerName) bool {
 func configMapStrategy() *typeStrategy {
 	return &typeStrategy{
 		namespaced: true,
+		defaults: func(obj runtime.Object) {
+			ifType(obj, func(cm *corev1.ConfigMap) {
+				if cm.Data == nil {
+					cm.Data = map[string]string{}
+				}
+			})
+		},
 		validate: func(obj runtime.Object) field.ErrorList {
 			cm, ok := obj.(*corev1.ConfigMap)
 			if !ok {

@@ -19,17 +19,9 @@ func defaultPod(p *corev1.Pod) {
 	// links on, host-network ports mirror container ports.
 	for i := range p.Spec.Containers {
 		requestsFromLimits(&p.Spec.Containers[i].Resources)
-		defaultResizePolicy(&p.Spec.Containers[i])
 	}
 	for i := range p.Spec.InitContainers {
-		c := &p.Spec.InitContainers[i]
-		requestsFromLimits(&c.Resources)
-		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
-			defaultResizePolicy(c)
-		}
-	}
-	if p.Spec.Resources != nil {
-		requestsFromLimits(p.Spec.Resources)
+		requestsFromLimits(&p.Spec.InitContainers[i].Resources)
 	}
 	if p.Spec.EnableServiceLinks == nil {
 		p.Spec.EnableServiceLinks = ptr.To(corev1.DefaultEnableServiceLinks)
@@ -202,6 +194,11 @@ func defaultVolume(v *corev1.Volume) {
 		src.HostPath.Type = ptr.To(corev1.HostPathUnset)
 	case src.ISCSI != nil && src.ISCSI.ISCSIInterface == "":
 		src.ISCSI.ISCSIInterface = "default"
+	case src.Image != nil && src.Image.PullPolicy == "":
+		src.Image.PullPolicy = corev1.PullIfNotPresent
+		if imageTag(src.Image.Reference) == "latest" {
+			src.Image.PullPolicy = corev1.PullAlways
+		}
 	}
 	if src.Projected != nil {
 		for i := range src.Projected.Sources {
@@ -237,28 +234,6 @@ func requestsFromLimits(r *corev1.ResourceRequirements) {
 	for name, q := range r.Limits {
 		if _, ok := r.Requests[name]; !ok {
 			r.Requests[name] = q.DeepCopy()
-		}
-	}
-}
-
-// defaultResizePolicy gives cpu and memory with a request or limit the
-// NotRequired resize policy (in-place pod resize, on by default).
-func defaultResizePolicy(c *corev1.Container) {
-	if c.Resources.Limits == nil && c.Resources.Requests == nil {
-		return
-	}
-	set := map[corev1.ResourceName]bool{}
-	for _, p := range c.ResizePolicy {
-		set[p.ResourceName] = true
-	}
-	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-		if set[name] {
-			continue
-		}
-		_, req := c.Resources.Requests[name]
-		_, lim := c.Resources.Limits[name]
-		if req || lim {
-			c.ResizePolicy = append(c.ResizePolicy, corev1.ContainerResizePolicy{ResourceName: name, RestartPolicy: corev1.NotRequired})
 		}
 	}
 }

@@ -133,11 +133,6 @@ readinessProbe:
   periodSeconds: 5
   successThreshold: 1
   timeoutSeconds: 1
-resizePolicy:
-- resourceName: cpu
-  restartPolicy: NotRequired
-- resourceName: memory
-  restartPolicy: NotRequired
 resources:
   limits:
     cpu: 500m
