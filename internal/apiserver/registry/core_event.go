@@ -15,7 +15,7 @@ import (
 // source/firstTimestamp/lastTimestamp/count).
 
 func eventStrategy() *typeStrategy {
-	return &typeStrategy{namespaced: true, columns: eventColumns(), row: eventRow, fields: eventFields}
+	return &typeStrategy{namespaced: true, validate: validateEvent, columns: eventColumns(), row: eventRow, fields: eventFields}
 }
 
 type eventConverter struct{}

@@ -40,6 +40,7 @@ func row[T any](kind string, f func(*T, time.Time) []any) func(runtime.Object, t
 func ingressStrategy() *typeStrategy {
 	return &typeStrategy{
 		namespaced: true, status: true, generation: true,
+		validate: validateIngress,
 		columns: nameColumn().
 			add("Class", "string", "The name of the IngressClass resource that should be used for additional configuration").
 			add("Hosts", "string", "Hosts that incoming requests are matched against before the ingress rule").
@@ -225,14 +226,43 @@ func roleBindingStrategy(namespaced bool) *typeStrategy {
 		}
 		return []any{name, ref.Kind + "/" + ref.Name, age, strings.Join(users, ", "), strings.Join(groups, ", "), strings.Join(sas, ", ")}
 	}
-	if namespaced {
-		return &typeStrategy{namespaced: true, nameFn: path.ValidatePathSegmentName, columns: cols, row: row("rolebinding", func(b *rbacv1.RoleBinding, now time.Time) []any {
-			return cells(b.Name, b.RoleRef, b.Subjects, ageOf(b, now))
-		})}
+	refOf := func(obj runtime.Object) (rbacv1.RoleRef, []rbacv1.Subject, bool) {
+		switch b := obj.(type) {
+		case *rbacv1.RoleBinding:
+			return b.RoleRef, b.Subjects, true
+		case *rbacv1.ClusterRoleBinding:
+			return b.RoleRef, b.Subjects, true
+		}
+		return rbacv1.RoleRef{}, nil, false
 	}
-	return &typeStrategy{nameFn: path.ValidatePathSegmentName, columns: cols, row: row("clusterrolebinding", func(b *rbacv1.ClusterRoleBinding, now time.Time) []any {
+	s := &typeStrategy{
+		namespaced: namespaced, nameFn: path.ValidatePathSegmentName, columns: cols,
+		validate: func(obj runtime.Object) field.ErrorList {
+			ref, subjects, ok := refOf(obj)
+			if !ok {
+				return nil
+			}
+			return append(validateRoleRef(ref, namespaced), validateSubjects(subjects, namespaced, field.NewPath("subjects"))...)
+		},
+		validateUpdate: func(obj, old runtime.Object) field.ErrorList {
+			ref, _, ok1 := refOf(obj)
+			oldRef, _, ok2 := refOf(old)
+			if ok1 && ok2 && ref != oldRef {
+				return field.ErrorList{field.Invalid(field.NewPath("roleRef"), ref, "cannot change roleRef")}
+			}
+			return nil
+		},
+	}
+	if namespaced {
+		s.row = row("rolebinding", func(b *rbacv1.RoleBinding, now time.Time) []any {
+			return cells(b.Name, b.RoleRef, b.Subjects, ageOf(b, now))
+		})
+		return s
+	}
+	s.row = row("clusterrolebinding", func(b *rbacv1.ClusterRoleBinding, now time.Time) []any {
 		return cells(b.Name, b.RoleRef, b.Subjects, ageOf(b, now))
-	})}
+	})
+	return s
 }
 
 func endpointSliceStrategy() *typeStrategy {
@@ -338,5 +368,14 @@ func groupResourceName(group, resource string) string {
 // rbacRoleStrategy: roles and cluster roles keep the default table; their
 // names are path segments ("system:controller:…"), as upstream.
 func rbacRoleStrategy(namespaced bool) *typeStrategy {
-	return &typeStrategy{namespaced: namespaced, nameFn: path.ValidatePathSegmentName}
+	return &typeStrategy{namespaced: namespaced, nameFn: path.ValidatePathSegmentName,
+		validate: func(obj runtime.Object) field.ErrorList {
+			switch r := obj.(type) {
+			case *rbacv1.Role:
+				return validateRules(r.Rules, field.NewPath("rules"))
+			case *rbacv1.ClusterRole:
+				return validateRules(r.Rules, field.NewPath("rules"))
+			}
+			return nil
+		}}
 }

@@ -5,9 +5,12 @@ import (
 	"testing"
 	"time"
 
+	"strings"
+
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	flowcontrolv1 "k8s.io/api/flowcontrol/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -161,5 +164,52 @@ func TestNameRules(t *testing.T) {
 		if got := errStrings(res.Strategy.Validate(ctx, tc.obj)); got != tc.want {
 			t.Errorf("%s %s:\n got %s\nwant %s", tc.gvr.Resource, tc.obj.(metav1.Object).GetName(), got, tc.want)
 		}
+	}
+}
+
+func TestIngressRBACEventValidation(t *testing.T) {
+	ctx := context.Background()
+	prefix := networkingv1.PathTypePrefix
+	ing := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"}, Spec: networkingv1.IngressSpec{
+		Rules: []networkingv1.IngressRule{{Host: "*.example.com", IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
+			Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &prefix, Backend: networkingv1.IngressBackend{
+				Service: &networkingv1.IngressServiceBackend{Name: "web", Port: networkingv1.ServiceBackendPort{Number: 80}}}}}}}}}}}
+	ingRes := mustResource(t, "networking.k8s.io", "v1", "ingresses")
+	if errs := ingRes.Strategy.Validate(ctx, ing); len(errs) != 0 {
+		t.Errorf("valid ingress refused: %v", errs)
+	}
+	noType := ing.DeepCopy()
+	noType.Spec.Rules[0].HTTP.Paths[0].PathType = nil
+	if got := errStrings(ingRes.Strategy.Validate(ctx, noType)); got != "spec.rules[0].http.paths[0].pathType: Required value: pathType must be specified" {
+		t.Errorf("no pathType: %s", got)
+	}
+	noPort := ing.DeepCopy()
+	noPort.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Port.Number = 0
+	if got := errStrings(ingRes.Strategy.Validate(ctx, noPort)); got != "spec.rules[0].http.paths[0].backend.service.port: Required value: port name or number is required" {
+		t.Errorf("no port: %s", got)
+	}
+
+	rb := mustResource(t, "rbac.authorization.k8s.io", "v1", "rolebindings")
+	b := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "b", Namespace: "default", ResourceVersion: "1"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "default"}, {Kind: "User", APIGroup: rbacv1.GroupName, Name: "alice"}}}
+	if errs := rb.Strategy.Validate(ctx, b); len(errs) != 0 {
+		t.Errorf("valid rolebinding refused: %v", errs)
+	}
+	changed := b.DeepCopy()
+	changed.RoleRef.Name = "edit"
+	if got := errStrings(rb.Strategy.ValidateUpdate(ctx, changed, b)); !strings.HasPrefix(got, "roleRef: Invalid value:") || !strings.HasSuffix(got, ": cannot change roleRef") {
+		t.Errorf("roleRef change: %s", got)
+	}
+	cr := mustResource(t, "rbac.authorization.k8s.io", "v1", "clusterroles")
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "r"}, Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}}}}
+	if got := errStrings(cr.Strategy.Validate(ctx, role)); got != "rules[0].verbs: Required value: verbs must contain at least one value" {
+		t.Errorf("rule without verbs: %s", got)
+	}
+
+	ev := mustResource(t, "", "v1", "events")
+	e := &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: "e", Namespace: "default"}, InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: "other", Name: "p"}}
+	if got := errStrings(ev.Strategy.Validate(ctx, e)); got != `involvedObject.namespace: Invalid value: "other": does not match event.namespace` {
+		t.Errorf("event namespace: %s", got)
 	}
 }
