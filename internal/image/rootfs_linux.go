@@ -61,7 +61,9 @@ func (s *Store) PrepareRootfs(ctx context.Context, containerID, image string) (s
 		s.mu.Unlock()
 		return "", fmt.Errorf("prepare rootfs for %s: %w", containerID, err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, fileImage), []byte(im.ID+"\n"), 0o600); err != nil {
+	// No fsync: the record must survive a kserver restart, which the page
+	// cache guarantees; after a power loss the container is gone anyway.
+	if err := os.WriteFile(filepath.Join(dir, fileImage), []byte(im.ID+"\n"), 0o600); err != nil {
 		s.mu.Unlock()
 		return "", err
 	}

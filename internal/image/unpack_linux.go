@@ -31,6 +31,10 @@ type unpacker struct {
 	dirs     []dirMeta // applied last: children change their parent's mtime
 	diskSize int64
 	skipped  int
+	// made holds the paths this layer has created so far (true for
+	// directories). The layer starts empty, so a path not in it needs no
+	// existence check.
+	made map[string]bool
 }
 
 type dirMeta struct {
@@ -53,7 +57,7 @@ func unpackLayer(dst string, r io.Reader, log *slog.Logger) (int64, error) {
 		return 0, err
 	}
 	defer root.Close()
-	u := &unpacker{root: root, log: log, asRoot: os.Geteuid() == 0}
+	u := &unpacker{root: root, log: log, asRoot: os.Geteuid() == 0, made: map[string]bool{".": true}}
 	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
@@ -98,7 +102,7 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 	dir, base := path.Split(name)
 	dir = path.Clean("./" + dir)
 	if base == whiteoutOpaque {
-		if err := u.root.MkdirAll(dir, 0o755); err != nil {
+		if err := u.mkdirAll(dir); err != nil {
 			return u.fail(hdr, err)
 		}
 		return u.fail(hdr, u.markOpaque(dir))
@@ -110,12 +114,13 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 		return u.fail(hdr, u.whiteout(dir, target))
 	}
 	if name != "." {
-		if err := u.root.MkdirAll(dir, 0o755); err != nil {
+		if err := u.mkdirAll(dir); err != nil {
 			return u.fail(hdr, err)
 		}
 		if err := u.clear(name, hdr.Typeflag == tar.TypeDir); err != nil {
 			return u.fail(hdr, err)
 		}
+		u.made[name] = hdr.Typeflag == tar.TypeDir
 	}
 	switch hdr.Typeflag {
 	case tar.TypeDir:
@@ -149,9 +154,26 @@ func (u *unpacker) fail(hdr *tar.Header, err error) error {
 	return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
 }
 
+// mkdirAll creates dir and its parents unless this layer already has it.
+func (u *unpacker) mkdirAll(dir string) error {
+	if u.made[dir] {
+		return nil
+	}
+	if err := u.root.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for d := dir; d != "."; d = path.Dir(d) {
+		u.made[d] = true
+	}
+	return nil
+}
+
 // clear removes what an earlier entry of this layer left at name, unless
 // both are directories (a later entry then only updates its metadata).
 func (u *unpacker) clear(name string, isDir bool) error {
+	if _, ok := u.made[name]; !ok {
+		return nil
+	}
 	fi, err := u.root.Lstat(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -161,6 +183,11 @@ func (u *unpacker) clear(name string, isDir bool) error {
 	}
 	if fi.IsDir() && isDir {
 		return nil
+	}
+	for p := range u.made {
+		if p == name || strings.HasPrefix(p, name+"/") {
+			delete(u.made, p)
+		}
 	}
 	return u.root.RemoveAll(name)
 }
@@ -230,13 +257,14 @@ func (u *unpacker) fifo(name string, hdr *tar.Header) error {
 
 // whiteout hides dir/target of the layers below.
 func (u *unpacker) whiteout(dir, target string) error {
-	if err := u.root.MkdirAll(dir, 0o755); err != nil {
+	if err := u.mkdirAll(dir); err != nil {
 		return err
 	}
 	name := path.Join(dir, target)
 	if err := u.clear(name, false); err != nil {
 		return err
 	}
+	u.made[name] = false
 	return u.mknodAt(name, unix.S_IFCHR, 0)
 }
 
