@@ -36,6 +36,13 @@ func namespaceStrategy() *typeStrategy {
 		},
 		prepareCreate: func(obj runtime.Object) {
 			ifType(obj, func(ns *corev1.Namespace) {
+				// upstream's Canonicalize: the name label follows the name
+				if ns.Name != "" {
+					if ns.Labels == nil {
+						ns.Labels = map[string]string{}
+					}
+					ns.Labels[corev1.LabelMetadataName] = ns.Name
+				}
 				ns.Status = corev1.NamespaceStatus{Phase: corev1.NamespaceActive}
 				if !hasFinalizer(ns.Spec.Finalizers, corev1.FinalizerKubernetes) {
 					ns.Spec.Finalizers = append(ns.Spec.Finalizers, corev1.FinalizerKubernetes)
