@@ -21,7 +21,7 @@ func commandsCluster(f *Factory) []*cobra.Command {
 }
 
 func commandsDebug(f *Factory) []*cobra.Command {
-	return []*cobra.Command{}
+	return []*cobra.Command{newDescribeCommand(f)}
 }
 
 func commandsAdvanced(f *Factory) []*cobra.Command {

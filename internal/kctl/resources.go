@@ -148,21 +148,26 @@ func (r *resolver) category(name string) ([]*meta.RESTMapping, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	lists, err := disc.ServerPreferredResources()
+	// Like kubectl's category expander: every group version in discovery
+	// order, each group-resource once, mapped to its preferred version.
+	_, lists, err := disc.ServerGroupsAndResources()
 	if err != nil && len(lists) == 0 {
 		return nil, false, err
 	}
 	var out []*meta.RESTMapping
+	seen := map[schema.GroupResource]bool{}
 	for _, l := range lists {
 		gv, perr := schema.ParseGroupVersion(l.GroupVersion)
 		if perr != nil {
 			continue
 		}
 		for _, res := range l.APIResources {
-			if strings.Contains(res.Name, "/") || !contains(res.Categories, name) {
+			gr := schema.GroupResource{Group: gv.Group, Resource: res.Name}
+			if strings.Contains(res.Name, "/") || !contains(res.Categories, name) || seen[gr] {
 				continue
 			}
-			m, merr := r.mapper.RESTMapping(gv.WithKind(res.Kind).GroupKind(), gv.Version)
+			seen[gr] = true
+			m, merr := r.mapping(res.Name + "." + gv.Group)
 			if merr != nil {
 				return nil, false, merr
 			}
