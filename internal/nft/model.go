@@ -351,3 +351,13 @@ func ProtoPortFields() []nftables.SetDatatype {
 func (f Family) AddrFields() []nftables.SetDatatype {
 	return []nftables.SetDatatype{f.addrType()}
 }
+
+// AddrPairKey is the key "a . b" of a set of address pairs.
+func (f Family) AddrPairKey(a, b netip.Addr) Key {
+	return Key{Text: a.String() + " . " + b.String(), Bytes: append(f.addrBytes(a), f.addrBytes(b)...)}
+}
+
+// AddrPairFields are the fields of a set of address pairs.
+func (f Family) AddrPairFields() []nftables.SetDatatype {
+	return []nftables.SetDatatype{f.addrType(), f.addrType()}
+}

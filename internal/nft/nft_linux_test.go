@@ -42,8 +42,14 @@ func sample(f nft.Family, a, b netip.Addr, p netip.Prefix) *nft.Table {
 	t.AddChain(&nft.Chain{Name: "svc", Rules: []nft.Rule{
 		f.Rule().SAddrIn("affinity", false).Verdict(nft.Goto("ep")),
 		f.Rule().SAddr(p, true).Verdict(nft.Jump("mark")),
-		f.Rule().NumgenVmap([]nft.Verdict{nft.Goto("ep"), nft.Goto("ep")}),
 	}})
+	pick := t.Chains["svc"]
+	for i, v := range []nft.Verdict{nft.Goto("ep"), nft.Goto("mark"), nft.Goto("ep")} {
+		pick.Rules = append(pick.Rules, f.Rule().NumgenPick(i, 3).Verdict(v))
+	}
+	pairs := t.AddSet(&nft.Set{Name: "pairs", Fields: f.AddrPairFields()})
+	pairs.AddElement(nft.Element{Key: f.AddrPairKey(b, b)})
+	t.Chains["nat-postrouting"].Rules = append(t.Chains["nat-postrouting"].Rules, f.Rule().AddrPairIn("pairs").Masquerade())
 	t.AddChain(&nft.Chain{Name: "ep", Rules: []nft.Rule{
 		f.Rule().SAddr(netip.PrefixFrom(b, b.BitLen()), false).Verdict(nft.Jump("mark")),
 		f.Rule().UpdateSAddr("affinity", 3*time.Hour).L4Proto(nft.TCP).DNAT(b, 8080),
@@ -62,7 +68,10 @@ func TestKernelAcceptsEveryExpression(t *testing.T) {
 		{nft.IPv4, "10.43.0.10", "10.42.0.5", "10.42.0.0/16", []string{
 			"ip daddr . meta l4proto . th dport vmap @service-ips",
 			"10.43.0.10 . tcp . 80 : goto svc",
-			"numgen random mod 2 vmap { 0 : goto ep, 16777216 : goto ep }",
+			"numgen random mod 3 0 goto ep",
+			"numgen random mod 2 0 goto mark",
+			"ip saddr . ip daddr @pairs masquerade fully-random",
+			"10.42.0.5 . 10.42.0.5",
 			"dnat to 10.42.0.5:8080",
 			"masquerade fully-random",
 			"ct state established,related accept",
@@ -77,6 +86,7 @@ func TestKernelAcceptsEveryExpression(t *testing.T) {
 			"fd43::a . tcp . 80 : goto svc",
 			"dnat to [fd42::5]:8080",
 			"fd42::/56",
+			"fd42::5 . fd42::5",
 		}},
 	}
 	for _, tc := range cases {

@@ -14,13 +14,6 @@ import (
 type Rule struct {
 	Text  string
 	exprs []expr.Any
-	anon  *anonMap
-}
-
-// anonMap is the constant anonymous verdict map of a `numgen ... vmap {}`
-// rule; it is created in the same transaction as the rule.
-type anonMap struct {
-	verdicts []Verdict
 }
 
 // R builds a rule; every method appends a match or a statement.
@@ -28,7 +21,6 @@ type R struct {
 	fam   Family
 	text  []string
 	exprs []expr.Any
-	anon  *anonMap
 }
 
 // Rule starts a rule for a table of family f.
@@ -42,7 +34,7 @@ func (r *R) add(text string, e ...expr.Any) *R {
 
 // Build finishes the rule.
 func (r *R) Build() Rule {
-	return Rule{Text: strings.Join(r.text, " "), exprs: r.exprs, anon: r.anon}
+	return Rule{Text: strings.Join(r.text, " "), exprs: r.exprs}
 }
 
 // Verdict ends the rule with a verdict.
@@ -237,16 +229,28 @@ func (r *R) ProtoPortVmap(set string) Rule {
 		&expr.Lookup{SourceRegister: 1, SetName: set, IsDestRegSet: true, DestRegister: 0}).Build()
 }
 
-// NumgenVmap picks one of the verdicts at random (uniformly).
-func (r *R) NumgenVmap(verdicts []Verdict) Rule {
-	parts := make([]string, len(verdicts))
-	for i, v := range verdicts {
-		parts[i] = fmt.Sprintf("%d : %s", i, v)
+// NumgenPick returns n matches that, used in n consecutive rules, pick one
+// of them uniformly at random: match i succeeds with probability 1/(n-i)
+// ("numgen random mod n-i == 0"), the last always. Unlike a `numgen ...
+// vmap { }` it needs no anonymous map: the kernel finds those by a linear
+// walk of the transaction, which makes a full sync of thousands of
+// Services quadratic.
+func (r *R) NumgenPick(i, n int) *R {
+	if i >= n-1 {
+		return r
 	}
-	r.anon = &anonMap{verdicts: verdicts}
-	return r.add(fmt.Sprintf("numgen random mod %d vmap { %s }", len(verdicts), strings.Join(parts, ", ")),
-		&expr.Numgen{Register: 1, Modulus: uint32(len(verdicts)), Type: unix.NFT_NG_RANDOM},
-		&expr.Lookup{SourceRegister: 1, IsDestRegSet: true, DestRegister: 0}).Build()
+	return r.add(fmt.Sprintf("numgen random mod %d == 0", n-i),
+		&expr.Numgen{Register: 1, Modulus: uint32(n - i), Type: unix.NFT_NG_RANDOM},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: native32(0)})
+}
+
+// AddrPairIn matches "saddr . daddr" against a set of address pairs.
+func (r *R) AddrPairIn(set string) *R {
+	n := uint32(r.fam.AddrLen())
+	return r.add(fmt.Sprintf("%s saddr . %s daddr @%s", r.fam, r.fam, set),
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: r.fam.srcOffset(), Len: n},
+		&expr.Payload{DestRegister: 8 + n/4, Base: expr.PayloadBaseNetworkHeader, Offset: r.fam.dstOffset(), Len: n},
+		&expr.Lookup{SourceRegister: 1, SetName: set})
 }
 
 // DNAT rewrites the destination to addr:port.

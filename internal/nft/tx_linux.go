@@ -4,25 +4,27 @@ import (
 	"fmt"
 
 	"github.com/google/nftables"
-	"github.com/google/nftables/expr"
 )
 
 // Tx collects changes to one table; Commit sends them as one atomic
 // netlink transaction.
 type Tx struct {
-	c     *nftables.Conn // this transaction's own message buffer
-	fam   Family
-	table *nftables.Table
-	ops   int
-	err   error
+	c       *nftables.Conn // builds this transaction's messages
+	nsFd    int
+	fam     Family
+	table   *nftables.Table
+	ops     int
+	err     error
+	sendErr error
 }
 
 // Begin starts a transaction on table name of family f.
 func (c *Conn) Begin(name string, f Family) *Tx {
-	tx := &Tx{fam: f, table: &nftables.Table{Name: name, Family: f.table()}}
-	// A transaction gets its own (non-lasting) connection so that a failed
-	// one leaves nothing queued behind for the next.
-	tx.c, tx.err = nftables.New(connOptions(c.nsFd, false)...)
+	tx := &Tx{nsFd: c.nsFd, fam: f, table: &nftables.Table{Name: name, Family: f.table()}}
+	// google/nftables builds the messages; sending goes through tx.send
+	// (see batch_linux.go). A transaction has its own builder so that a
+	// failed one leaves nothing queued behind for the next.
+	tx.c, tx.err = nftables.New(nftables.WithTestDial(tx.transport))
 	return tx
 }
 
@@ -93,34 +95,9 @@ func (tx *Tx) DelChain(name string) {
 func (tx *Tx) AddRules(c *Chain) {
 	ch := &nftables.Chain{Name: c.Name, Table: tx.table}
 	for _, r := range c.Rules {
-		exprs := r.exprs
-		if r.anon != nil {
-			exprs = tx.withAnonMap(r)
-		}
-		tx.c.AddRule(&nftables.Rule{Table: tx.table, Chain: ch, Exprs: exprs})
+		tx.c.AddRule(&nftables.Rule{Table: tx.table, Chain: ch, Exprs: r.exprs})
 		tx.ops++
 	}
-}
-
-func (tx *Tx) withAnonMap(r Rule) []expr.Any {
-	set := &nftables.Set{Table: tx.table, Anonymous: true, Constant: true, IsMap: true,
-		KeyType: nftables.TypeInteger, DataType: nftables.TypeVerdict}
-	elems := make([]nftables.SetElement, len(r.anon.verdicts))
-	for i, v := range r.anon.verdicts {
-		elems[i] = nftables.SetElement{Key: native32(uint32(i)), VerdictData: v.expr()}
-	}
-	if err := tx.c.AddSet(set, elems); err != nil && tx.err == nil {
-		tx.err = fmt.Errorf("anonymous map: %w", err)
-	}
-	tx.ops++
-	exprs := make([]expr.Any, len(r.exprs))
-	copy(exprs, r.exprs)
-	for i, e := range exprs {
-		if l, ok := e.(*expr.Lookup); ok && l.SetName == "" {
-			exprs[i] = &expr.Lookup{SourceRegister: l.SourceRegister, IsDestRegSet: true, DestRegister: 0, SetName: set.Name, SetID: set.ID}
-		}
-	}
-	return exprs
 }
 
 func (tx *Tx) set(s *Set) *nftables.Set {
@@ -163,12 +140,30 @@ func (tx *Tx) AddElements(s *Set, elems []Element) {
 	if len(elems) == 0 {
 		return
 	}
-	// A replaced map element must be deleted first: the kernel refuses to
-	// add a key that exists with another verdict.
-	if err := tx.c.SetAddElements(tx.set(s), tx.elements(s, elems)); err != nil && tx.err == nil {
-		tx.err = fmt.Errorf("add elements to %s: %w", s.Name, err)
+	set := tx.set(s)
+	for _, chunk := range chunks(tx.elements(s, elems)) {
+		if err := tx.c.SetAddElements(set, chunk); err != nil && tx.err == nil {
+			tx.err = fmt.Errorf("add elements to %s: %w", s.Name, err)
+		}
+		tx.ops++
 	}
-	tx.ops++
+}
+
+// elementsPerMessage keeps an element list's nested attribute, whose length
+// is 16 bits, well under 64 KiB (the kernel would misread a longer one).
+const elementsPerMessage = 256
+
+func chunks(elems []nftables.SetElement) [][]nftables.SetElement {
+	var out [][]nftables.SetElement
+	for len(elems) > elementsPerMessage {
+		n := elementsPerMessage
+		if !elems[n-1].IntervalEnd && n < len(elems) && elems[n].IntervalEnd {
+			n++ // keep an interval's start and end together
+		}
+		out = append(out, elems[:n])
+		elems = elems[n:]
+	}
+	return append(out, elems)
 }
 
 // DelElements deletes elements from a set or map.
@@ -176,10 +171,13 @@ func (tx *Tx) DelElements(s *Set, elems []Element) {
 	if len(elems) == 0 {
 		return
 	}
-	if err := tx.c.SetDeleteElements(tx.set(s), tx.elements(s, elems)); err != nil && tx.err == nil {
-		tx.err = fmt.Errorf("delete elements from %s: %w", s.Name, err)
+	set := tx.set(s)
+	for _, chunk := range chunks(tx.elements(s, elems)) {
+		if err := tx.c.SetDeleteElements(set, chunk); err != nil && tx.err == nil {
+			tx.err = fmt.Errorf("delete elements from %s: %w", s.Name, err)
+		}
+		tx.ops++
 	}
-	tx.ops++
 }
 
 func (tx *Tx) elements(s *Set, elems []Element) []nftables.SetElement {
@@ -217,7 +215,11 @@ func (tx *Tx) Commit() error {
 	if tx.err != nil {
 		return tx.err
 	}
-	if err := tx.c.Flush(); err != nil {
+	err := tx.c.Flush()
+	if err == nil {
+		err = tx.sendErr
+	}
+	if err != nil {
 		return fmt.Errorf("nftables transaction on %s %s (%d changes): %w", tx.fam, tx.table.Name, tx.ops, err)
 	}
 	return nil

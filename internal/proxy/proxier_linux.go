@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -23,6 +24,8 @@ type Proxier struct {
 	mu       sync.Mutex
 	conn     *nft.Conn
 	applied  map[string]*entry
+	hairpin  map[netip.Addr]int // endpoint address -> Service ports using it
+	gen      uint64
 	needFull bool
 	last     SyncStats
 }
@@ -30,6 +33,7 @@ type Proxier struct {
 type entry struct {
 	svc  Service
 	frag *fragment
+	gen  uint64 // the Sync that last listed it
 }
 
 // SyncStats describes the last sync, for logs and benchmarks.
@@ -47,7 +51,7 @@ func New(cfg Config, log *slog.Logger) (*Proxier, error) {
 		return nil, err
 	}
 	return &Proxier{cfg: cfg, log: log.With("component", "proxy", "family", cfg.Family.String()),
-		applied: map[string]*entry{}, needFull: true}, nil
+		applied: map[string]*entry{}, hairpin: map[netip.Addr]int{}, needFull: true}, nil
 }
 
 func (p *Proxier) dial() error {
@@ -70,33 +74,98 @@ func (p *Proxier) LastSync() SyncStats {
 }
 
 // Sync makes the table match services (all Service ports of this family).
-// Invalid input is rejected before anything is programmed.
+// Invalid input is rejected before anything is programmed. Finding what
+// changed costs one map lookup and comparison per Service port; the agent
+// may call Update instead when it knows what changed.
 func (p *Proxier) Sync(services []Service) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	desired := make(map[string]*Service, len(services))
+	for i := range services {
+		if err := services[i].validate(p.cfg.Family); err != nil {
+			return fmt.Errorf("proxy: %w", err)
+		}
+	}
+	p.gen++
+	var ups []pending
+	fresh := map[string]bool{}
 	for i := range services {
 		s := &services[i]
+		k := s.Key()
+		if e := p.applied[k]; e != nil {
+			if e.gen == p.gen {
+				return fmt.Errorf("proxy: service port %s listed twice", k)
+			}
+			e.gen = p.gen
+			if e.svc.equal(s) {
+				continue
+			}
+		} else {
+			if fresh[k] {
+				return fmt.Errorf("proxy: service port %s listed twice", k)
+			}
+			fresh[k] = true
+		}
+		ups = append(ups, pending{key: k, svc: s})
+	}
+	var removed []string
+	for k, e := range p.applied {
+		if e.gen != p.gen {
+			removed = append(removed, k)
+		}
+	}
+	return p.update(ups, removed)
+}
+
+// Update adds or replaces the given Service ports and removes the ones
+// named in removed (by Service.Key), leaving all others as they are.
+func (p *Proxier) Update(upserts []Service, removed []string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ups := make([]pending, 0, len(upserts))
+	seen := map[string]bool{}
+	for i := range upserts {
+		s := &upserts[i]
 		if err := s.validate(p.cfg.Family); err != nil {
 			return fmt.Errorf("proxy: %w", err)
 		}
 		k := s.Key()
-		if _, dup := desired[k]; dup {
+		if seen[k] {
 			return fmt.Errorf("proxy: service port %s listed twice", k)
 		}
-		desired[k] = s
+		seen[k] = true
+		if e := p.applied[k]; e == nil || !e.svc.equal(s) {
+			ups = append(ups, pending{key: k, svc: s})
+		}
 	}
+	return p.update(ups, removed)
+}
+
+type pending struct {
+	key string
+	svc *Service
+}
+
+func (p *Proxier) update(ups []pending, removed []string) error {
 	if err := p.dial(); err != nil {
 		return err
 	}
-	if p.needFull {
-		return p.fullSync(desired)
+	if !p.needFull {
+		err := p.partialSync(ups, removed)
+		if err == nil {
+			return nil
+		}
+		p.log.Warn("partial sync failed, doing a full sync", "err", err)
 	}
-	err := p.partialSync(desired)
-	if err == nil {
-		return nil
+	desired := make(map[string]*Service, len(p.applied)+len(ups))
+	for k, e := range p.applied {
+		desired[k] = &e.svc
 	}
-	p.log.Warn("partial sync failed, doing a full sync", "err", err)
+	for _, k := range removed {
+		delete(desired, k)
+	}
+	for _, u := range ups {
+		desired[u.key] = u.svc
+	}
 	return p.fullSync(desired)
 }
 
@@ -104,10 +173,14 @@ func (p *Proxier) fullSync(desired map[string]*Service) error {
 	start := time.Now()
 	t := skeleton(p.cfg)
 	applied := make(map[string]*entry, len(desired))
+	hairpin := map[netip.Addr]int{}
 	for k, s := range desired {
 		fr := build(p.cfg, s)
 		merge(t, fr)
-		applied[k] = &entry{svc: cloneService(s), frag: fr}
+		applied[k] = &entry{svc: cloneService(s), frag: fr, gen: p.gen}
+		for _, a := range fr.hairpin {
+			hairpin[a]++
+		}
 	}
 	tx := p.conn.Begin(p.cfg.Table, p.cfg.Family)
 	tx.Recreate()
@@ -116,49 +189,58 @@ func (p *Proxier) fullSync(desired map[string]*Service) error {
 		p.needFull = true
 		return fmt.Errorf("proxy: full sync: %w", err)
 	}
-	p.applied, p.needFull = applied, false
+	p.applied, p.hairpin, p.needFull = applied, hairpin, false
 	p.last = SyncStats{Full: true, Changed: len(desired), Ops: tx.Ops(), Duration: time.Since(start)}
 	p.log.Debug("full sync", "services", len(desired), "ops", tx.Ops(), "took", p.last.Duration)
 	return nil
 }
 
-func (p *Proxier) partialSync(desired map[string]*Service) error {
+func (p *Proxier) partialSync(ups []pending, removed []string) error {
 	start := time.Now()
 	var changes []*change
-	next := make(map[string]*entry, len(desired))
-	for k, s := range desired {
-		old := p.applied[k]
-		if old != nil && old.svc.equal(s) {
-			next[k] = old
-			continue
-		}
-		fr := build(p.cfg, s)
+	fresh := make(map[string]*entry, len(ups))
+	refs := newRefDelta(p.hairpin)
+	for _, u := range ups {
+		fr := build(p.cfg, u.svc)
 		var oldFrag *fragment
-		if old != nil {
+		if old := p.applied[u.key]; old != nil {
 			oldFrag = old.frag
+			refs.drop(old.frag.hairpin)
 		}
+		refs.take(fr.hairpin)
 		if c := diff(oldFrag, fr); !c.empty() {
 			changes = append(changes, c)
 		}
-		next[k] = &entry{svc: cloneService(s), frag: fr}
+		fresh[u.key] = &entry{svc: cloneService(u.svc), frag: fr, gen: p.gen}
 	}
-	for k, old := range p.applied {
-		if _, ok := desired[k]; !ok {
+	var gone []string
+	for _, k := range removed {
+		if old := p.applied[k]; old != nil && fresh[k] == nil {
 			changes = append(changes, diff(old.frag, nil))
+			refs.drop(old.frag.hairpin)
+			gone = append(gone, k)
 		}
 	}
-	if len(changes) == 0 {
-		p.applied = next
-		return nil
+	if len(changes) > 0 {
+		skel := skeleton(p.cfg)
+		tx := p.conn.Begin(p.cfg.Table, p.cfg.Family)
+		added, dropped := refs.result()
+		tx.AddElements(skel.Sets[setHairpin], pairs(p.cfg.Family, added))
+		queue(tx, skel.Sets, changes)
+		tx.DelElements(skel.Sets[setHairpin], pairs(p.cfg.Family, dropped))
+		if err := tx.Commit(); err != nil {
+			p.needFull = true
+			return err
+		}
+		p.last = SyncStats{Changed: len(changes), Ops: tx.Ops(), Duration: time.Since(start)}
 	}
-	tx := p.conn.Begin(p.cfg.Table, p.cfg.Family)
-	queue(tx, skeleton(p.cfg).Sets, changes)
-	if err := tx.Commit(); err != nil {
-		p.needFull = true
-		return err
+	for k, e := range fresh {
+		p.applied[k] = e
 	}
-	p.applied = next
-	p.last = SyncStats{Changed: len(changes), Ops: tx.Ops(), Duration: time.Since(start)}
+	for _, k := range gone {
+		delete(p.applied, k)
+	}
+	refs.apply()
 	return nil
 }
 
@@ -205,6 +287,60 @@ func queue(tx *nft.Tx, maps map[string]*nft.Set, changes []*change) {
 	}
 }
 
+// refDelta tracks changes to the reference counts of shared elements.
+type refDelta struct {
+	refs    map[netip.Addr]int
+	touched map[netip.Addr]int // address -> change of its count
+}
+
+func newRefDelta(refs map[netip.Addr]int) *refDelta {
+	return &refDelta{refs: refs, touched: map[netip.Addr]int{}}
+}
+
+func (d *refDelta) take(as []netip.Addr) {
+	for _, a := range as {
+		d.touched[a]++
+	}
+}
+
+func (d *refDelta) drop(as []netip.Addr) {
+	for _, a := range as {
+		d.touched[a]--
+	}
+}
+
+// result lists the addresses whose count goes from 0 to more, and to 0.
+func (d *refDelta) result() (added, removed []netip.Addr) {
+	for a, delta := range d.touched {
+		before := d.refs[a]
+		switch after := before + delta; {
+		case before == 0 && after > 0:
+			added = append(added, a)
+		case before > 0 && after == 0:
+			removed = append(removed, a)
+		}
+	}
+	return added, removed
+}
+
+func (d *refDelta) apply() {
+	for a, delta := range d.touched {
+		if n := d.refs[a] + delta; n > 0 {
+			d.refs[a] = n
+		} else {
+			delete(d.refs, a)
+		}
+	}
+}
+
+func pairs(f nft.Family, as []netip.Addr) []nft.Element {
+	out := make([]nft.Element, len(as))
+	for i, a := range as {
+		out[i] = nft.Element{Key: f.AddrPairKey(a, a)}
+	}
+	return out
+}
+
 func cloneService(s *Service) Service {
 	c := *s
 	c.ExternalIPs = slices.Clone(s.ExternalIPs)
@@ -246,7 +382,8 @@ func (p *Proxier) drift() (string, error) {
 	for _, e := range p.applied {
 		merge(want, e.frag)
 	}
-	got, err := p.conn.Summarize(p.cfg.Table, p.cfg.Family, slices.Collect(maps.Keys(skel.Chains)), skeletonMaps)
+	counted := append(slices.Clone(skeletonMaps), setHairpin)
+	got, err := p.conn.Summarize(p.cfg.Table, p.cfg.Family, slices.Collect(maps.Keys(skel.Chains)), counted)
 	if err != nil {
 		return "", fmt.Errorf("proxy: read table: %w", err)
 	}
@@ -265,7 +402,7 @@ func (p *Proxier) drift() (string, error) {
 	if len(got.Sets) != len(want.Sets) {
 		return fmt.Sprintf("%d sets, want %d", len(got.Sets), len(want.Sets)), nil
 	}
-	for _, m := range skeletonMaps {
+	for _, m := range counted {
 		if got.Sets[m] != len(want.Sets[m].Elements) {
 			return fmt.Sprintf("map %s has %d elements, want %d", m, got.Sets[m], len(want.Sets[m].Elements)), nil
 		}
@@ -300,7 +437,7 @@ func (p *Proxier) Cleanup() error {
 	if err := p.conn.DeleteTable(p.cfg.Table, p.cfg.Family); err != nil {
 		return fmt.Errorf("proxy: %w", err)
 	}
-	p.applied, p.needFull = map[string]*entry{}, true
+	p.applied, p.hairpin, p.needFull = map[string]*entry{}, map[netip.Addr]int{}, true
 	return nil
 }
 

@@ -90,6 +90,23 @@ func TestTrafficClusterIPNodePortAndUpdates(t *testing.T) {
 	if got := hits(t, n.a, "10.43.0.10:80", 5); got["pod-a"] != 5 {
 		t.Fatalf("hairpin answers: %v", got)
 	}
+	// Update changes one Service port and leaves the others alone.
+	other := Service{Namespace: "default", Name: "other", Protocol: nft.TCP, Port: 81, ClusterIP: ip("10.43.0.11"), Endpoints: []Endpoint{epB}}
+	if err := n.p.Update([]Service{other}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := hits(t, n.client, "10.43.0.11:81", 3); got["pod-b"] != 3 {
+		t.Fatalf("service added by Update: %v", got)
+	}
+	if got := hits(t, n.client, "10.43.0.10:80", 3); got["pod-a"] != 3 {
+		t.Fatalf("service left alone by Update: %v", got)
+	}
+	if err := n.p.Update(nil, []string{other.Key()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := netnstest.Get(n.client, "10.43.0.11:81"); err == nil {
+		t.Fatal("service removed by Update still answers")
+	}
 	// Not-ready endpoints are not used.
 	notReady := epA
 	notReady.Ready = false

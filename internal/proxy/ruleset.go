@@ -5,6 +5,7 @@ import (
 	"encoding/base32"
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"kserver.dev/kserver/internal/nft"
 )
@@ -19,13 +20,12 @@ const (
 	chainServiceCheck   = "service-endpoints-check"
 	chainNodePortCheck  = "nodeport-endpoints-check"
 	chainReject         = "reject-chain"
-	chainMarkMasquerade = "mark-for-masquerade"
 	chainMasquerading   = "masquerading"
+	setHairpin          = "hairpin-endpoints"
 	filterPriority      = nft.PriorityDstNAT - 10
 	prefixService       = "service-"
 	prefixLocal         = "local-"
 	prefixExternal      = "external-"
-	prefixEndpoint      = "endpoint-"
 	prefixAffinity      = "affinity-"
 )
 
@@ -39,6 +39,7 @@ func skeleton(cfg Config) *nft.Table {
 	t.AddSet(&nft.Set{Name: mapNoEndpointIPs, Fields: f.ServiceFields(), Map: true})
 	t.AddSet(&nft.Set{Name: mapServiceNodePorts, Fields: nft.ProtoPortFields(), Map: true})
 	t.AddSet(&nft.Set{Name: mapNoEndpointPorts, Fields: nft.ProtoPortFields(), Map: true})
+	t.AddSet(&nft.Set{Name: setHairpin, Fields: f.AddrPairFields()})
 
 	base := func(name, typ string, hook nft.Hook, prio int32, rules ...nft.Rule) {
 		t.AddChain(&nft.Chain{Name: name, Base: &nft.Base{Type: typ, Hook: hook, Priority: prio}, Rules: rules})
@@ -62,19 +63,24 @@ func skeleton(cfg Config) *nft.Table {
 	// TCP gets a reset: an ICMP error for a packet routed back out of the
 	// interface it came in on (a pod on the node's bridge) is not delivered.
 	chain(chainReject, f.Rule().L4Proto(nft.TCP).RejectTCPReset(), f.Rule().Reject())
-	chain(chainMarkMasquerade, f.Rule().SetMarkOr(cfg.mark()).Build())
+	// Hairpin: a pod that reached itself through a Service (source and
+	// destination equal after DNAT) is masqueraded, or its reply would not
+	// come back through conntrack.
 	chain(chainMasquerading,
+		f.Rule().AddrPairIn(setHairpin).Masquerade(),
 		f.Rule().MarkSet(cfg.mark(), true).Verdict(nft.Return),
 		f.Rule().SetMarkXor(cfg.mark()).Masquerade())
 	return t
 }
 
 // fragment is what one Service port adds to the table: its chains, its
-// affinity sets and its elements in the skeleton's maps.
+// affinity sets, its elements in the skeleton's maps and its endpoint
+// addresses (shared, reference-counted elements of the hairpin set).
 type fragment struct {
-	chains []*nft.Chain
-	sets   []*nft.Set
-	elems  map[string][]nft.Element // by skeleton map name
+	chains  []*nft.Chain
+	sets    []*nft.Set
+	elems   map[string][]nft.Element // by skeleton map name
+	hairpin []netip.Addr
 }
 
 func (fr *fragment) addElem(m string, k nft.Key, v nft.Verdict) {
@@ -95,40 +101,37 @@ func build(cfg Config, s *Service) *fragment {
 	cluster, local, hasAny := categorize(s)
 	usesLocal := s.InternalLocal || s.ExternalLocal
 
-	epChains := map[string]string{} // endpoint "ip:port" -> chain
-	endpointChain := func(e Endpoint) string {
-		k := fmt.Sprintf("%s/%d", e.IP, e.Port)
-		if c, ok := epChains[k]; ok {
-			return c
+	affinity := map[Endpoint]string{}
+	for _, e := range s.Endpoints {
+		if _, dup := affinity[e]; dup {
+			continue
 		}
-		name := prefixEndpoint + id + "__" + k
-		epChains[k] = name
-		fr.chains = append(fr.chains, endpointRules(cfg, s, e, name))
+		affinity[e] = affinitySet(fmt.Sprintf("%s__%s/%d", id, e.IP, e.Port))
 		if s.AffinityTimeout > 0 {
-			fr.sets = append(fr.sets, &nft.Set{Name: affinitySet(name), Fields: f.AddrFields(), Dynamic: true, Timeout: s.AffinityTimeout})
+			fr.sets = append(fr.sets, &nft.Set{Name: affinity[e], Fields: f.AddrFields(), Dynamic: true, Timeout: s.AffinityTimeout})
 		}
-		return name
+		if !slices.Contains(fr.hairpin, e.IP) {
+			fr.hairpin = append(fr.hairpin, e.IP)
+		}
 	}
+	// balance writes a chain that picks one of eps: a client with session
+	// affinity goes back to its endpoint, others are spread at random.
 	balance := func(name string, eps []Endpoint, pre ...nft.Rule) {
 		if len(eps) == 0 {
 			return
 		}
 		rules := pre
-		verdicts := make([]nft.Verdict, len(eps))
-		chains := make([]string, len(eps))
-		for i, e := range eps {
-			chains[i] = endpointChain(e)
-			verdicts[i] = nft.Goto(chains[i])
-		}
-		for _, c := range chains {
-			if s.AffinityTimeout > 0 {
-				rules = append(rules, f.Rule().SAddrIn(affinitySet(c), false).Verdict(nft.Goto(c)))
+		if s.AffinityTimeout > 0 {
+			for _, e := range eps {
+				rules = append(rules, f.Rule().SAddrIn(affinity[e], false).L4Proto(s.Protocol).DNAT(e.IP, e.Port))
 			}
 		}
-		if len(verdicts) == 1 {
-			rules = append(rules, f.Rule().Verdict(verdicts[0]))
-		} else {
-			rules = append(rules, f.Rule().NumgenVmap(verdicts))
+		for i, e := range eps {
+			r := f.Rule().NumgenPick(i, len(eps))
+			if s.AffinityTimeout > 0 {
+				r = r.UpdateSAddr(affinity[e], s.AffinityTimeout)
+			}
+			rules = append(rules, r.L4Proto(s.Protocol).DNAT(e.IP, e.Port))
 		}
 		fr.chains = append(fr.chains, &nft.Chain{Name: name, Rules: rules})
 	}
@@ -137,7 +140,7 @@ func build(cfg Config, s *Service) *fragment {
 	// masqueraded so that the reply returns through this node.
 	var masq []nft.Rule
 	for _, p := range cfg.clusterCIDRs() {
-		masq = append(masq, f.Rule().SAddr(p, true).Verdict(nft.Jump(chainMarkMasquerade)))
+		masq = append(masq, f.Rule().SAddr(p, true).SetMarkOr(cfg.mark()).Build())
 	}
 	if len(masq) > 1 {
 		masq = nil // several pod networks: a single != cannot express it
@@ -201,7 +204,7 @@ func externalRules(cfg Config, s *Service, name, internal string, hasInternal bo
 	f := cfg.Family
 	c := &nft.Chain{Name: name}
 	if !s.ExternalLocal {
-		c.Rules = append(c.Rules, f.Rule().Verdict(nft.Jump(chainMarkMasquerade)), f.Rule().Verdict(nft.Goto(prefixService+s.Key())))
+		c.Rules = append(c.Rules, f.Rule().SetMarkOr(cfg.mark()).Build(), f.Rule().Verdict(nft.Goto(prefixService+s.Key())))
 		return c
 	}
 	if hasInternal {
@@ -209,33 +212,18 @@ func externalRules(cfg Config, s *Service, name, internal string, hasInternal bo
 			c.Rules = append(c.Rules, f.Rule().SAddr(p, false).Verdict(nft.Goto(internal)))
 		}
 		c.Rules = append(c.Rules,
-			f.Rule().FibSAddrLocal().Verdict(nft.Jump(chainMarkMasquerade)),
+			f.Rule().FibSAddrLocal().SetMarkOr(cfg.mark()).Build(),
 			f.Rule().FibSAddrLocal().Verdict(nft.Goto(internal)))
 	}
 	c.Rules = append(c.Rules, f.Rule().Verdict(nft.Goto(prefixLocal+s.Key())))
 	return c
 }
 
-// endpointRules is an endpoint's chain: hairpin traffic (a pod reaching
-// itself through the Service) is masqueraded, the client is remembered for
-// session affinity, and the destination rewritten.
-func endpointRules(cfg Config, s *Service, e Endpoint, name string) *nft.Chain {
-	f := cfg.Family
-	c := &nft.Chain{Name: name, Rules: []nft.Rule{
-		f.Rule().SAddr(hostPrefix(e.IP), false).Verdict(nft.Jump(chainMarkMasquerade)),
-	}}
-	r := f.Rule()
-	if s.AffinityTimeout > 0 {
-		r = r.UpdateSAddr(affinitySet(name), s.AffinityTimeout)
-	}
-	c.Rules = append(c.Rules, r.L4Proto(s.Protocol).DNAT(e.IP, e.Port))
-	return c
-}
-
-// affinitySet names the affinity set of an endpoint chain. Set names are
-// hashed: older kernels limit them to 32 bytes.
-func affinitySet(endpointChain string) string {
-	sum := sha256.Sum256([]byte(endpointChain))
+// affinitySet names the affinity set of a Service port's endpoint
+// ("ns/name/proto/port__ip/port"). Set names are hashed: older kernels
+// limit them to 32 bytes.
+func affinitySet(endpoint string) string {
+	sum := sha256.Sum256([]byte(endpoint))
 	return prefixAffinity + base32.StdEncoding.EncodeToString(sum[:10])
 }
 

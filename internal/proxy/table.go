@@ -41,6 +41,9 @@ func merge(t *nft.Table, fr *fragment) {
 			t.Sets[m].AddElement(e)
 		}
 	}
+	for _, a := range fr.hairpin {
+		t.Sets[setHairpin].AddElement(nft.Element{Key: t.Family.AddrPairKey(a, a)})
+	}
 }
 
 // change is the difference between two fragments of one Service port, in
