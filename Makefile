@@ -16,8 +16,11 @@ LDFLAGS := -s -w -X $(PKG)/internal/version.Version=$(VERSION) \
 ARGS    ?=
 # Extra arguments for `go test`, e.g. make test TESTFLAGS='-run Store -v'.
 TESTFLAGS ?=
+# Where `make images` writes the offline demo images: the folder kserver
+# imports air-gap archives from at start (<data-dir>/agent/images).
+IMAGES_DIR ?= /var/lib/kserver/agent/images
 
-.PHONY: all build run test unit bench lint release setup clean
+.PHONY: all build run images test unit bench lint release setup clean
 
 all: build
 
@@ -28,9 +31,14 @@ build:
 run:
 	@scripts/setup.sh run
 	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory images
 	@echo "kserver: starting; the admin kubeconfig is written to /etc/kserver/kserver.yaml"
 	@echo "kserver: in another shell: export KUBECONFIG=/etc/kserver/kserver.yaml; bin/kctl get nodes"
 	bin/kserver server $(ARGS)
+
+# Offline demo images (busybox, luksa/kubia:v1…) for this machine's architecture.
+images:
+	@scripts/images.sh '$(IMAGES_DIR)'
 
 test:
 	@scripts/setup.sh test

@@ -21,6 +21,12 @@ type Config struct {
 	// DisableDefaultEndpoint stops pulls from falling back to a registry's
 	// own endpoint after its mirrors (k3s --disable-default-registry-endpoint).
 	DisableDefaultEndpoint bool
+	// OfflineFallback lets a container with imagePullPolicy Always start
+	// from the local copy of its image when no endpoint of the registry can
+	// be reached (upstream fails with ErrImagePull). It is what makes
+	// manifests that name :latest images work on an offline node, with the
+	// demo images or air-gap archives.
+	OfflineFallback bool
 	// Platform selects the image of a multi-arch index; the zero value means
 	// the platform this binary runs on.
 	Platform Platform
@@ -60,10 +66,11 @@ const DefaultRegistriesFile = "/etc/kserver/registries.yaml"
 func DefaultConfig(dataDir string) Config {
 	images := filepath.Join(dataDir, "agent", "images")
 	return Config{
-		Root:           filepath.Join(images, "store"),
-		ImportDir:      images,
-		RegistriesFile: DefaultRegistriesFile,
-		GC:             DefaultGCPolicy(),
+		Root:            filepath.Join(images, "store"),
+		ImportDir:       images,
+		RegistriesFile:  DefaultRegistriesFile,
+		OfflineFallback: true,
+		GC:              DefaultGCPolicy(),
 	}
 }
 

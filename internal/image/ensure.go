@@ -98,6 +98,12 @@ func (s *Store) Ensure(ctx context.Context, req EnsureRequest) (Image, []Event, 
 	emit(corev1.EventTypeNormal, EventPulling, "Pulling image %q", req.Image)
 	start := time.Now()
 	im, err := s.pullWithSecrets(ctx, ref, req.PullSecrets)
+	if err != nil && policy == corev1.PullAlways && s.cfg.OfflineFallback && errors.Is(err, ErrUnreachable) {
+		if local, lerr := s.Get(ref.String()); lerr == nil {
+			emit(corev1.EventTypeNormal, EventPulled, "Container image %q already present on machine; the registry is unreachable, so the local image is used", req.Image)
+			return local, events, nil
+		}
+	}
 	if err != nil {
 		emit(corev1.EventTypeWarning, EventFailed, "Failed to pull image %q: %v", req.Image, err)
 		s.backoff.Next(key, err.Error())

@@ -199,3 +199,48 @@ func TestBackOffDoublesUpToMax(t *testing.T) {
 		t.Error("GC kept an expired entry")
 	}
 }
+
+func TestEnsureAlwaysFallsBackOfflineOnly(t *testing.T) {
+	reg := startRegistry(t, nil, false)
+	img := imageOf(t, linuxAMD64, v1.Config{}, layerOf(t, file{name: "f", body: "x"}))
+	ref := reg.host + "/demo/app:latest"
+	reg.push(t, ref, img)
+	ctx := context.Background()
+	for _, fallback := range []bool{true, false} {
+		s := newTestStore(t, func(c *Config) { c.OfflineFallback = fallback })
+		req := EnsureRequest{Image: ref, PullPolicy: corev1.PullAlways, PodUID: "p"}
+		if _, _, err := s.Ensure(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+		// The registry answers but does not have the tag: no fallback,
+		// although a local copy exists.
+		reg2 := startRegistry(t, nil, false)
+		gone := reg2.host + "/demo/app:latest"
+		archive := t.TempDir() + "/gone.tar"
+		dockerSave(t, archive, map[string]v1.Image{gone: img})
+		if _, err := s.Import(ctx, archive); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.Ensure(ctx, EnsureRequest{Image: gone, PullPolicy: corev1.PullAlways, PodUID: "p"}); Reason(err) != ReasonErrImagePull {
+			t.Errorf("fallback=%v, tag deleted upstream: %v", fallback, err)
+		}
+	}
+	reg.srv.Close()
+	for _, fallback := range []bool{true, false} {
+		s := newTestStore(t, func(c *Config) { c.OfflineFallback = fallback })
+		archive := t.TempDir() + "/app.tar"
+		dockerSave(t, archive, map[string]v1.Image{ref: img})
+		if _, err := s.Import(ctx, archive); err != nil {
+			t.Fatal(err)
+		}
+		im, events, err := s.Ensure(ctx, EnsureRequest{Image: ref, PullPolicy: corev1.PullAlways, PodUID: "p"})
+		switch {
+		case fallback && (err != nil || im.ID != mustDigest(t, img.ConfigName)):
+			t.Errorf("offline with a local copy: %v", err)
+		case fallback && !strings.Contains(events[len(events)-1].Message, "the registry is unreachable, so the local image is used"):
+			t.Errorf("events %+v", events)
+		case !fallback && Reason(err) != ReasonErrImagePull:
+			t.Errorf("fallback disabled: %v, want ErrImagePull as upstream", err)
+		}
+	}
+}

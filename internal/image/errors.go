@@ -24,7 +24,17 @@ var (
 	ErrBadArchive = errors.New("not a docker-save or OCI image archive")
 	// ErrBadLayer: a layer tar is damaged or tries to escape its root.
 	ErrBadLayer = errors.New("bad layer")
+	// ErrUnreachable: no endpoint of the registry could be reached (DNS,
+	// connection or timeout errors, as opposed to an answer such as 404).
+	ErrUnreachable = errors.New("registry unreachable")
 )
+
+// unreachableError keeps the network error's text and matches ErrUnreachable.
+type unreachableError struct{ err error }
+
+func (e unreachableError) Error() string        { return e.err.Error() }
+func (e unreachableError) Unwrap() error        { return e.err }
+func (e unreachableError) Is(target error) bool { return target == ErrUnreachable }
 
 // Reasons the kubelet puts in a waiting container's state and events.
 const (

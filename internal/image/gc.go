@@ -119,3 +119,27 @@ func (s *Store) freeSpace(ctx context.Context, want int64) (int64, []string, err
 	}
 	return freed, removed, errors.Join(errs...)
 }
+
+// FsStats describes the image file system, for the node's imagefs stats and
+// its DiskPressure condition.
+type FsStats struct {
+	Capacity    uint64 // bytes of the file system holding the store
+	Available   uint64 // bytes free for unprivileged use
+	LayersBytes int64  // file content of the unpacked layers
+	Images      int
+}
+
+// FsStats reports the image file system's size and what the store uses.
+func (s *Store) FsStats() (FsStats, error) {
+	capacity, available, err := s.usage(s.cfg.Root)
+	if err != nil {
+		return FsStats{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := FsStats{Capacity: capacity, Available: available, Images: len(s.idx.Images)}
+	for _, l := range s.idx.Layers {
+		st.LayersBytes += l.DiskSize
+	}
+	return st, nil
+}

@@ -66,6 +66,9 @@ func TestGarbageCollect(t *testing.T) {
 		return out
 	}
 
+	if st, err := s.FsStats(); err != nil || st.Capacity != 1000 || st.Images != 5 || st.LayersBytes != 100+150+300+50+70 {
+		t.Errorf("FsStats = %+v, %v", st, err)
+	}
 	// 84%: below the high threshold, nothing happens.
 	available = 160
 	if res, err := s.GarbageCollect(ctx); err != nil || len(res.Removed) != 0 || res.UsagePercent != 84 {

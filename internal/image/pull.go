@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 
@@ -201,6 +202,10 @@ func resolveError(ref Reference, err error) error {
 			return fmt.Errorf("failed to resolve reference %q: pull access denied, repository does not exist or may require authorization: %s: %w",
 				ref.String(), te.Error(), ErrUnauthorized)
 		}
+	}
+	var ne net.Error
+	if te == nil && errors.As(err, &ne) {
+		err = unreachableError{err}
 	}
 	return fmt.Errorf("failed to resolve reference %q: %w", ref.String(), err)
 }

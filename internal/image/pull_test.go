@@ -293,7 +293,7 @@ func TestPullNotFoundAndUnreachable(t *testing.T) {
 	}
 	reg.srv.Close()
 	_, err = s.Pull(ctx, ref, nil)
-	if err == nil || errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "connection refused") {
+	if !errors.Is(err, ErrUnreachable) || errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("unreachable registry: err = %v", err)
 	}
 }

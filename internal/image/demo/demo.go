@@ -167,14 +167,16 @@ func assemble(o Options, cfg v1.Config, layers ...v1.Layer) (v1.Image, error) {
 }
 
 // WriteArchive writes the images as one docker-save archive (layers shared
-// by several images are stored once), replacing path atomically.
-func WriteArchive(path string, imgs []Image) error {
+// by several images are stored once), replacing path atomically. An archive
+// already holding the same images under the same tags is left alone, so
+// that kserver does not read it again at its next start.
+func WriteArchive(path string, imgs []Image) (changed bool, err error) {
 	refs := map[name.Reference]v1.Image{}
 	for _, im := range imgs {
 		for _, t := range im.Tags {
 			tag, err := name.NewTag(t)
 			if err != nil {
-				return fmt.Errorf("tag %q: %w", t, err)
+				return false, fmt.Errorf("tag %q: %w", t, err)
 			}
 			refs[tag] = im.Image
 		}
@@ -182,9 +184,37 @@ func WriteArchive(path string, imgs []Image) error {
 	tmp := path + ".tmp"
 	if err := tarball.MultiRefWriteToFile(tmp, refs); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
+		return false, fmt.Errorf("write %s: %w", path, err)
 	}
-	return os.Rename(tmp, path)
+	if same, _ := sameArchive(path, tmp); same {
+		return false, os.Remove(tmp)
+	}
+	return true, os.Rename(tmp, path)
+}
+
+// sameArchive compares what two docker-save archives hold: configs (named
+// by digest, so equal names mean equal images) and their tags.
+func sameArchive(a, b string) (bool, error) {
+	summary := func(p string) (string, error) {
+		m, err := tarball.LoadManifest(func() (io.ReadCloser, error) { return os.Open(p) })
+		if err != nil {
+			return "", err
+		}
+		var lines []string
+		for _, d := range m {
+			tags := append([]string(nil), d.RepoTags...)
+			sort.Strings(tags)
+			lines = append(lines, d.Config+" "+strings.Join(tags, ","))
+		}
+		sort.Strings(lines)
+		return strings.Join(lines, "\n"), nil
+	}
+	sa, err := summary(a)
+	if err != nil {
+		return false, err
+	}
+	sb, err := summary(b)
+	return err == nil && sa == sb, err
 }
 
 var versionRE = regexp.MustCompile(`BusyBox v([0-9]+\.[0-9]+\.[0-9]+)`)

@@ -69,7 +69,7 @@ func buildSet(t testing.TB) (archive string, imgs []Image) {
 			return
 		}
 		built.archive = filepath.Join(built.dir, "demo.tar")
-		built.err = WriteArchive(built.archive, built.imgs)
+		_, built.err = WriteArchive(built.archive, built.imgs)
 	})
 	if built.err != nil {
 		t.Fatal(built.err)
@@ -135,6 +135,14 @@ func TestDemoSetImports(t *testing.T) {
 	latest, _ := s.Get("luksa/kubia:latest")
 	if v1.ID != latest.ID {
 		t.Error("luksa/kubia:latest is not v1")
+	}
+	// Writing the same set again leaves the archive untouched.
+	before, _ := os.Stat(archive)
+	if changed, err := WriteArchive(archive, imgs); err != nil || changed {
+		t.Errorf("rewrite of an unchanged set: changed=%v %v", changed, err)
+	}
+	if after, _ := os.Stat(archive); !after.ModTime().Equal(before.ModTime()) {
+		t.Error("the unchanged archive was rewritten")
 	}
 }
 

@@ -52,7 +52,8 @@ func run(busybox, kubia, out string) error {
 		return err
 	}
 	path := filepath.Join(out, ArchiveName)
-	if err := demo.WriteArchive(path, imgs); err != nil {
+	changed, err := demo.WriteArchive(path, imgs)
+	if err != nil {
 		return err
 	}
 	fi, err := os.Stat(path)
@@ -66,6 +67,10 @@ func run(busybox, kubia, out string) error {
 		}
 		fmt.Printf("%-40s %7.2f MB  (+%d more names)\n", im.Tags[0], float64(size)/1e6, len(im.Tags)-1)
 	}
-	fmt.Printf("wrote %s (%.2f MB, %d images)\n", path, float64(fi.Size())/1e6, len(imgs))
+	verb := "wrote"
+	if !changed {
+		verb = "unchanged:"
+	}
+	fmt.Printf("%s %s (%.2f MB, %d images)\n", verb, path, float64(fi.Size())/1e6, len(imgs))
 	return nil
 }
