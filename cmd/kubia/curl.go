@@ -26,9 +26,8 @@ type curlOpts struct {
 
 const curlUsage = "usage: curl [-s] [-S] [-f] [-i] [-v] [-k] [-X METHOD] [-d DATA] [-H 'Name: value'] [-m SECONDS] URL"
 
-func parseCurl(in []string) (curlOpts, error) {
-	o := curlOpts{}
-	// Split combined boolean flags: -sSf is -s -S -f.
+// splitFlags splits combined boolean flags: -sSf is -s -S -f.
+func splitFlags(in []string) []string {
 	var args []string
 	for _, a := range in {
 		if len(a) > 2 && a[0] == '-' && a[1] != '-' && strings.Trim(a[1:], "sSfivk") == "" {
@@ -39,6 +38,12 @@ func parseCurl(in []string) (curlOpts, error) {
 		}
 		args = append(args, a)
 	}
+	return args
+}
+
+func parseCurl(in []string) (curlOpts, error) {
+	o := curlOpts{}
+	args := splitFlags(in)
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		value := func() (string, error) {
@@ -105,6 +110,31 @@ func curl(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "curl: %v\n%s\n", err, curlUsage)
 		return 2
 	}
+	req, cancel, err := o.request()
+	if err != nil {
+		fmt.Fprintf(stderr, "curl: (3) URL using bad/illegal format or missing URL\n")
+		return 3
+	}
+	defer cancel()
+	tr := &http.Transport{Proxy: http.ProxyFromEnvironment, TLSClientConfig: &tls.Config{InsecureSkipVerify: o.insecure}} //nolint:gosec // -k
+	client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if o.verbose {
+		fmt.Fprintf(stderr, "> %s %s HTTP/1.1\n> Host: %s\n>\n", req.Method, req.URL.RequestURI(), req.URL.Host)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		code, msg := curlError(err, req.URL)
+		if !o.silent || o.showErr {
+			fmt.Fprintf(stderr, "curl: (%d) %s\n", code, msg)
+		}
+		return code
+	}
+	defer resp.Body.Close()
+	return o.output(resp, stdout, stderr)
+}
+
+// request builds the HTTP request the options describe.
+func (o curlOpts) request() (*http.Request, context.CancelFunc, error) {
 	method := o.method
 	var body io.Reader
 	if o.data != "" {
@@ -116,16 +146,14 @@ func curl(args []string, stdout, stderr io.Writer) int {
 	if method == "" {
 		method = http.MethodGet
 	}
-	ctx := context.Background()
+	ctx, cancel := context.Background(), context.CancelFunc(func() {})
 	if o.timeout > 0 {
-		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.timeout)
-		defer cancel()
 	}
 	req, err := http.NewRequestWithContext(ctx, method, o.url, body)
 	if err != nil {
-		fmt.Fprintf(stderr, "curl: (3) URL using bad/illegal format or missing URL\n")
-		return 3
+		cancel()
+		return nil, nil, err
 	}
 	req.Header.Set("User-Agent", "curl/kubia")
 	if o.data != "" {
@@ -136,20 +164,11 @@ func curl(args []string, stdout, stderr io.Writer) int {
 			req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
 		}
 	}
-	tr := &http.Transport{Proxy: http.ProxyFromEnvironment, TLSClientConfig: &tls.Config{InsecureSkipVerify: o.insecure}} //nolint:gosec // -k
-	client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	if o.verbose {
-		fmt.Fprintf(stderr, "> %s %s HTTP/1.1\n> Host: %s\n>\n", method, req.URL.RequestURI(), req.URL.Host)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		code, msg := curlError(err, req.URL)
-		if !o.silent || o.showErr {
-			fmt.Fprintf(stderr, "curl: (%d) %s\n", code, msg)
-		}
-		return code
-	}
-	defer resp.Body.Close()
+	return req, cancel, nil
+}
+
+// output prints the response as curl does and returns the exit code.
+func (o curlOpts) output(resp *http.Response, stdout, stderr io.Writer) int {
 	if o.verbose {
 		fmt.Fprintf(stderr, "< %s %s\n", resp.Proto, resp.Status)
 	}
