@@ -5,7 +5,7 @@ import "github.com/spf13/cobra"
 // The command groups of `kctl --help`, in kubectl's order.
 
 func commandsBasic1(f *Factory) []*cobra.Command {
-	return []*cobra.Command{}
+	return []*cobra.Command{newCreateCommand(f)}
 }
 
 func commandsBasic2(f *Factory) []*cobra.Command {
@@ -25,7 +25,7 @@ func commandsDebug(f *Factory) []*cobra.Command {
 }
 
 func commandsAdvanced(f *Factory) []*cobra.Command {
-	return []*cobra.Command{}
+	return []*cobra.Command{newApplyCommand(f)}
 }
 
 func commandsSettings(f *Factory) []*cobra.Command {

@@ -44,6 +44,8 @@ type Factory struct {
 	Verbosity int
 	// CommandLine is "kubectl <verb>" for the Kubectl-Command header.
 	CommandLine string
+	// changeCause is the command line recorded by --record.
+	changeCause string
 
 	cfgOnce  sync.Once
 	clientCf clientcmd.ClientConfig

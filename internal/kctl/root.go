@@ -57,8 +57,9 @@ func NewRootCommand(f *Factory) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// Without Run, cobra prints help for a bare `kctl`.
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			f.resolveKubeconfig()
+			f.changeCause = changeCause(cmd, args)
 			f.CommandLine = strings.Replace(cmd.CommandPath(), "kctl", "kubectl", 1)
 			return nil
 		},

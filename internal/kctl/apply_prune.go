@@ -1,0 +1,126 @@
+package kctl
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+)
+
+type appliedObject struct {
+	mapping  *meta.RESTMapping
+	ns, name string
+}
+
+// serverSideApply sends the object as an apply patch (JSON, as kubectl
+// does) with field manager "kubectl".
+func (o *applyOptions) serverSideApply(f *Factory, cmd *cobra.Command, rc dynamic.ResourceInterface, m manifest) error {
+	body, err := json.Marshal(m.obj.Object)
+	if err != nil {
+		return err
+	}
+	if o.client() {
+		return o.print(f.IO.Out, m.obj, "serverside-applied")
+	}
+	force := o.forceConflicts
+	out, err := rc.Patch(cmd.Context(), m.obj.GetName(), types.ApplyPatchType, body, metav1.PatchOptions{
+		DryRun: o.dryRunList(), FieldManager: o.fieldManager, Force: &force, FieldValidation: o.validation()})
+	if err != nil {
+		return withSource("patching", m.source, err)
+	}
+	return o.print(f.IO.Out, out, "serverside-applied")
+}
+
+// pruneKinds is kubectl's default allow-list for --prune.
+var pruneKinds = []string{"configmaps", "endpoints", "namespaces", "persistentvolumeclaims", "persistentvolumes",
+	"pods", "replicationcontrollers", "secrets", "services", "jobs.batch", "cronjobs.batch", "ingresses.networking.k8s.io",
+	"daemonsets.apps", "deployments.apps", "replicasets.apps", "statefulsets.apps"}
+
+// runPrune deletes objects of the allow-listed kinds that carry the
+// last-applied annotation, match the selector and were not just applied.
+func (o *applyOptions) runPrune(f *Factory, cmd *cobra.Command, applied []appliedObject, ns string) []error {
+	r, err := f.resolver()
+	if err != nil {
+		return []error{err}
+	}
+	dyn, err := f.Dynamic()
+	if err != nil {
+		return []error{err}
+	}
+	keep := map[string]bool{}
+	namespaces := map[string]bool{}
+	for _, a := range applied {
+		keep[a.mapping.Resource.String()+"/"+a.ns+"/"+a.name] = true
+		if a.ns != "" {
+			namespaces[a.ns] = true
+		}
+	}
+	if len(namespaces) == 0 {
+		namespaces[ns] = true
+	}
+	var errs []error
+	for _, k := range pruneKinds {
+		mapping, err := r.mapping(k)
+		if err != nil {
+			continue
+		}
+		scopes := []string{""}
+		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+			scopes = sortedSet(namespaces)
+		}
+		for _, pns := range scopes {
+			list, err := resourceClient(dyn, mapping, pns).List(cmd.Context(), metav1.ListOptions{LabelSelector: o.selector})
+			if err != nil {
+				continue
+			}
+			for i := range list.Items {
+				it := &list.Items[i]
+				if _, ok := it.GetAnnotations()[lastAppliedAnnotation]; !ok || keep[mapping.Resource.String()+"/"+it.GetNamespace()+"/"+it.GetName()] {
+					continue
+				}
+				if err := o.pruneOne(f, cmd, resourceClient(dyn, mapping, pns), it); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+	return errs
+}
+
+func (o *applyOptions) pruneOne(f *Factory, cmd *cobra.Command, rc dynamic.ResourceInterface, it *unstructured.Unstructured) error {
+	if !o.client() {
+		policy := metav1.DeletePropagationBackground
+		if err := rc.Delete(cmd.Context(), it.GetName(), metav1.DeleteOptions{DryRun: o.dryRunList(), PropagationPolicy: &policy}); err != nil {
+			return err
+		}
+	}
+	if o.output == "name" {
+		_, err := fmt.Fprintf(f.IO.Out, "%s/%s\n", kindName(it.GroupVersionKind()), it.GetName())
+		return err
+	}
+	_, err := fmt.Fprintf(f.IO.Out, "%s/%s pruned%s\n", kindName(it.GroupVersionKind()), it.GetName(), o.suffix())
+	return err
+}
+
+func matchesSelector(u *unstructured.Unstructured, sel string) bool {
+	s, err := labels.Parse(sel)
+	if err != nil {
+		return false
+	}
+	return s.Matches(labels.Set(u.GetLabels()))
+}
+
+func sortedSet(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sortStrings(out)
+	return out
+}
