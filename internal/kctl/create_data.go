@@ -146,7 +146,10 @@ func newCreateSecretCommand(f *Factory) *cobra.Command {
 	secret := schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 	generic := generator{use: "generic NAME [--type=string] [--from-file=[key=]source] [--from-literal=key1=value1]", short: "Create a secret from a local file, directory, or literal value",
 		wrap: "failed to create secret ", gvr: secret,
-		flags: func(cmd *cobra.Command) { dataFlags(cmd); cmd.Flags().String("type", "", "The type of secret to create") },
+		flags: func(cmd *cobra.Command) {
+			dataFlags(cmd)
+			cmd.Flags().String("type", "", "The type of secret to create")
+		},
 		build: func(cmd *cobra.Command, name string, _ []string) (runtime.Object, error) {
 			data, err := readData(cmd)
 			if err != nil {

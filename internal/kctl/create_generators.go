@@ -118,7 +118,9 @@ func createObject(f *Factory, cmd *cobra.Command, mf *mutateFlags, gvr schema.Gr
 	return mf.print(f.IO.Out, out, "created")
 }
 
-func tm(apiVersion, kind string) metav1.TypeMeta { return metav1.TypeMeta{APIVersion: apiVersion, Kind: kind} }
+func tm(apiVersion, kind string) metav1.TypeMeta {
+	return metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}
+}
 
 var invalidNameChars = regexp.MustCompile(`[^a-z0-9-]`)
 
@@ -359,4 +361,3 @@ func bindingSubjects(cmd *cobra.Command) ([]rbacv1.Subject, error) {
 	}
 	return out, nil
 }
-
