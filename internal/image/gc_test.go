@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -224,4 +225,53 @@ func mustLayer(t *testing.T, img v1.Image) v1.Layer {
 		t.Fatal(err)
 	}
 	return ls[0]
+}
+
+// TestCollectionSparesImagesBeingStored runs a collection while an image's
+// second layer is still unpacking: its first layer and its config, which no
+// recorded image lists yet, must survive.
+func TestCollectionSparesImagesBeingStored(t *testing.T) {
+	s := newTestStore(t, func(c *Config) { c.GC.MinAge = 0 })
+	// An unused image for the collection to remove, so that it sweeps.
+	other := imageOf(t, linuxAMD64, v1.Config{}, layerOf(t, file{name: "other"}))
+	archive := filepath.Join(t.TempDir(), "other.tar")
+	dockerSave(t, archive, map[string]v1.Image{"example.com/other:1": other})
+	if _, err := s.Import(context.Background(), archive); err != nil {
+		t.Fatal(err)
+	}
+	l1, l2 := layerOf(t, file{name: "one", body: "1"}), layerOf(t, file{name: "two", body: "2"})
+	img := imageOf(t, linuxAMD64, v1.Config{}, l1, l2)
+	src, err := imageSource(img, mustDigest(t, img.Digest), mustRef(t, "example.com/slow:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened, release := make(chan struct{}), make(chan struct{})
+	open := src.layers[1].open
+	src.layers[1].open = func() (io.ReadCloser, error) {
+		close(opened)
+		<-release
+		return open()
+	}
+	done := make(chan error, 1)
+	go func() { _, err := s.ingest(context.Background(), src); done <- err }()
+	<-opened
+	if _, removed, err := s.Prune(context.Background()); err != nil || len(removed) != 1 {
+		t.Fatalf("prune removed %v, %v", removed, err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	im, err := s.Get("example.com/slow:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range im.Layers {
+		if _, err := os.Stat(filepath.Join(s.layerDir(l), "fs")); err != nil {
+			t.Errorf("layer %s was collected while its image was being stored: %v", l, err)
+		}
+	}
+	if _, err := s.ImageConfig(im.ID); err != nil {
+		t.Errorf("config was collected: %v", err)
+	}
 }

@@ -65,6 +65,11 @@ func (s *Store) ingest(ctx context.Context, src source) (Image, error) {
 		got := Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}
 		return Image{}, fmt.Errorf("this node runs %s, the image is built for %s: %w: %w", s.platform, got, ErrPlatform, ErrNotFound)
 	}
+	held := []string{digestOf(src.config)}
+	for _, d := range diffIDs {
+		held = append(held, d.String())
+	}
+	defer s.hold(held...)()
 	layers := make([]blob, len(src.layers))
 	for i, b := range src.layers {
 		rec, err := s.ensureLayer(ctx, diffIDs[i].String(), b)
@@ -80,6 +85,7 @@ func (s *Store) ingest(ctx context.Context, src source) (Image, error) {
 		}
 	}
 	manifestDigest := digestOf(src.manifest)
+	defer s.hold(manifestDigest)()
 	if src.target == "" {
 		src.target = manifestDigest
 	}

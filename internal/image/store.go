@@ -29,16 +29,19 @@ type Store struct {
 	backoff  *BackOff
 	lockFile *os.File
 
-	mu         sync.Mutex
-	idx        index
-	names      map[string]string         // repo tag or repo digest → image ID
-	users      map[string]string         // container ID → image ID
-	configs    map[string]*v1.ConfigFile // parsed configs by image ID
-	inflight   map[string]*flight        // pulls by reference, unpacks by diffID
+	mu       sync.Mutex
+	idx      index
+	names    map[string]string         // repo tag or repo digest → image ID
+	users    map[string]string         // container ID → image ID
+	configs  map[string]*v1.ConfigFile // parsed configs by image ID
+	inflight map[string]*flight        // unpacks by diffID
+	// pending holds the layers and blobs of images being stored: until the
+	// image is recorded nothing lists them, yet they must not be collected.
+	pending    map[string]int
 	transports map[string]http.RoundTripper
 }
 
-// flight lets concurrent callers wait for one pull or unpack.
+// flight lets concurrent callers wait for one unpack.
 type flight struct {
 	done chan struct{}
 	err  error
@@ -106,6 +109,7 @@ func Open(cfg Config, logger *slog.Logger) (*Store, error) {
 		users:      map[string]string{},
 		configs:    map[string]*v1.ConfigFile{},
 		inflight:   map[string]*flight{},
+		pending:    map[string]int{},
 		transports: map[string]http.RoundTripper{},
 	}
 	if s.now == nil {
@@ -238,7 +242,7 @@ func (s *Store) removeUnusedLayersLocked() int64 {
 	users := s.idx.layerUsers()
 	var freed int64
 	for id, l := range s.idx.Layers {
-		if users[id] == 0 {
+		if users[id] == 0 && s.pending[id] == 0 {
 			freed += l.DiskSize
 			delete(s.idx.Layers, id)
 		}
@@ -246,7 +250,7 @@ func (s *Store) removeUnusedLayersLocked() int64 {
 	entries, _ := os.ReadDir(s.path(dirLayers))
 	for _, e := range entries {
 		id := "sha256:" + e.Name()
-		if _, ok := s.idx.Layers[id]; ok {
+		if _, ok := s.idx.Layers[id]; ok || s.pending[id] > 0 {
 			continue
 		}
 		if err := removeTree(s.path(dirLayers, e.Name())); err != nil {
@@ -360,6 +364,25 @@ func (s *Store) Remove(ref string) error {
 	return err
 }
 
+// hold protects layers and blobs of an image being stored from collection
+// until the returned release is called.
+func (s *Store) hold(digests ...string) (release func()) {
+	s.mu.Lock()
+	for _, d := range digests {
+		s.pending[d]++
+	}
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		for _, d := range digests {
+			if s.pending[d]--; s.pending[d] <= 0 {
+				delete(s.pending, d)
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
 func (s *Store) inUseLocked(id string) bool {
 	for _, img := range s.users {
 		if img == id {
@@ -397,7 +420,7 @@ func (s *Store) removeUnusedBlobsLocked() {
 	}
 	entries, _ := os.ReadDir(s.path(dirBlobs))
 	for _, e := range entries {
-		if !keep[e.Name()] {
+		if !keep[e.Name()] && s.pending["sha256:"+e.Name()] == 0 {
 			os.Remove(s.path(dirBlobs, e.Name()))
 		}
 	}
