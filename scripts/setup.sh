@@ -8,9 +8,10 @@
 set -euo pipefail
 purpose=${1:-run}
 
-run_pkgs=(gcc libc6-dev git ca-certificates iproute2 nftables runc crun conmon
+# iptables: the CNI portmap plugin programs hostPorts with it (iptables-nft).
+run_pkgs=(gcc libc6-dev git ca-certificates iproute2 nftables iptables runc crun conmon
           containernetworking-plugins busybox-static)
-test_pkgs=(iptables procps psmisc curl)
+test_pkgs=(procps psmisc curl)
 release_pkgs=(gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross)
 
 case "$purpose" in

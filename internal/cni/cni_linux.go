@@ -1,0 +1,219 @@
+package cni
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/containernetworking/cni/libcni"
+	"github.com/containernetworking/cni/pkg/types"
+	types100 "github.com/containernetworking/cni/pkg/types/100"
+
+	"kserver.dev/kserver/internal/netns"
+)
+
+// Network attaches and detaches pod sandboxes.
+type Network struct {
+	cfg      Config
+	log      *slog.Logger
+	cni      *libcni.CNIConfig
+	podNet   *libcni.NetworkConfigList
+	loopback *libcni.NetworkConfigList
+}
+
+// New renders and parses the configuration; nothing runs yet.
+func New(cfg Config, log *slog.Logger) (*Network, error) {
+	cfg.defaults()
+	podNet, lo, err := Render(cfg)
+	if err != nil {
+		return nil, err
+	}
+	n := &Network{cfg: cfg, log: log.With("component", "cni")}
+	if n.podNet, err = libcni.ConfListFromBytes(podNet); err != nil {
+		return nil, fmt.Errorf("cni: parse conflist: %w", err)
+	}
+	if n.loopback, err = libcni.ConfListFromBytes(lo); err != nil {
+		return nil, fmt.Errorf("cni: parse loopback conflist: %w", err)
+	}
+	n.cni = libcni.NewCNIConfigWithCacheDir(cfg.PluginDirs, cfg.CacheDir(), nil)
+	return n, nil
+}
+
+// Conflist is the rendered configuration (to write where users look).
+func (n *Network) Conflist() []byte { return n.podNet.Bytes }
+
+func (n *Network) runtimeConf(a Attachment, ifName string) *libcni.RuntimeConf {
+	rt := &libcni.RuntimeConf{ContainerID: a.ContainerID, NetNS: a.NetNS, IfName: ifName,
+		// The bridge plugin refuses unknown CNI_ARGS unless told to
+		// ignore them.
+		Args: [][2]string{{"IgnoreUnknown", "1"}, {"K8S_POD_NAMESPACE", a.PodNamespace},
+			{"K8S_POD_NAME", a.PodName}, {"K8S_POD_INFRA_CONTAINER_ID", a.ContainerID}, {"K8S_POD_UID", a.PodUID}}}
+	if ifName != "lo" && len(a.PortMappings) > 0 {
+		var pm []map[string]any
+		for _, p := range a.PortMappings {
+			m := map[string]any{"hostPort": int(p.HostPort), "containerPort": int(p.ContainerPort), "protocol": strings.ToLower(p.Protocol)}
+			if p.HostIP != "" {
+				m["hostIP"] = p.HostIP
+			}
+			pm = append(pm, m)
+		}
+		rt.CapabilityArgs = map[string]any{"portMappings": pm}
+	}
+	return rt
+}
+
+func (n *Network) inNode(fn func() error) error {
+	if n.cfg.NetNSFd <= 0 {
+		return fn()
+	}
+	ns, err := netns.Open(fmt.Sprintf("/proc/self/fd/%d", n.cfg.NetNSFd))
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	return ns.Do(fn)
+}
+
+func (a *Attachment) validate() error {
+	if a.ContainerID == "" || a.NetNS == "" {
+		return errors.New("cni: attachment without sandbox ID or network namespace")
+	}
+	if a.IfName == "" {
+		a.IfName = "eth0"
+	}
+	for _, p := range a.PortMappings {
+		if p.HostPort == 0 || p.ContainerPort == 0 {
+			return fmt.Errorf("cni: pod %s/%s: hostPort and containerPort must be set", a.PodNamespace, a.PodName)
+		}
+		if pr := strings.ToLower(p.Protocol); pr != "tcp" && pr != "udp" && pr != "sctp" {
+			return fmt.Errorf("cni: pod %s/%s: hostPort protocol %q", a.PodNamespace, a.PodName, p.Protocol)
+		}
+	}
+	return nil
+}
+
+// Add attaches the sandbox: loopback up, then bridge + IPAM + hostPorts.
+// A failed Add is rolled back with Del.
+func (n *Network) Add(ctx context.Context, a Attachment) (Result, error) {
+	if err := a.validate(); err != nil {
+		return Result{}, err
+	}
+	var res Result
+	err := n.inNode(func() error {
+		if _, err := n.cni.AddNetworkList(ctx, n.loopback, n.runtimeConf(a, "lo")); err != nil {
+			return fmt.Errorf("loopback: %w", err)
+		}
+		r, err := n.cni.AddNetworkList(ctx, n.podNet, n.runtimeConf(a, a.IfName))
+		if err != nil {
+			return err
+		}
+		res, err = convert(r)
+		return err
+	})
+	if err != nil {
+		if derr := n.Del(ctx, a); derr != nil {
+			n.log.Warn("rollback of a failed attach failed", "container", a.ContainerID, "err", derr)
+		}
+		return Result{}, fmt.Errorf("cni: attach pod %s/%s: %w", a.PodNamespace, a.PodName, err)
+	}
+	return res, nil
+}
+
+func convert(r types.Result) (Result, error) {
+	cur, err := types100.NewResultFromResult(r)
+	if err != nil {
+		return Result{}, fmt.Errorf("plugin result: %w", err)
+	}
+	var res Result
+	for _, ip := range cur.IPs {
+		addr, ok := netip.AddrFromSlice(ip.Address.IP)
+		if !ok {
+			continue
+		}
+		ones, _ := ip.Address.Mask.Size()
+		res.IPs = append(res.IPs, netip.PrefixFrom(addr.Unmap(), ones))
+		if gw, ok := netip.AddrFromSlice(ip.Gateway); ok {
+			res.Gateway = append(res.Gateway, gw.Unmap())
+		}
+	}
+	if len(res.IPs) == 0 {
+		return Result{}, errors.New("the plugins returned no address")
+	}
+	return res, nil
+}
+
+// Del detaches the sandbox. It succeeds when the sandbox is already
+// detached or its namespace is gone, so teardown can always be repeated.
+func (n *Network) Del(ctx context.Context, a Attachment) error {
+	if a.IfName == "" {
+		a.IfName = "eth0"
+	}
+	if a.NetNS != "" {
+		if _, err := os.Stat(a.NetNS); err != nil {
+			a.NetNS = "" // gone: plugins release IPs and rules without it
+		}
+	}
+	err := n.inNode(func() error {
+		return errors.Join(
+			n.cni.DelNetworkList(ctx, n.podNet, n.runtimeConf(a, a.IfName)),
+			n.cni.DelNetworkList(ctx, n.loopback, n.runtimeConf(a, "lo")))
+	})
+	if err != nil {
+		return fmt.Errorf("cni: detach sandbox %s: %w", a.ContainerID, err)
+	}
+	return nil
+}
+
+// Attachments lists the sandboxes libcni's cache says are attached, so a
+// restarted agent can detach those it no longer knows.
+func (n *Network) Attachments() ([]Attachment, error) {
+	cached, err := n.cni.GetCachedAttachments("")
+	if err != nil {
+		return nil, fmt.Errorf("cni: read cache: %w", err)
+	}
+	var out []Attachment
+	for _, c := range cached {
+		if c.Network != n.cfg.Name {
+			continue
+		}
+		a := Attachment{ContainerID: c.ContainerID, NetNS: c.NetNS, IfName: c.IfName}
+		for _, kv := range c.CniArgs {
+			switch kv[0] {
+			case "K8S_POD_NAMESPACE":
+				a.PodNamespace = kv[1]
+			case "K8S_POD_NAME":
+				a.PodName = kv[1]
+			case "K8S_POD_UID":
+				a.PodUID = kv[1]
+			}
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// Cleanup detaches every cached attachment whose sandbox ID is not in
+// keep, and returns the IDs it removed.
+func (n *Network) Cleanup(ctx context.Context, keep map[string]bool) ([]string, error) {
+	atts, err := n.Attachments()
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	var errs []error
+	for _, a := range atts {
+		if keep[a.ContainerID] {
+			continue
+		}
+		if err := n.Del(ctx, a); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, a.ContainerID)
+	}
+	return removed, errors.Join(errs...)
+}
