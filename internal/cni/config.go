@@ -109,9 +109,9 @@ type PortMapping struct {
 
 // Attachment is one pod sandbox on the network.
 type Attachment struct {
-	ContainerID string // the sandbox ID
-	NetNS       string // path of the sandbox's network namespace
-	IfName      string // default "eth0"
+	ContainerID                   string // the sandbox ID
+	NetNS                         string // path of the sandbox's network namespace
+	IfName                        string // default "eth0"
 	PodNamespace, PodName, PodUID string
 	PortMappings                  []PortMapping
 }
