@@ -9,11 +9,11 @@ func commandsBasic1(f *Factory) []*cobra.Command {
 }
 
 func commandsBasic2(f *Factory) []*cobra.Command {
-	return []*cobra.Command{newGetCommand(f)}
+	return []*cobra.Command{newGetCommand(f), newEditCommand(f), newDeleteCommand(f)}
 }
 
 func commandsDeploy(f *Factory) []*cobra.Command {
-	return []*cobra.Command{}
+	return []*cobra.Command{newScaleCommand(f)}
 }
 
 func commandsCluster(f *Factory) []*cobra.Command {
@@ -25,11 +25,11 @@ func commandsDebug(f *Factory) []*cobra.Command {
 }
 
 func commandsAdvanced(f *Factory) []*cobra.Command {
-	return []*cobra.Command{newApplyCommand(f)}
+	return []*cobra.Command{newApplyCommand(f), newPatchCommand(f), newReplaceCommand(f)}
 }
 
 func commandsSettings(f *Factory) []*cobra.Command {
-	return []*cobra.Command{newCompletionCommand(f)}
+	return []*cobra.Command{newLabelCommand(f), newAnnotateCommand(f), newCompletionCommand(f)}
 }
 
 func commandsLearn(f *Factory) []*cobra.Command {
