@@ -24,6 +24,7 @@ type Machine struct {
 	FS        string        // file system type of the data directory
 	FsyncP50  time.Duration // 4 KiB write + fsync in the data directory
 	FsyncP99  time.Duration
+	LoadAvg   string // 1, 5 and 15 minute load averages when the run began
 	When      time.Time
 }
 
@@ -44,6 +45,11 @@ func DescribeMachine(dir string) Machine {
 		m.OS = strings.Trim(v, `"`)
 	}
 	m.FS = fsType(dir)
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) >= 3 {
+			m.LoadAvg = strings.Join(f[:3], " ")
+		}
+	}
 	return m
 }
 
@@ -117,6 +123,7 @@ func (m Machine) Markdown() string {
 	fmt.Fprintf(&b, "| Memory | %.1f GiB |\n", m.MemoryGiB)
 	fmt.Fprintf(&b, "| OS / kernel | %s / %s |\n", m.OS, m.Kernel)
 	fmt.Fprintf(&b, "| Go | %s |\n", m.Go)
+	fmt.Fprintf(&b, "| Load average at start (1/5/15 min) | %s |\n", m.LoadAvg)
 	fmt.Fprintf(&b, "| Data directory | `%s` on %s |\n", filepath.Clean(m.DataDir), m.FS)
 	fmt.Fprintf(&b, "| fsync (4 KiB write + fsync) | p50 %.3f ms, p99 %.3f ms |\n", ms(m.FsyncP50), ms(m.FsyncP99))
 	return b.String()
