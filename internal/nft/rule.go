@@ -96,6 +96,34 @@ func (r *R) DAddrIn(set string, neq bool) *R {
 	return r.addrInSet("daddr", r.fam.dstOffset(), set, neq)
 }
 
+// AddrInSet matches the address field ("saddr" or "daddr") against a set.
+func (r *R) AddrInSet(field, set string) *R {
+	if field == "saddr" {
+		return r.SAddrIn(set, false)
+	}
+	return r.DAddrIn(set, false)
+}
+
+// AddrVmap dispatches the address field ("saddr" or "daddr") through a
+// verdict map.
+func (r *R) AddrVmap(field, set string) Rule {
+	off := r.fam.dstOffset()
+	if field == "saddr" {
+		off = r.fam.srcOffset()
+	}
+	return r.add(fmt.Sprintf("%s %s vmap @%s", r.fam, field, set),
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: uint32(r.fam.AddrLen())},
+		&expr.Lookup{SourceRegister: 1, SetName: set, IsDestRegSet: true, DestRegister: 0}).Build()
+}
+
+// ClearMark clears bits of the packet mark.
+func (r *R) ClearMark(bits uint32) *R {
+	return r.add(fmt.Sprintf("meta mark set meta mark & %#08x", ^bits),
+		&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: native32(^bits), Xor: native32(0)},
+		&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1})
+}
+
 // L4Proto matches the transport protocol.
 func (r *R) L4Proto(p Protocol) *R {
 	return r.add("meta l4proto "+p.String(),
