@@ -290,6 +290,22 @@ func TestDemoKubiaVersions(t *testing.T) {
 	if !slices.Equal(codes, []int{200, 200, 200, 200, 500, 500}) {
 		t.Errorf("v3 answered %v, want four 200s, then 500s", codes)
 	}
+	// As root, through the real overlay root filesystem: bash is busybox's
+	// shell under the name the exercises use, curl reaches the server.
+	if os.Geteuid() == 0 {
+		rootfs, err := s.PrepareRootfs(context.Background(), "demo-bash", "luksa/kubia:v1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.RemoveRootfs("demo-bash")
+		cmd := exec.Command("/bin/bash", "-c", "echo $((6*7)); curl -s "+v3)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: rootfs}
+		cmd.Dir = "/"
+		cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin"}
+		if out, err := cmd.CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "42\nSome internal error has occurred!") {
+			t.Errorf("bash and curl in the kubia image: %q %v", out, err)
+		}
+	}
 	// curl is the kubia binary under another name.
 	link := filepath.Join(t.TempDir(), "curl")
 	if err := os.Symlink(filepath.Join(fs, "kubia"), link); err != nil {

@@ -98,8 +98,9 @@ func busyboxLayer(o Options) (v1.Layer, error) {
 	return layer(o.Created, es)
 }
 
-// kubiaLayer holds the kubia binary, curl as a link to it, and the data
-// directory the pet variants write to.
+// kubiaLayer holds the kubia binary, curl as a link to it, a bash stand-in
+// (the book's kubia images are Debian based: `kubectl exec -it kubia --
+// bash` works there) and the data directory the pet variants write to.
 func kubiaLayer(o Options) (v1.Layer, error) {
 	bin, err := readBinary(o.Kubia)
 	if err != nil {
@@ -108,6 +109,7 @@ func kubiaLayer(o Options) (v1.Layer, error) {
 	return layer(o.Created, []entry{
 		{name: "kubia", mode: 0o755, body: bin},
 		{name: "usr/local/bin/curl", link: "/kubia"},
+		{name: "bin/bash", mode: 0o755, body: []byte("#!/bin/sh\n# bash stand-in: this image has busybox's shell\nexec /bin/sh \"$@\"\n")},
 		{name: "var/data", dir: true, mode: 0o755},
 	})
 }
