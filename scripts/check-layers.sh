@@ -3,8 +3,8 @@
 #  - a package imports only packages of lower layers (or its own subtree);
 #  - only apiserver, server and bench import store (or its sub-packages);
 #  - kernel-facing packages (cni, overlay, proxy, netpol, nft, runtime/oci,
-#    netns) never import client-go: they receive desired state and do not
-#    talk to the API.
+#    netns) never import client-go or internal/client: they receive desired
+#    state and do not talk to the API.
 # Every package under internal/ must appear in the layer table below.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +22,7 @@ function layer(p,   top) {
 }
 function comp(p) { sub(/^internal\//, "", p); sub(/\/.*/, "", p); return p }
 BEGIN {
-  split("store store/sqlite store/storetest pki netns nft image runtime version", a0); for (i in a0) L[a0[i]] = 0
+  split("store store/sqlite store/storetest pki netns nft image runtime version client", a0); for (i in a0) L[a0[i]] = 0
   split("apiserver runtime/oci runtime/sim cni overlay proxy netpol", a1); for (i in a1) L[a1[i]] = 1
   split("scheduler dns agent", a2); for (i in a2) L[a2[i]] = 2
   split("server kctl", a3); for (i in a3) L[a3[i]] = 3
@@ -39,7 +39,7 @@ BEGIN {
   rel = p; sub(/^internal\//, "", rel)
   for (i = 2; i <= NF; i++) {
     q = $i
-    if (q ~ /^k8s\.io\/client-go/ && (rel in kernel)) { print "layers: " p " must not import " q " (kernel packages receive desired state)"; bad = 1 }
+    if ((q ~ /^k8s\.io\/client-go/ || q == mod "/internal/client") && (rel in kernel)) { print "layers: " p " must not import " q " (kernel packages receive desired state)"; bad = 1 }
     if (index(q, mod "/") != 1) continue
     q = substr(q, length(mod) + 2)
     if (comp(q) == comp(p) && p !~ /^cmd\//) continue
