@@ -1,0 +1,291 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os/exec"
+	"slices"
+	"time"
+
+	"kserver.dev/kserver/internal/netns"
+	"kserver.dev/kserver/internal/nft"
+	"kserver.dev/kserver/internal/proxy"
+)
+
+// serviceSet returns n Service ports with eps endpoints each: ClusterIPs
+// counted up from 172.30.0.1 (a /15 holds 30k), endpoints from
+// 10.0.0.0/8 (or all the one backend when backend is valid).
+func serviceSet(n, eps int, backend netip.Addr) []proxy.Service {
+	out := make([]proxy.Service, n)
+	base := netip.MustParseAddr("172.30.0.0").As4()
+	for i := range out {
+		k := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(i+1)
+		s := proxy.Service{Namespace: "bench", Name: fmt.Sprintf("svc-%d", i), Protocol: nft.TCP, Port: 80,
+			ClusterIP: netip.AddrFrom4([4]byte{byte(k >> 24), byte(k >> 16), byte(k >> 8), byte(k)})}
+		for j := range eps {
+			ip := backend
+			if !ip.IsValid() {
+				e := uint32(i*eps + j + 1)
+				ip = netip.AddrFrom4([4]byte{10, byte(e >> 16), byte(e >> 8), byte(e)})
+			}
+			s.Endpoints = append(s.Endpoints, proxy.Endpoint{IP: ip, Port: 8080, Ready: true, Serving: true})
+		}
+		out[i] = s
+	}
+	return out
+}
+
+func newProxier(ns *netns.NS) (*proxy.Proxier, error) {
+	return proxy.New(proxy.Config{Family: nft.IPv4, NetNSFd: ns.Fd()}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// n1Env is a client namespace routing the Service range to a backend
+// namespace, twice: once programmed by our proxier, once with
+// iptables-style linear rules.
+type n1Env struct {
+	topo
+	nftCli, iptCli *netns.NS
+	lastVIP        string
+	stops          []func()
+}
+
+func (e *n1Env) Close() error {
+	for _, s := range e.stops {
+		s()
+	}
+	return e.topo.Close()
+}
+
+func n1Setup(services int) func(ctx context.Context, env *Env) (any, error) {
+	return func(ctx context.Context, env *Env) (any, error) {
+		if err := needRoot(); err != nil {
+			return nil, err
+		}
+		e := &n1Env{}
+		ok := false
+		defer func() {
+			if !ok {
+				e.Close()
+			}
+		}()
+		backend := netip.MustParseAddr("10.0.0.1")
+		svcs := serviceSet(services, 1, backend)
+		e.lastVIP = svcs[len(svcs)-1].ClusterIP.String() + ":80"
+		for _, kind := range []string{"nft", "ipt"} {
+			cli, err := e.ns(kind + "cli")
+			if err != nil {
+				return nil, err
+			}
+			srv, err := e.ns(kind + "srv")
+			if err != nil {
+				return nil, err
+			}
+			if err := link(cli, "v0", "10.0.0.2/24", srv, "v1", "10.0.0.1/24"); err != nil {
+				return nil, err
+			}
+			if err := ipIn(cli, "route", "add", "172.30.0.0/15", "via", "10.0.0.1"); err != nil {
+				return nil, err
+			}
+			stop, err := sink(srv, "10.0.0.1:8080")
+			if err != nil {
+				return nil, err
+			}
+			e.stops = append(e.stops, stop)
+			if kind == "nft" {
+				e.nftCli = cli
+				p, err := newProxier(cli)
+				if err != nil {
+					return nil, err
+				}
+				err = p.Sync(svcs)
+				p.Close()
+				if err != nil {
+					return nil, err
+				}
+			} else {
+				e.iptCli = cli
+				if err := iptablesServices(cli, svcs); err != nil {
+					return nil, err
+				}
+			}
+		}
+		ok = true
+		return e, nil
+	}
+}
+
+// iptablesServices loads kube-proxy iptables-mode-shaped rules: one
+// KUBE-SERVICES rule per Service (a linear walk), a chain per Service.
+func iptablesServices(ns *netns.NS, svcs []proxy.Service) error {
+	var b bytes.Buffer
+	b.WriteString("*nat\n:OUTPUT ACCEPT [0:0]\n:KUBE-SERVICES - [0:0]\n")
+	for i := range svcs {
+		fmt.Fprintf(&b, ":KUBE-SVC-%d - [0:0]\n", i)
+	}
+	b.WriteString("-A OUTPUT -j KUBE-SERVICES\n")
+	for i, s := range svcs {
+		fmt.Fprintf(&b, "-A KUBE-SERVICES -d %s/32 -p tcp --dport %d -j KUBE-SVC-%d\n", s.ClusterIP, s.Port, i)
+		fmt.Fprintf(&b, "-A KUBE-SVC-%d -p tcp -j DNAT --to-destination %s:%d\n", i, s.Endpoints[0].IP, s.Endpoints[0].Port)
+	}
+	b.WriteString("COMMIT\n")
+	cmd := exec.Command("ip", "netns", "exec", nsName(ns), "iptables-restore")
+	cmd.Stdin = &b
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("iptables-restore: %w: %s", err, out)
+	}
+	return nil
+}
+
+func n1(id string, services int) Benchmark {
+	const connects = 3000
+	var t50, t99 Target
+	if services >= 30000 {
+		t50, t99 = Target{"<=", 25}, Target{"<=", 80}
+	}
+	return Benchmark{
+		ID:    id,
+		Title: fmt.Sprintf("First-packet latency to a ClusterIP, %d Services", services),
+		Method: fmt.Sprintf("A client namespace routes 172.30.0.0/15 to a backend namespace over a veth pair. Our proxier\n"+
+			"programs %d Services (one endpoint each); the client times %d TCP connects to the last Service's VIP\n"+
+			"(SYN → SYN-ACK through DNAT). The same, in the same run, against kube-proxy-iptables-style rules\n"+
+			"(one KUBE-SERVICES rule per Service, loaded with iptables-restore) in a second namespace pair, and\n"+
+			"straight to the backend without NAT as the baseline. `sudo bin/kbench --only %s`", services, connects, id),
+		Setup: n1Setup(services),
+		Run: func(ctx context.Context, env *Env, setup any) ([]Sample, error) {
+			e := setup.(*n1Env)
+			var out []Sample
+			for _, c := range []struct {
+				name   string
+				ns     *netns.NS
+				target string
+				t50    Target
+				t99    Target
+			}{
+				{"nftables", e.nftCli, e.lastVIP, t50, t99},
+				{"iptables-style", e.iptCli, e.lastVIP, Target{}, Target{}},
+				{"no-NAT baseline", e.nftCli, "10.0.0.1:8080", Target{}, Target{}},
+			} {
+				lat, err := connectLatency(c.ns, c.target, connects)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", c.name, err)
+				}
+				out = append(out,
+					Sample{Metric: c.name + " connect p50", Value: us(percentileD(lat, 50)), Unit: "µs", Target: c.t50},
+					Sample{Metric: c.name + " connect p99", Value: us(percentileD(lat, 99)), Unit: "µs", Target: c.t99})
+			}
+			return out, nil
+		},
+	}
+}
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+func percentileD(sorted []time.Duration, p float64) time.Duration {
+	return time.Duration(percentile(sorted, p) * float64(time.Millisecond))
+}
+
+// n23Env is one namespace holding a 10k-Service table.
+type n23Env struct {
+	topo
+	ns   *netns.NS
+	p    *proxy.Proxier
+	svcs []proxy.Service
+}
+
+func (e *n23Env) Close() error {
+	if e.p != nil {
+		e.p.Close()
+	}
+	return e.topo.Close()
+}
+
+func n23Setup(services, eps int) func(ctx context.Context, env *Env) (any, error) {
+	return func(ctx context.Context, env *Env) (any, error) {
+		if err := needRoot(); err != nil {
+			return nil, err
+		}
+		e := &n23Env{svcs: serviceSet(services, eps, netip.Addr{})}
+		var err error
+		if e.ns, err = e.topo.ns("proxy"); err == nil {
+			if e.p, err = newProxier(e.ns); err == nil {
+				err = e.p.Sync(e.svcs)
+			}
+		}
+		if err != nil {
+			e.Close()
+			return nil, err
+		}
+		return e, nil
+	}
+}
+
+func n2() Benchmark {
+	const changes = 200
+	return Benchmark{
+		ID:    "N2",
+		Title: "Programming latency of one endpoint change, 10k Services",
+		Method: fmt.Sprintf("A namespace holds our table for 10,000 Services with 4 endpoints each. %d times, one\n"+
+			"endpoint of one Service changes and the proxier applies it (Update: diff of that Service's rules, one\n"+
+			"netlink transaction); latency until the transaction is committed, p50 and p99, and the process CPU\n"+
+			"time (user + kernel) per change. `sudo bin/kbench --only N2`", changes),
+		Setup: n23Setup(10000, 4),
+		Run: func(ctx context.Context, env *Env, setup any) ([]Sample, error) {
+			e := setup.(*n23Env)
+			lat := make([]time.Duration, 0, changes)
+			cpu0 := cpuTime()
+			for i := range changes {
+				s := e.svcs[(i*7919)%len(e.svcs)]
+				s.Endpoints = slices.Clone(s.Endpoints)
+				s.Endpoints[0].Port = 8000 + uint16(i%500)
+				start := time.Now()
+				if err := e.p.Update([]proxy.Service{s}, nil); err != nil {
+					return nil, err
+				}
+				lat = append(lat, time.Since(start))
+				if e.p.LastSync().Full {
+					return nil, fmt.Errorf("change %d fell back to a full sync", i)
+				}
+			}
+			cpu := cpuTime() - cpu0
+			slices.Sort(lat)
+			return []Sample{
+				{Metric: "change p50", Value: percentile(lat, 50), Unit: "ms"},
+				{Metric: "change p99", Value: percentile(lat, 99), Unit: "ms", Target: Target{"<=", 10}},
+				{Metric: "CPU per change", Value: ms(cpu) / changes, Unit: "ms"},
+			}, nil
+		},
+	}
+}
+
+func n3() Benchmark {
+	return Benchmark{
+		ID:    "N3",
+		Title: "Full dataplane resync, 10k Services / 40k endpoints",
+		Method: "A namespace holds our table for 10,000 Services with 4 endpoints each, as a kserver that\n" +
+			"restarts finds it. A new proxier's first Sync rebuilds the whole table in one atomic netlink\n" +
+			"transaction (delete and re-create); wall time and process CPU time (user + kernel).\n" +
+			"`sudo bin/kbench --only N3`",
+		Setup: n23Setup(10000, 4),
+		Run: func(ctx context.Context, env *Env, setup any) ([]Sample, error) {
+			e := setup.(*n23Env)
+			p, err := newProxier(e.ns)
+			if err != nil {
+				return nil, err
+			}
+			defer p.Close()
+			cpu0, start := cpuTime(), time.Now()
+			if err := p.Sync(e.svcs); err != nil {
+				return nil, err
+			}
+			wall, cpu := time.Since(start), cpuTime()-cpu0
+			return []Sample{
+				{Metric: "full resync", Value: ms(wall), Unit: "ms", Target: Target{"<=", 150}},
+				{Metric: "full resync CPU", Value: ms(cpu), Unit: "ms"},
+			}, nil
+		},
+	}
+}
