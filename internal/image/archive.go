@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
@@ -44,7 +45,6 @@ func (s *Store) ImportDir(ctx context.Context) ([]Image, error) {
 		}
 		imgs, err := s.Import(ctx, filepath.Join(s.cfg.ImportDir, e.Name()))
 		if err != nil {
-			s.log.Error("cannot import image archive", "file", e.Name(), "err", err)
 			errs = append(errs, err)
 			continue
 		}
@@ -279,7 +279,7 @@ type dockerManifest struct {
 	Layers   []string `json:"Layers"`
 }
 
-func (ti *tarIndex) dockerSources(log interface{ Warn(string, ...any) }) ([]source, error) {
+func (ti *tarIndex) dockerSources(log *slog.Logger) ([]source, error) {
 	b, err := ti.read("manifest.json")
 	if err != nil {
 		return nil, err
@@ -344,7 +344,7 @@ const (
 	annotationRefName        = "org.opencontainers.image.ref.name"
 )
 
-func (ti *tarIndex) ociSources(p Platform, log interface{ Warn(string, ...any) }) ([]source, error) {
+func (ti *tarIndex) ociSources(p Platform, log *slog.Logger) ([]source, error) {
 	b, err := ti.read("index.json")
 	if err != nil {
 		return nil, err
@@ -415,11 +415,7 @@ func (ti *tarIndex) ociSource(d v1.Descriptor, p Platform) (source, error) {
 	if err != nil {
 		return source{}, err
 	}
-	mt := m.MediaType
-	if mt == "" {
-		mt = d.MediaType
-	}
-	src := source{config: config, manifest: raw, mtype: mt, target: target}
+	src := source{config: config, manifest: raw, target: target}
 	for _, l := range m.Layers {
 		name := ti.blobName(l.Digest)
 		src.layers = append(src.layers, blob{

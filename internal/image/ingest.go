@@ -26,12 +26,11 @@ import (
 // a docker-save archive or an OCI archive.
 type source struct {
 	config   []byte
-	manifest []byte          // raw platform manifest; nil means synthesize one
-	mtype    types.MediaType // of manifest
-	target   string          // digest the repo digests name; "" means the manifest's
-	layers   []blob          // in manifest order, bottom first
-	tags     []Reference     // names to give the image
-	repos    []Reference     // repositories whose name@target become repo digests
+	manifest []byte      // raw platform manifest; nil means synthesize one
+	target   string      // digest the repo digests name; "" means the manifest's
+	layers   []blob      // in manifest order, bottom first
+	tags     []Reference // names to give the image
+	repos    []Reference // repositories whose name@target become repo digests
 }
 
 func (src source) tagNames() []string {
@@ -76,10 +75,15 @@ func (s *Store) ingest(ctx context.Context, src source) (Image, error) {
 		if err != nil {
 			return Image{}, err
 		}
-		layers[i] = blob{digest: rec.Digest, size: rec.Size, mediaType: b.mediaType}
+		// Describe the blob this source has; the stored record may come
+		// from another form of the same layer (gzip vs plain tar).
+		layers[i] = blob{digest: b.digest, size: b.size, mediaType: b.mediaType}
+		if b.digest == "" {
+			layers[i].digest, layers[i].size = rec.Digest, rec.Size
+		}
 	}
 	if src.manifest == nil {
-		src.manifest, src.mtype, err = synthesizeManifest(src.config, layers)
+		src.manifest, err = synthesizeManifest(src.config, layers)
 		if err != nil {
 			return Image{}, err
 		}
@@ -171,7 +175,7 @@ func digestOf(b []byte) string {
 
 // synthesizeManifest builds a Docker v2 manifest for an image that came
 // without one (docker-save archives), so that it gets a repo digest.
-func synthesizeManifest(config []byte, layers []blob) ([]byte, types.MediaType, error) {
+func synthesizeManifest(config []byte, layers []blob) ([]byte, error) {
 	m := v1.Manifest{
 		SchemaVersion: 2,
 		MediaType:     types.DockerManifestSchema2,
@@ -188,8 +192,7 @@ func synthesizeManifest(config []byte, layers []blob) ([]byte, types.MediaType, 
 		}
 		m.Layers = append(m.Layers, v1.Descriptor{MediaType: mt, Size: l.size, Digest: mustHash(l.digest)})
 	}
-	b, err := json.Marshal(m)
-	return b, m.MediaType, err
+	return json.Marshal(m)
 }
 
 func mustHash(s string) v1.Hash {

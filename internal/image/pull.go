@@ -158,10 +158,6 @@ func imageSource(img v1.Image, target string, ref Reference) (source, error) {
 	if err != nil {
 		return source{}, err
 	}
-	mt, err := img.MediaType()
-	if err != nil {
-		return source{}, err
-	}
 	config, err := img.RawConfigFile()
 	if err != nil {
 		return source{}, err
@@ -170,7 +166,7 @@ func imageSource(img v1.Image, target string, ref Reference) (source, error) {
 	if err != nil {
 		return source{}, err
 	}
-	src := source{config: config, manifest: manifest, mtype: mt, target: target, repos: []Reference{ref}}
+	src := source{config: config, manifest: manifest, target: target, repos: []Reference{ref}}
 	if ref.Tag != "" && ref.Digest == "" {
 		src.tags = []Reference{ref}
 	}
