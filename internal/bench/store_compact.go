@@ -19,7 +19,7 @@ func d3() Benchmark {
 		Method: fmt.Sprintf("A fresh store gets %d keys of %d bytes, then %d updates spread over them by 16 writers\n"+
 			"(the WAL file size is sampled every 50 ms throughout: peak WAL). Then %d writers update keys in a closed\n"+
 			"loop for 3 s (the baseline window: the longest write there is this machine's own noise) and on while\n"+
-			"history up to the current revision is compacted (batches of 200 revisions, then incremental vacuum);\n"+
+			"history up to the current revision is compacted (batches of 100 revisions, then incremental vacuum);\n"+
 			"the longest of their writes that overlapped the compaction is the stall. Afterwards the writers stop,\n"+
 			"the revisions they added are compacted too, the WAL is checkpointed, and the database file is compared\n"+
 			"with the live data (keys + values). `bin/kbench --only D3`", keys, size, updates, probes),

@@ -76,7 +76,7 @@ func compactRange(ctx context.Context, tx *sql.Tx, lo, hi int64) (int64, error) 
 // they are a twentieth of the file (and at least 16 pages), a few hundred pages
 // per transaction so writers interleave.
 func (s *Store) vacuum(ctx context.Context) error {
-	const step = 128
+	const step = 64
 	for {
 		var free, total int64
 		if err := s.rdb.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&free); err != nil {

@@ -59,7 +59,7 @@ func DefaultConfig(path string) Config {
 		Path:             path,
 		CompactInterval:  5 * time.Minute,
 		CompactMinRetain: 1000,
-		CompactBatch:     200,
+		CompactBatch:     100,
 		HistoryEvents:    10000,
 		HistoryBytes:     8 << 20,
 		WatchQueue:       1000,
