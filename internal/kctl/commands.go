@@ -5,7 +5,7 @@ import "github.com/spf13/cobra"
 // The command groups of `kctl --help`, in kubectl's order.
 
 func commandsBasic1(f *Factory) []*cobra.Command {
-	return []*cobra.Command{newCreateCommand(f)}
+	return []*cobra.Command{newCreateCommand(f), newExposeCommand(f), newRunCommand(f), newSetCommand(f)}
 }
 
 func commandsBasic2(f *Factory) []*cobra.Command {
@@ -13,7 +13,7 @@ func commandsBasic2(f *Factory) []*cobra.Command {
 }
 
 func commandsDeploy(f *Factory) []*cobra.Command {
-	return []*cobra.Command{newScaleCommand(f)}
+	return []*cobra.Command{newRolloutCommand(f), newScaleCommand(f), newAutoscaleCommand(f)}
 }
 
 func commandsCluster(f *Factory) []*cobra.Command {

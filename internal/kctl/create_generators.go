@@ -74,6 +74,16 @@ func (g generator) command(f *Factory) *cobra.Command {
 // createObject posts a generated object to its namespace (-n or the
 // context's) and prints the result.
 func createObject(f *Factory, cmd *cobra.Command, mf *mutateFlags, gvr schema.GroupVersionResource, obj runtime.Object, wrap string, saveConfig bool) error {
+	return createObjectWord(f, cmd, mf, obj, wrap, saveConfig, "created")
+}
+
+// createObjectAs creates obj and reports it with another operation word
+// (`exposed`, `autoscaled`).
+func createObjectAs(f *Factory, cmd *cobra.Command, mf *mutateFlags, _ schema.GroupVersionResource, obj runtime.Object, word string) error {
+	return createObjectWord(f, cmd, mf, obj, "", false, word)
+}
+
+func createObjectWord(f *Factory, cmd *cobra.Command, mf *mutateFlags, obj runtime.Object, wrap string, saveConfig bool, word string) error {
 	u, err := toUnstructured(obj)
 	if err != nil {
 		return err
@@ -101,7 +111,7 @@ func createObject(f *Factory, cmd *cobra.Command, mf *mutateFlags, gvr schema.Gr
 		}
 	}
 	if mf.client() {
-		return mf.print(f.IO.Out, u, "created")
+		return mf.print(f.IO.Out, u, word)
 	}
 	dyn, err := f.Dynamic()
 	if err != nil {
@@ -114,8 +124,7 @@ func createObject(f *Factory, cmd *cobra.Command, mf *mutateFlags, gvr schema.Gr
 		}
 		return err
 	}
-	_ = gvr
-	return mf.print(f.IO.Out, out, "created")
+	return mf.print(f.IO.Out, out, word)
 }
 
 func tm(apiVersion, kind string) metav1.TypeMeta {

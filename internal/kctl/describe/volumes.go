@@ -2,6 +2,7 @@ package describe
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	"strings"
 )
 
 // describeVolumes writes the Volumes block; indent is " " in a pod template.
@@ -131,4 +132,12 @@ func describePodTemplate(w *prefixWriter, t *corev1.PodTemplateSpec) {
 	}
 	printLabels(w, "  Node-Selectors", t.Spec.NodeSelector, L0)
 	printMultiline(w, L1, "Tolerations", tolerationStrings(t.Spec.Tolerations))
+}
+
+// PodTemplateRaw is the pod template as `rollout history --revision`
+// prints it: the describe layout with the raw tabs left in.
+func PodTemplateRaw(t *corev1.PodTemplateSpec) string {
+	var b strings.Builder
+	describePodTemplate(&prefixWriter{w: &b}, t)
+	return b.String()
 }

@@ -1,0 +1,100 @@
+package kctl
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+func newRunCommand(f *Factory) *cobra.Command {
+	var mf mutateFlags
+	var image, labels, restart, pullPolicy, serviceAccount string
+	var env, annotations []string
+	var port int
+	var command, expose, stdin, tty, rm bool
+	cmd := &cobra.Command{
+		Use:   "run NAME --image=image [--env=\"key=value\"] [--port=port] [--dry-run=server|client] [--overrides=inline-json] [--command] -- [COMMAND] [args...]",
+		Short: "Run a particular image on the cluster",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError(cmd.CommandPath(), "NAME is required for run")
+			}
+			if image == "" {
+				return fmt.Errorf("--image is required")
+			}
+			if err := mf.check(); err != nil {
+				return err
+			}
+			if stdin || tty || rm {
+				return fmt.Errorf("kctl run: -i, -t and --rm need the node agent's attach support, which kctl does not have yet; create the pod and use `kctl exec`")
+			}
+			name := args[0]
+			lbl := map[string]string{"run": name}
+			if labels != "" {
+				lbl = map[string]string{}
+				for _, kv := range strings.Split(labels, ",") {
+					k, v, _ := strings.Cut(kv, "=")
+					lbl[k] = v
+				}
+			}
+			c := corev1.Container{Name: name, Image: image, ImagePullPolicy: corev1.PullPolicy(pullPolicy)}
+			if command {
+				c.Command = args[1:]
+			} else if len(args) > 1 {
+				c.Args = args[1:]
+			}
+			for _, e := range env {
+				k, v, _ := strings.Cut(e, "=")
+				c.Env = append(c.Env, corev1.EnvVar{Name: k, Value: v})
+			}
+			if port >= 0 {
+				c.Ports = []corev1.ContainerPort{{ContainerPort: int32(port)}}
+			}
+			if restart == "" {
+				restart = "Always"
+			}
+			pod := &corev1.Pod{TypeMeta: tm("v1", "Pod"), ObjectMeta: metav1.ObjectMeta{Name: name, Labels: lbl},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{c}, RestartPolicy: corev1.RestartPolicy(restart),
+					DNSPolicy: corev1.DNSClusterFirst, ServiceAccountName: serviceAccount}}
+			for _, a := range annotations {
+				k, v, _ := strings.Cut(a, "=")
+				if pod.Annotations == nil {
+					pod.Annotations = map[string]string{}
+				}
+				pod.Annotations[k] = v
+			}
+			if expose {
+				if port < 0 {
+					return fmt.Errorf("--port must be set when exposing a service")
+				}
+				svc := &corev1.Service{TypeMeta: tm("v1", "Service"), ObjectMeta: metav1.ObjectMeta{Name: name},
+					Spec: corev1.ServiceSpec{Selector: lbl, Ports: []corev1.ServicePort{{Port: int32(port), TargetPort: intstr.FromInt32(int32(port)), Protocol: corev1.ProtocolTCP}}}}
+				if err := createObject(f, cmd, &mf, schema.GroupVersionResource{Version: "v1", Resource: "services"}, svc, "", false); err != nil {
+					return err
+				}
+			}
+			return createObject(f, cmd, &mf, schema.GroupVersionResource{Version: "v1", Resource: "pods"}, pod, "", false)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&image, "image", "", "The image for the container to run.")
+	fl.StringVarP(&labels, "labels", "l", "", "Comma separated labels to apply to the pod. Will override previous values.")
+	fl.StringVar(&restart, "restart", "", "The restart policy for this Pod.  Legal values [Always, OnFailure, Never].")
+	fl.StringVar(&pullPolicy, "image-pull-policy", "", "The image pull policy for the container.")
+	fl.StringVar(&serviceAccount, "serviceaccount", "", "Service account to set in the pod spec.")
+	fl.StringArrayVar(&env, "env", nil, "Environment variables to set in the container.")
+	fl.StringArrayVar(&annotations, "annotations", nil, "Annotations to apply to the pod.")
+	fl.IntVar(&port, "port", -1, "The port that this container exposes.")
+	fl.BoolVar(&command, "command", false, "If true and extra arguments are present, use them as the 'command' field in the container, rather than the 'args' field which is the default.")
+	fl.BoolVar(&expose, "expose", false, "If true, create a ClusterIP service associated with the pod.  Requires `--port`.")
+	fl.BoolVarP(&stdin, "stdin", "i", false, "Keep stdin open on the container in the pod, even if nothing is attached.")
+	fl.BoolVarP(&tty, "tty", "t", false, "Allocate a TTY for the container in the pod.")
+	fl.BoolVar(&rm, "rm", false, "If true, delete the pod after it exits.  Only valid when attaching to the container, e.g. with '--attach' or with '-i/--stdin'.")
+	mf.add(cmd, "kubectl-run", false)
+	return cmd
+}
