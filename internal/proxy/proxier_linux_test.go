@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os/exec"
 	"slices"
 	"strings"
@@ -299,4 +300,49 @@ func normalizeAnon(s string) string {
 	}
 	slices.Sort(out)
 	return strings.Join(out, "\n")
+}
+
+// TestTrafficIPv6 runs a ClusterIP, a NodePort and the no-endpoint reject
+// through the ip6 table.
+func TestTrafficIPv6(t *testing.T) {
+	netnstest.RequireRoot(t)
+	netnstest.RequireTool(t, "busybox")
+	node := netnstest.New(t, "node6")
+	netnstest.Bridge(t, node, "br0", "fd42::1/64")
+	netnstest.IP(t, node, "-6", "route", "add", "fd43::/112", "dev", "br0")
+	a := netnstest.Pod(t, node, "br0", "fd42::2/64", "")
+	client := netnstest.Pod(t, node, "br0", "fd42::4/64", "")
+	for _, p := range []*netns.NS{a, client} {
+		netnstest.IP(t, p, "-6", "route", "add", "default", "via", "fd42::1")
+	}
+	// Wait for duplicate address detection to finish before serving.
+	netnstest.Eventually(t, 5*time.Second, func() error {
+		out, _ := netnstest.Exec(a, time.Second, "ip", "-6", "addr", "show", "tentative")
+		if strings.Contains(out, "fd42::2") {
+			return fmt.Errorf("address still tentative")
+		}
+		return nil
+	})
+	netnstest.Serve(t, a, "fd42::2", 8080, "pod-a6")
+	p, err := New(Config{Family: nft.IPv6, NetNSFd: node.Fd(), ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix("fd42::/64")}},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	svc := Service{Namespace: "default", Name: "web6", Protocol: nft.TCP, Port: 80, ClusterIP: ip("fd43::10"), NodePort: 30080,
+		Endpoints: []Endpoint{ready("fd42::2", 8080, true)}}
+	empty := Service{Namespace: "default", Name: "empty6", Protocol: nft.TCP, Port: 80, ClusterIP: ip("fd43::20")}
+	if err := p.Sync([]Service{svc, empty}); err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{"[fd43::10]:80", "[fd42::1]:30080"} {
+		if got := hits(t, client, target, 3); got["pod-a6"] != 3 {
+			t.Fatalf("GET %s: %v", target, got)
+		}
+	}
+	start := time.Now()
+	if out, err := netnstest.Get(client, "[fd43::20]:80"); err == nil || time.Since(start) > time.Second {
+		t.Fatalf("no-endpoint IPv6 Service: %v after %s: %s", err, time.Since(start), out)
+	}
 }
