@@ -129,7 +129,7 @@ func (c *call) updateObject(ctx context.Context, o writeOpts, subresource string
 // createOnUpdate handles a PUT or apply of an object that does not exist:
 // created for the resources upstream allows it on, 404 otherwise.
 func (c *call) createOnUpdate(ctx context.Context, o writeOpts, subresource string, mutate mutateFunc) (store.KeyValue, runtime.Object, bool, error) {
-	if subresource != "" || !c.allowCreateOnUpdate() {
+	if subresource != "" || (!o.apply && !c.allowCreateOnUpdate()) {
 		return store.KeyValue{}, nil, false, apierrors.NewNotFound(c.gr, c.ri.name)
 	}
 	obj, err := mutate(nil)
