@@ -146,9 +146,6 @@ const (
 	StateCreated ContainerState = "Created"
 	StateRunning ContainerState = "Running"
 	StateExited  ContainerState = "Exited"
-	// StateUnknown: the runtime lost track of the process (its monitor
-	// died); the agent treats it as exited and kills it.
-	StateUnknown ContainerState = "Unknown"
 )
 
 // Reasons reported in ContainerStatus.Reason for exited containers, spelled
@@ -158,7 +155,9 @@ const (
 	ReasonError      = "Error"
 	ReasonOOMKilled  = "OOMKilled"
 	ReasonStartError = "StartError"
-	ReasonUnknown    = "Unknown"
+	// ReasonUnknown: the runtime lost the process (its monitor died, or
+	// the machine rebooted); the exit code is then 255.
+	ReasonUnknown = "Unknown"
 )
 
 // ContainerStatus is what the runtime reports about a container.
