@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -310,10 +311,22 @@ func (s *Store) runTask(r *request) error {
 		// Most frames were copied by the background checkpoint already;
 		// this copies the rest and makes the next write start the WAL
 		// from its beginning (journal_size_limit then trims the file).
+		// It must not wait for readers (a snapshot in progress holds one
+		// for seconds): with no busy timeout it gives up at once and the
+		// next checkpoint tries again.
+		conn, err := s.db.Conn(r.ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
 		var busy, frames, copied int64
-		err := s.db.QueryRowContext(r.ctx, `PRAGMA wal_checkpoint(RESTART)`).Scan(&busy, &frames, &copied)
+		if _, err := conn.ExecContext(r.ctx, `PRAGMA busy_timeout = 0`); err != nil {
+			return err
+		}
+		err = conn.QueryRowContext(r.ctx, `PRAGMA wal_checkpoint(RESTART)`).Scan(&busy, &frames, &copied)
+		_, rerr := conn.ExecContext(context.Background(), `PRAGMA busy_timeout = 10000`)
 		s.stats.checkpoints.Add(1)
-		return err
+		return errors.Join(err, rerr)
 	}
 	tx, err := s.db.BeginTx(r.ctx, nil)
 	if err != nil {
