@@ -17,7 +17,8 @@ func commandsDeploy(f *Factory) []*cobra.Command {
 }
 
 func commandsCluster(f *Factory) []*cobra.Command {
-	return []*cobra.Command{newClusterInfoCommand(f)}
+	return []*cobra.Command{newClusterInfoCommand(f), newCordonCommand(f, true), newCordonCommand(f, false),
+		newDrainCommand(f), newTaintCommand(f)}
 }
 
 func commandsDebug(f *Factory) []*cobra.Command {
