@@ -315,11 +315,13 @@ func TestTrafficIPv6(t *testing.T) {
 	for _, p := range []*netns.NS{a, client} {
 		netnstest.IP(t, p, "-6", "route", "add", "default", "via", "fd42::1")
 	}
-	// Wait for duplicate address detection to finish before serving.
-	netnstest.Eventually(t, 5*time.Second, func() error {
-		out, _ := netnstest.Exec(a, time.Second, "ip", "-6", "addr", "show", "tentative")
-		if strings.Contains(out, "fd42::2") {
-			return fmt.Errorf("address still tentative")
+	// Wait for duplicate address detection to finish everywhere.
+	netnstest.Eventually(t, 10*time.Second, func() error {
+		for _, ns := range []*netns.NS{node, a, client} {
+			out, _ := netnstest.Exec(ns, time.Second, "ip", "-6", "addr", "show", "tentative")
+			if strings.Contains(out, "fd42::") {
+				return fmt.Errorf("address still tentative: %s", out)
+			}
 		}
 		return nil
 	})
