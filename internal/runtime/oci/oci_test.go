@@ -132,6 +132,10 @@ func busyboxRootfs(t *testing.T, root string) string {
 			t.Fatal(err)
 		}
 	}
+	// As in images; runc gives a tmpfs the mode of the directory it covers.
+	if err := os.Chmod(filepath.Join(root, "tmp"), 0o1777); err != nil {
+		t.Fatal(err)
+	}
 	if err := copyFile(bb, filepath.Join(root, "bin", "busybox"), 0o755); err != nil {
 		t.Fatal(err)
 	}
