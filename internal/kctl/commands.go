@@ -22,11 +22,11 @@ func commandsCluster(f *Factory) []*cobra.Command {
 }
 
 func commandsDebug(f *Factory) []*cobra.Command {
-	return []*cobra.Command{newDescribeCommand(f)}
+	return []*cobra.Command{newDescribeCommand(f), newAuthCommand(f)}
 }
 
 func commandsAdvanced(f *Factory) []*cobra.Command {
-	return []*cobra.Command{newApplyCommand(f), newPatchCommand(f), newReplaceCommand(f)}
+	return []*cobra.Command{newApplyCommand(f), newPatchCommand(f), newReplaceCommand(f), newWaitCommand(f)}
 }
 
 func commandsSettings(f *Factory) []*cobra.Command {

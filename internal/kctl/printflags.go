@@ -1,7 +1,10 @@
 package kctl
 
 import (
+	"io"
+
 	"fmt"
+	"github.com/liggitt/tabwriter"
 	"os"
 	"strings"
 
@@ -90,3 +93,5 @@ func humanAge(t metav1.Time) string {
 	}
 	return duration.HumanDuration(metav1.Now().Sub(t.Time))
 }
+
+func newGetTabWriter(w io.Writer) *tabwriter.Writer { return cliprinters.GetNewTabWriter(w) }
