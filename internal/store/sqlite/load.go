@@ -72,29 +72,7 @@ func (s *Store) loadFrom(ctx context.Context, q driver.QueryerContext) error {
 	var scanErr error
 	go func() {
 		defer close(batches)
-		batch := make([]row, 0, 256)
-		scanErr = scanAll(ctx, q, `SELECT rev, key, create_rev, prev_rev, deleted, expires, value FROM log ORDER BY rev`, dest, func() error {
-			var r row
-			if err := r.fill(dest); err != nil {
-				return err
-			}
-			if batch = append(batch, r); len(batch) < cap(batch) {
-				return nil
-			}
-			select {
-			case batches <- batch:
-			case <-stop:
-				return errors.New("load stopped")
-			}
-			batch = make([]row, 0, 256)
-			return nil
-		})
-		if scanErr == nil && len(batch) > 0 {
-			select {
-			case batches <- batch:
-			case <-stop:
-			}
-		}
+		scanErr = readLog(ctx, q, dest, batches, stop)
 	}()
 	last := s.compacted
 	var err error
@@ -119,6 +97,35 @@ func (s *Store) loadFrom(ctx context.Context, q driver.QueryerContext) error {
 		s.hist.floor = last
 	}
 	return nil
+}
+
+// readLog reads every log row in revision order and sends them in batches
+// until the log ends or stop is closed.
+func readLog(ctx context.Context, q driver.QueryerContext, dest []driver.Value, batches chan<- []row, stop <-chan struct{}) error {
+	batch := make([]row, 0, 256)
+	send := func() bool {
+		select {
+		case batches <- batch:
+			batch = make([]row, 0, 256)
+			return true
+		case <-stop:
+			return false
+		}
+	}
+	err := scanAll(ctx, q, `SELECT rev, key, create_rev, prev_rev, deleted, expires, value FROM log ORDER BY rev`, dest, func() error {
+		var r row
+		if err := r.fill(dest); err != nil {
+			return err
+		}
+		if batch = append(batch, r); len(batch) == cap(batch) && !send() {
+			return errors.New("load stopped")
+		}
+		return nil
+	})
+	if err == nil && len(batch) > 0 {
+		send()
+	}
+	return err
 }
 
 // scanAll runs query and calls fn after each row is read into dest.

@@ -63,7 +63,8 @@ type counters struct {
 
 // Open opens (or creates) the database at cfg.Path, checks that it is a
 // kserver database of a known schema, loads it into memory and starts the
-// store. A damaged or foreign file is an error, never reset.
+// store. A damaged or foreign file is an error, never reset. ctx bounds the
+// opening only; the store runs until Close.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
