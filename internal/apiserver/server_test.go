@@ -11,6 +11,7 @@ import (
 
 	"k8s.io/client-go/rest"
 
+	"kserver.dev/kserver/internal/apiserver/openapi"
 	"kserver.dev/kserver/internal/apiserver/registry"
 	"kserver.dev/kserver/internal/pki"
 	"kserver.dev/kserver/internal/store/sqlite"
@@ -41,8 +42,13 @@ func newTestServer(t testing.TB) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	catalog := registry.New()
+	docs, err := openapi.New(openapi.Config{Resources: catalog.All(), Version: "v1.37.2"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	s, err := New(Config{
-		Store: st, Catalog: registry.New(),
+		Store: st, Catalog: catalog, OpenAPI: docs,
 		ServiceCIDR: netip.MustParsePrefix("10.43.0.0/16"), NodePortRange: [2]int{30000, 32767},
 		ClusterDNS: netip.MustParseAddr("10.43.0.10"), AdvertiseAddress: netip.MustParseAddr("127.0.0.1"), SecurePort: 6443,
 		ServiceAccountKey: certs.ServiceKey,

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"runtime"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -134,4 +135,57 @@ func (k *Kubectl) Run(c *Cluster, stdin string, args ...string) Result {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	return Result{Stdout: stdout.String(), Stderr: stderr.String(), Err: err}
+}
+
+// Proc is a kubectl left running (get -w).
+type Proc struct {
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	stdout bytes.Buffer
+	stderr bytes.Buffer
+	done   chan error
+}
+
+// Start runs kubectl in the background; Stop ends it.
+func (k *Kubectl) Start(c *Cluster, args ...string) (*Proc, error) {
+	p := &Proc{done: make(chan error, 1)}
+	p.cmd = exec.Command(k.Path, args...)
+	p.cmd.Env = env(map[string]string{
+		"KUBECONFIG":   c.Kubeconfig,
+		"KUBECACHEDIR": filepath.Join(c.DataDir, "kubectl-cache"),
+		"HOME":         c.DataDir,
+	})
+	p.cmd.Stdout, p.cmd.Stderr = lockedWriter{&p.mu, &p.stdout}, lockedWriter{&p.mu, &p.stderr}
+	if err := p.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	return p, nil
+}
+
+// Stdout is what the process printed so far.
+func (p *Proc) Stdout() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stdout.String()
+}
+
+// Stop kills the process and returns its output.
+func (p *Proc) Stop() (string, string) {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stdout.String(), p.stderr.String()
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
 }

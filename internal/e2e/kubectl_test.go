@@ -113,3 +113,84 @@ func TestKubectlDiscovery(t *testing.T) {
 		{args: []string{"get", "--raw", "/readyz"}, wantOut: out("ok")},
 	})
 }
+
+const deploymentYAML = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: REPLICAS
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: c
+        image: nginx:1.27
+        ports:
+        - containerPort: 80
+`
+
+func deployment(replicas string) string {
+	return strings.ReplaceAll(deploymentYAML, "REPLICAS", replicas)
+}
+
+func TestKubectlApplyExplainAndBadInput(t *testing.T) {
+	k := FindKubectl(t)
+	c := Start(t)
+	runSteps(t, k, c, []step{
+		{args: []string{"apply", "-f", "-"}, stdin: deployment("2"), wantOut: out("deployment.apps/web created\n")},
+		{args: []string{"apply", "-f", "-"}, stdin: deployment("2"), wantOut: out("deployment.apps/web unchanged\n")},
+		{args: []string{"apply", "-f", "-"}, stdin: deployment("3"), wantOut: out("deployment.apps/web configured\n")},
+		{args: []string{"get", "deploy", "web", "-o", "jsonpath={.spec.replicas}"}, wantOut: out("3")},
+		{args: []string{"apply", "--server-side", "-f", "-"}, stdin: deployment("4"), wantOut: out("deployment.apps/web serverside-applied\n")},
+		// Another manager changing a field owned by "kubectl" conflicts.
+		{args: []string{"apply", "--server-side", "--field-manager", "other", "-f", "-"}, stdin: deployment("5"), wantFail: true,
+			containsErr: []string{`Apply failed with 1 conflict: conflict with "kubectl": .spec.replicas`}},
+		{args: []string{"apply", "--server-side", "--field-manager", "other", "--force-conflicts", "-f", "-"}, stdin: deployment("5"),
+			wantOut: out("deployment.apps/web serverside-applied\n")},
+		{args: []string{"get", "deploy", "web", "-o", "jsonpath={.spec.replicas}"}, wantOut: out("5")},
+		{args: []string{"replace", "-f", "-"}, stdin: deployment("1"), wantOut: out("deployment.apps/web replaced\n")},
+		{args: []string{"explain", "deployment.spec.replicas"}, containsOut: []string{"KIND:       Deployment", "FIELD: replicas <integer>"}},
+		// Unknown field: kubectl's default --validate=strict asks the server.
+		{args: []string{"apply", "-f", "-"}, stdin: strings.Replace(deployment("1"), "  replicas: 1\n", "  replicas: 1\n  bogus: 1\n", 1), wantFail: true,
+			containsErr: []string{`Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: unknown field "spec.bogus"`}},
+		{args: []string{"create", "configmap", "Bad_Name"}, wantFail: true, containsErr: []string{`ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name"`}},
+		// Wrong apiVersion is caught by kubectl from discovery.
+		{args: []string{"apply", "-f", "-"}, stdin: strings.Replace(deployment("1"), "apps/v1", "apps/v9", 1), wantFail: true,
+			containsErr: []string{`no matches for kind "Deployment" in version "apps/v9"`}},
+		{args: []string{"get", "deploy", "web", "-o", "yaml"}, containsOut: []string{"kind: Deployment", "resourceVersion:", "uid:"}},
+		{args: []string{"get", "deploy", "-o", "wide"}, containsOut: []string{"CONTAINERS", "IMAGES", "SELECTOR", "nginx:1.27", "app=web"}},
+		{args: []string{"delete", "-f", "-"}, stdin: deployment("1"), wantOut: out("deployment.apps \"web\" deleted\n")},
+	})
+}
+
+func TestKubectlGetAllAndWatch(t *testing.T) {
+	k := FindKubectl(t)
+	c := Start(t)
+	runSteps(t, k, c, []step{
+		{args: []string{"create", "deployment", "web", "--image=nginx"}, wantOut: out("deployment.apps/web created\n")},
+		{args: []string{"get", "all"}, containsOut: []string{"service/kubernetes", "deployment.apps/web"}},
+		{args: []string{"get", "all", "-A", "-o", "name"}, containsOut: []string{"service/kubernetes\n", "deployment.apps/web\n"}},
+	})
+	// get -w prints the initial table, then one row per change.
+	runSteps(t, k, c, []step{{args: []string{"create", "configmap", "w1"}, wantOut: out("configmap/w1 created\n")}})
+	p, err := k.Start(c, "get", "configmaps", "-w", "--output-watch-events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.Contains(p.Stdout(), "w1") })
+	runSteps(t, k, c, []step{
+		{args: []string{"label", "configmap", "w1", "a=b"}, wantOut: out("configmap/w1 labeled\n")},
+		{args: []string{"delete", "configmap", "w1"}, wantOut: out("configmap \"w1\" deleted\n")},
+	})
+	waitFor(t, func() bool { return strings.Contains(p.Stdout(), "DELETED") })
+	stdout, stderr := p.Stop()
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "EVENT") || !strings.HasPrefix(lines[1], "ADDED") ||
+		!strings.HasPrefix(lines[2], "MODIFIED") || !strings.HasPrefix(lines[3], "DELETED") {
+		t.Errorf("get -w printed:\n%s\nstderr: %s", stdout, stderr)
+	}
+}

@@ -15,9 +15,11 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"kserver.dev/kserver/internal/apiserver"
+	"kserver.dev/kserver/internal/apiserver/openapi"
 	"kserver.dev/kserver/internal/apiserver/registry"
 	"kserver.dev/kserver/internal/pki"
 	"kserver.dev/kserver/internal/store/sqlite"
+	"kserver.dev/kserver/internal/version"
 )
 
 // Run runs `kserver server` until ctx ends.
@@ -71,9 +73,15 @@ func RunWithLogger(ctx context.Context, cfg Config, logger *slog.Logger, started
 		return fmt.Errorf("certificates: %w", err)
 	}
 	lo, hi, _ := ParsePortRange(cfg.ServiceNodePortRange)
+	catalog := registry.New()
+	docs, err := openapi.New(openapi.Config{Resources: catalog.All(), Version: version.Kubernetes})
+	if err != nil {
+		return err
+	}
 	api, err := apiserver.New(apiserver.Config{
 		Store:                st,
-		Catalog:              registry.New(),
+		Catalog:              catalog,
+		OpenAPI:              docs,
 		Logger:               logger,
 		ServiceCIDR:          serviceCIDR,
 		NodePortRange:        [2]int{lo, hi},
