@@ -124,3 +124,39 @@ func sortedSet(m map[string]bool) []string {
 	sortStrings(out)
 	return out
 }
+
+// dryRunApply is what `diff` compares against: the server's answer to a
+// dry-run create or apply patch of the manifest.
+func (o *applyOptions) dryRunApply(f *Factory, cmd *cobra.Command, rc dynamic.ResourceInterface, m manifest, cur *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	if o.serverSide {
+		body, err := json.Marshal(m.obj.Object)
+		if err != nil {
+			return nil, err
+		}
+		force := o.forceConflicts
+		return rc.Patch(cmd.Context(), m.obj.GetName(), types.ApplyPatchType, body, metav1.PatchOptions{DryRun: []string{metav1.DryRunAll}, FieldManager: o.fieldManager, Force: &force})
+	}
+	withAnn := m.obj.DeepCopy()
+	if err := setLastApplied(withAnn); err != nil {
+		return nil, err
+	}
+	if cur == nil {
+		return rc.Create(cmd.Context(), m.obj, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}, FieldManager: o.fieldManager})
+	}
+	modified, err := withAnn.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	currentJSON, err := cur.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	patch, pt, err := threeWayPatch(newScheme(), m.obj, []byte(cur.GetAnnotations()[lastAppliedAnnotation]), modified, currentJSON, true)
+	if err != nil {
+		return nil, err
+	}
+	if string(patch) == "{}" {
+		return cur, nil
+	}
+	return rc.Patch(cmd.Context(), m.obj.GetName(), pt, patch, metav1.PatchOptions{DryRun: []string{metav1.DryRunAll}, FieldManager: o.fieldManager})
+}

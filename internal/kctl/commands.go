@@ -26,7 +26,7 @@ func commandsDebug(f *Factory) []*cobra.Command {
 }
 
 func commandsAdvanced(f *Factory) []*cobra.Command {
-	return []*cobra.Command{newApplyCommand(f), newPatchCommand(f), newReplaceCommand(f), newWaitCommand(f)}
+	return []*cobra.Command{newDiffCommand(f), newApplyCommand(f), newPatchCommand(f), newReplaceCommand(f), newWaitCommand(f)}
 }
 
 func commandsSettings(f *Factory) []*cobra.Command {
