@@ -35,6 +35,10 @@ func (s *Server) create(c *call) {
 		s.createBinding(c, b, o)
 		return
 	}
+	if isReview(in) {
+		s.answerReview(c, in)
+		return
+	}
 	obj, err := c.toStorage(in)
 	if err != nil {
 		c.fail(err)

@@ -4,17 +4,21 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"kserver.dev/kserver/internal/store"
 )
 
 func testDeployment(name string, replicas int32) *appsv1.Deployment {
@@ -198,5 +202,47 @@ func TestNodeProxiedSubresourcesAnswerClearly(t *testing.T) {
 	err := pods.GetLogs("p", &corev1.PodLogOptions{}).Do(ctx).Error()
 	if !apierrors.IsServiceUnavailable(err) || !strings.Contains(err.Error(), "node agent") {
 		t.Errorf("logs: %v", err)
+	}
+}
+
+func TestReviewsAreAnsweredNotStored(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	cs := clientset(t, ts.admin)
+	ssr, err := cs.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ssr.Status.UserInfo.Username != "system:admin" || !slices.Contains(ssr.Status.UserInfo.Groups, "system:masters") {
+		t.Errorf("whoami = %+v", ssr.Status.UserInfo)
+	}
+	ssar, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+		Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "get", Resource: "pods"}},
+	}, metav1.CreateOptions{})
+	if err != nil || !ssar.Status.Allowed {
+		t.Fatalf("can-i: %v %+v", err, ssar)
+	}
+	// A token issued by the server passes a TokenReview; a forged one fails.
+	sas := cs.CoreV1().ServiceAccounts("default")
+	if _, err := sas.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "bot"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := sas.CreateToken(ctx, "bot", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := cs.AuthenticationV1().TokenReviews().Create(ctx, &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: tr.Status.Token}}, metav1.CreateOptions{})
+	if err != nil || !rev.Status.Authenticated || rev.Status.User.Username != "system:serviceaccount:default:bot" {
+		t.Fatalf("token review: %v %+v", err, rev.Status)
+	}
+	forged := tr.Status.Token[:len(tr.Status.Token)-4] + "AAAA"
+	rev, err = cs.AuthenticationV1().TokenReviews().Create(ctx, &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: forged}}, metav1.CreateOptions{})
+	if err != nil || rev.Status.Authenticated {
+		t.Errorf("forged token review: %v %+v", err, rev.Status)
+	}
+	// Nothing was stored.
+	lr, err := ts.cfg.Store.List(ctx, "/registry/selfsubjectaccessreviews/", store.ListOptions{})
+	if err != nil || len(lr.KVs) != 0 {
+		t.Errorf("reviews stored: %v %d", err, len(lr.KVs))
 	}
 }
