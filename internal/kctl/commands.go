@@ -13,7 +13,7 @@ func commandsBasic2(f *Factory) []*cobra.Command {
 }
 
 func commandsDeploy(f *Factory) []*cobra.Command {
-	return []*cobra.Command{newRolloutCommand(f), newScaleCommand(f), newAutoscaleCommand(f)}
+	return []*cobra.Command{newRolloutCommand(f), newRollingUpdateCommand(f), newScaleCommand(f), newAutoscaleCommand(f)}
 }
 
 func commandsCluster(f *Factory) []*cobra.Command {
