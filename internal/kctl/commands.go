@@ -22,7 +22,8 @@ func commandsCluster(f *Factory) []*cobra.Command {
 }
 
 func commandsDebug(f *Factory) []*cobra.Command {
-	return []*cobra.Command{newDescribeCommand(f), newAuthCommand(f)}
+	return []*cobra.Command{newDescribeCommand(f), newLogsCommand(f), newAttachCommand(f), newExecCommand(f),
+		newPortForwardCommand(f), newProxyCommand(f), newAuthCommand(f)}
 }
 
 func commandsAdvanced(f *Factory) []*cobra.Command {

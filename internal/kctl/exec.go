@@ -1,0 +1,186 @@
+package kctl
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+
+	"github.com/moby/term"
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/httpstream"
+	"k8s.io/client-go/tools/remotecommand"
+	"k8s.io/client-go/util/exec"
+)
+
+// streamOptions are exec's and attach's -i/-t/-c.
+type streamOptions struct {
+	container    string
+	stdin, tty   bool
+	quiet        bool
+	podName      string
+	podNamespace string
+}
+
+func (s *streamOptions) addFlags(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&s.container, "container", "c", "", "Container name. If omitted, use the kubectl.kubernetes.io/default-container annotation for selecting the container to be attached or the first container in the pod will be chosen")
+	cmd.Flags().BoolVarP(&s.stdin, "stdin", "i", false, "Pass stdin to the container")
+	cmd.Flags().BoolVarP(&s.tty, "tty", "t", false, "Stdin is a TTY")
+	cmd.Flags().BoolVarP(&s.quiet, "quiet", "q", false, "Only print output from the remote session")
+}
+
+func newExecCommand(f *Factory) *cobra.Command {
+	o := &streamOptions{}
+	cmd := &cobra.Command{
+		Use:   "exec (POD | TYPE/NAME) [-c CONTAINER] [flags] -- COMMAND [args...]",
+		Short: "Execute a command in a container",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dash := cmd.ArgsLenAtDash()
+			if len(args) == 0 {
+				return usageError(cmd.CommandPath(), "pod or type/name must be specified")
+			}
+			if dash == -1 && len(args) > 1 {
+				return usageError(cmd.CommandPath(), "exec [POD] [COMMAND] is not supported anymore. Use exec [POD] -- [COMMAND] instead")
+			}
+			if dash != 1 || len(args) < 2 {
+				return usageError(cmd.CommandPath(), "you must specify at least one command for the container")
+			}
+			return o.run(f, cmd, args[0], args[1:], "exec")
+		},
+	}
+	o.addFlags(cmd)
+	return cmd
+}
+
+func newAttachCommand(f *Factory) *cobra.Command {
+	o := &streamOptions{}
+	cmd := &cobra.Command{
+		Use:   "attach (POD | TYPE/NAME) -c CONTAINER",
+		Short: "Attach to a running container",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError(cmd.CommandPath(), "expected POD, TYPE/NAME, or TYPE NAME, (at most 2 arguments) saw %d: %v", len(args), args)
+			}
+			return o.run(f, cmd, args[0], nil, "attach")
+		},
+	}
+	o.addFlags(cmd)
+	return cmd
+}
+
+// run opens an exec or attach session: WebSocket (v5.channel.k8s.io)
+// first, SPDY when the upgrade is refused, like kubectl 1.30+.
+func (o *streamOptions) run(f *Factory, cmd *cobra.Command, target string, command []string, sub string) error {
+	ns, _, err := f.Namespace()
+	if err != nil {
+		return err
+	}
+	pod, _, err := podFor(cmd.Context(), f, ns, target)
+	if err != nil {
+		return err
+	}
+	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		return fmt.Errorf("cannot %s into a container in a completed pod; current phase is %s", sub, pod.Status.Phase)
+	}
+	container := o.container
+	if container == "" {
+		container = defaultContainer(f, pod, o.quiet)
+	}
+	cfg, err := f.RESTConfig()
+	if err != nil {
+		return err
+	}
+	tty := o.tty && o.stdin && isTerminal(f.IO.In)
+	if o.tty && !tty && !o.quiet {
+		fmt.Fprintln(f.IO.ErrOut, "Unable to use a TTY - input is not a terminal or the right kind of file")
+	}
+	u, err := url.Parse(cfg.Host)
+	if err != nil {
+		return err
+	}
+	u.Path = "/api/v1/namespaces/" + ns + "/pods/" + pod.Name + "/" + sub
+	q := url.Values{"container": {container}, "stdout": {"true"}}
+	for _, c := range command {
+		q.Add("command", c)
+	}
+	if o.stdin {
+		q.Set("stdin", "true")
+	}
+	if tty {
+		q.Set("tty", "true")
+	} else {
+		q.Set("stderr", "true")
+	}
+	u.RawQuery = q.Encode()
+	ws, err := remotecommand.NewWebSocketExecutor(cfg, "GET", u.String())
+	if err != nil {
+		return err
+	}
+	spdy, err := remotecommand.NewSPDYExecutor(cfg, "POST", u)
+	if err != nil {
+		return err
+	}
+	ex, err := remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
+		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
+	})
+	if err != nil {
+		return err
+	}
+	opts := remotecommand.StreamOptions{Stdout: f.IO.Out, Tty: tty}
+	if o.stdin {
+		opts.Stdin = f.IO.In
+	}
+	if !tty {
+		opts.Stderr = f.IO.ErrOut
+	}
+	if tty {
+		restore, sizes := rawTerminal(f.IO.In, f.IO.Out)
+		defer restore()
+		opts.TerminalSizeQueue = sizes
+	}
+	err = ex.StreamWithContext(cmd.Context(), opts)
+	var ce exec.CodeExitError
+	if errors.As(err, &ce) {
+		return &ExitError{Code: ce.Code, Msg: fmt.Sprintf("command terminated with exit code %d", ce.Code)}
+	}
+	return err
+}
+
+func isTerminal(r io.Reader) bool {
+	fh, ok := r.(*os.File)
+	return ok && term.IsTerminal(fh.Fd())
+}
+
+// sizeQueue reports the terminal size once; resizes while attached are
+// not tracked.
+type sizeQueue struct {
+	sent, done bool
+	size       remotecommand.TerminalSize
+}
+
+func (s *sizeQueue) Next() *remotecommand.TerminalSize {
+	if s.sent {
+		select {}
+	}
+	s.sent = true
+	return &s.size
+}
+
+// rawTerminal puts stdin in raw mode and returns the restore function and
+// the initial terminal size.
+func rawTerminal(in io.Reader, out io.Writer) (func(), remotecommand.TerminalSizeQueue) {
+	fh := in.(*os.File)
+	state, err := term.MakeRaw(fh.Fd())
+	if err != nil {
+		return func() {}, nil
+	}
+	q := &sizeQueue{}
+	if of, ok := out.(*os.File); ok {
+		if ws, err := term.GetWinsize(of.Fd()); err == nil {
+			q.size = remotecommand.TerminalSize{Width: ws.Width, Height: ws.Height}
+		}
+	}
+	return func() { term.RestoreTerminal(fh.Fd(), state) }, q
+}

@@ -1,0 +1,141 @@
+package kctl
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// podFor resolves `NAME` or `TYPE/NAME` to a pod: the pod itself, or the
+// best pod a Deployment, ReplicaSet, RC, StatefulSet, DaemonSet, Job or
+// Service selects (running and ready before others, then oldest).
+func podFor(ctx context.Context, f *Factory, ns, arg string) (*corev1.Pod, *unstructured.Unstructured, error) {
+	if !strings.Contains(arg, "/") {
+		arg = "pods/" + arg
+	}
+	r, err := f.resolver()
+	if err != nil {
+		return nil, nil, err
+	}
+	ts, err := r.parseArgs([]string{arg})
+	if err != nil {
+		return nil, nil, err
+	}
+	dyn, err := f.Dynamic()
+	if err != nil {
+		return nil, nil, err
+	}
+	t := ts[0]
+	obj, err := resourceClient(dyn, t.mapping, ns).Get(ctx, t.names[0], metav1.GetOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	if obj.GetKind() == "Pod" {
+		p, err := toPod(obj)
+		return p, obj, err
+	}
+	sel, err := selectorOf(obj)
+	if err != nil {
+		return nil, obj, err
+	}
+	l, err := dyn.Resource(gvrPods).Namespace(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return nil, obj, err
+	}
+	if len(l.Items) == 0 {
+		return nil, obj, fmt.Errorf("no pods found for %s/%s", strings.ToLower(obj.GetKind()), obj.GetName())
+	}
+	pods := make([]*corev1.Pod, 0, len(l.Items))
+	for i := range l.Items {
+		p, err := toPod(&l.Items[i])
+		if err != nil {
+			return nil, obj, err
+		}
+		pods = append(pods, p)
+	}
+	sort.SliceStable(pods, func(i, j int) bool { return betterPod(pods[i], pods[j]) })
+	return pods[0], obj, nil
+}
+
+func toPod(u *unstructured.Unstructured) (*corev1.Pod, error) {
+	var p corev1.Pod
+	return &p, runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &p)
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func betterPod(a, b *corev1.Pod) bool {
+	ar, br := a.Status.Phase == corev1.PodRunning, b.Status.Phase == corev1.PodRunning
+	if ar != br {
+		return ar
+	}
+	if podReady(a) != podReady(b) {
+		return podReady(a)
+	}
+	return a.CreationTimestamp.Before(&b.CreationTimestamp)
+}
+
+// selectorOf is the pod selector of a workload or Service as a string.
+func selectorOf(u *unstructured.Unstructured) (string, error) {
+	switch u.GetKind() {
+	case "Service", "ReplicationController":
+		m, _, _ := unstructured.NestedStringMap(u.Object, "spec", "selector")
+		if len(m) == 0 {
+			return "", fmt.Errorf("%s %s has no selector", strings.ToLower(u.GetKind()), u.GetName())
+		}
+		return labelsString(m), nil
+	}
+	m, ok, _ := unstructured.NestedMap(u.Object, "spec", "selector")
+	if !ok {
+		return "", fmt.Errorf("cannot find the pods of a %s", u.GetKind())
+	}
+	var ls metav1.LabelSelector
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(m, &ls); err != nil {
+		return "", err
+	}
+	s, err := metav1.LabelSelectorAsSelector(&ls)
+	if err != nil {
+		return "", err
+	}
+	return s.String(), nil
+}
+
+// defaultContainer is kubectl's choice when -c is not given: the
+// default-container annotation, else the first container, with a note on
+// stderr when there were several.
+func defaultContainer(f *Factory, p *corev1.Pod, quiet bool) string {
+	if c := p.Annotations["kubectl.kubernetes.io/default-container"]; c != "" {
+		for _, x := range p.Spec.Containers {
+			if x.Name == c {
+				return c
+			}
+		}
+	}
+	if len(p.Spec.Containers) == 0 {
+		return ""
+	}
+	if len(p.Spec.Containers) > 1 && !quiet {
+		var names []string
+		for _, c := range p.Spec.InitContainers {
+			names = append(names, "init "+c.Name)
+		}
+		for _, c := range p.Spec.Containers {
+			names = append(names, c.Name)
+		}
+		fmt.Fprintf(f.IO.ErrOut, "Defaulted container %q out of: %s\n", p.Spec.Containers[0].Name, strings.Join(names, ", "))
+	}
+	return p.Spec.Containers[0].Name
+}
