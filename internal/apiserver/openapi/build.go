@@ -58,12 +58,8 @@ func (d *Docs) gvRoutes(g *routeGen, gv schema.GroupVersion) []*route {
 }
 
 // newGen starts a document: a route generator with a fresh modeler.
-func (d *Docs) newGen(idx typeIndex) (*routeGen, error) {
-	smd, err := d.mergeSchema()
-	if err != nil {
-		return nil, err
-	}
-	return &routeGen{m: newModeler(smd, idx.gvks), types: idx.types}, nil
+func (d *Docs) newGen(idx typeIndex) *routeGen {
+	return &routeGen{m: newModeler(d.markers(), idx.gvks), types: idx.types, std: newStdParams()}
 }
 
 // finishRoutes builds the definitions the routes refer to and puts the
@@ -83,10 +79,7 @@ func finishRoutes(g *routeGen, routes []*route) ([]*route, error) {
 // and as protobuf.
 func (d *Docs) buildV2() (*blob, *blob, error) {
 	idx := d.typeIndex()
-	g, err := d.newGen(idx)
-	if err != nil {
-		return nil, nil, err
-	}
+	g := d.newGen(idx)
 	gvs, groups := d.groupVersions()
 	routes := []*route{g.coreVersionsRoute(), g.groupsRoute(), g.versionRoute()}
 	for _, group := range groups {
@@ -95,7 +88,8 @@ func (d *Docs) buildV2() (*blob, *blob, error) {
 	for _, gv := range gvs {
 		routes = append(routes, d.gvRoutes(g, gv)...)
 	}
-	if routes, err = finishRoutes(g, routes); err != nil {
+	routes, err := finishRoutes(g, routes)
+	if err != nil {
 		return nil, nil, fmt.Errorf("openapi v2: %w", err)
 	}
 	params := newParamTable(routes)
@@ -166,10 +160,7 @@ func (d *Docs) buildV3() (*v3Set, error) {
 		steps = append(steps, v3Step{v3Key(gv), func(g *routeGen) []*route { return d.gvRoutes(g, gv) }})
 	}
 	for _, s := range steps {
-		g, err := d.newGen(idx)
-		if err != nil {
-			return nil, err
-		}
+		g := d.newGen(idx)
 		b, err := d.writeV3(g, s.routes(g))
 		if err != nil {
 			return nil, fmt.Errorf("openapi v3 %s: %w", s.key, err)

@@ -274,54 +274,6 @@ func hasQueryParam(op map[string]any, name string) bool {
 	return false
 }
 
-// The schemas reflection builds have exactly the fields of client-go's
-// structured-merge schema for the same types (generated upstream from the
-// same sources): a check on inlining, JSON names and skipped fields.
-func TestSchemasMatchMergeSchema(t *testing.T) {
-	d := testDocs(t)
-	smd, err := d.mergeSchema()
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := d.newGen(d.typeIndex())
-	if err != nil {
-		t.Fatal(err)
-	}
-	gvs, _ := d.groupVersions()
-	for _, gv := range gvs {
-		d.gvRoutes(g, gv)
-	}
-	if err := g.m.closure(); err != nil {
-		t.Fatal(err)
-	}
-	checked := 0
-	for _, name := range g.m.names() {
-		n, err := g.m.definition(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		td, ok := smd.FindNamedType(name)
-		if !ok || td.Map == nil || len(n.props) == 0 {
-			continue
-		}
-		var want, got []string
-		for _, f := range td.Map.Fields {
-			want = append(want, f.Name)
-		}
-		for _, p := range n.props {
-			got = append(got, p.name)
-		}
-		slices.Sort(want)
-		if !slices.Equal(got, want) {
-			t.Errorf("%s: properties %v, merge schema has %v", name, got, want)
-		}
-		checked++
-	}
-	if checked < 400 {
-		t.Errorf("only %d definitions compared", checked)
-	}
-}
-
 // Extensions and formats of well-known fields, as upstream has them.
 func TestWellKnownFields(t *testing.T) {
 	d := testDocs(t)

@@ -2,269 +2,923 @@
 
 package openapi
 
-// requiredMarkers lists the struct fields of k8s.io/api whose +required or
-// +optional marker overrides what omitempty says: "+<definition>.<field>" is
-// required although omitempty, "-<definition>.<field>" optional although
-// always serialized.
-const requiredMarkers = `
-+io.k8s.api.admissionregistration.v1.ValidatingAdmissionPolicyBinding.spec
-+io.k8s.api.admissionregistration.v1.ValidatingAdmissionPolicyBindingSpec.policyName
-+io.k8s.api.admissionregistration.v1.ValidatingAdmissionPolicyBindingSpec.validationActions
-+io.k8s.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicyBinding.spec
-+io.k8s.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicyBindingSpec.policyName
-+io.k8s.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicyBindingSpec.validationActions
-+io.k8s.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyBinding.spec
-+io.k8s.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyBindingSpec.policyName
-+io.k8s.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyBindingSpec.validationActions
-+io.k8s.api.apiserverinternal.v1alpha1.ServerStorageVersion.apiServerID
-+io.k8s.api.apiserverinternal.v1alpha1.ServerStorageVersion.decodableVersions
-+io.k8s.api.apiserverinternal.v1alpha1.ServerStorageVersion.encodingVersion
-+io.k8s.api.apiserverinternal.v1alpha1.StorageVersionCondition.message
-+io.k8s.api.apps.v1.DaemonSet.spec
-+io.k8s.api.apps.v1.Deployment.spec
-+io.k8s.api.apps.v1.ReplicaSet.spec
-+io.k8s.api.apps.v1.StatefulSet.spec
-+io.k8s.api.apps.v1beta1.Deployment.spec
-+io.k8s.api.apps.v1beta1.StatefulSet.spec
-+io.k8s.api.apps.v1beta1.StatefulSetSpec.selector
-+io.k8s.api.apps.v1beta2.DaemonSet.spec
-+io.k8s.api.apps.v1beta2.Deployment.spec
-+io.k8s.api.apps.v1beta2.ReplicaSet.spec
-+io.k8s.api.apps.v1beta2.StatefulSet.spec
-+io.k8s.api.authentication.v1.TokenReviewSpec.token
-+io.k8s.api.authentication.v1beta1.TokenReviewSpec.token
-+io.k8s.api.autoscaling.v1.HorizontalPodAutoscaler.spec
-+io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler.spec
-+io.k8s.api.batch.v1.CronJob.spec
-+io.k8s.api.batch.v1beta1.CronJob.spec
-+io.k8s.api.coordination.v1alpha2.LeaseCandidate.spec
-+io.k8s.api.coordination.v1alpha2.LeaseCandidateSpec.strategy
-+io.k8s.api.coordination.v1beta1.LeaseCandidate.spec
-+io.k8s.api.coordination.v1beta1.LeaseCandidateSpec.strategy
-+io.k8s.api.core.v1.ContainerRestartRule.action
-+io.k8s.api.core.v1.ContainerRestartRuleOnExitCodes.operator
-+io.k8s.api.core.v1.ImageVolumeStatus.imageRef
-+io.k8s.api.core.v1.PodCertificateProjection.keyType
-+io.k8s.api.core.v1.PodCertificateProjection.signerName
-+io.k8s.api.flowcontrol.v1.FlowSchema.spec
-+io.k8s.api.flowcontrol.v1.FlowSchemaCondition.type
-+io.k8s.api.flowcontrol.v1.LimitedPriorityLevelConfiguration.limitResponse
-+io.k8s.api.flowcontrol.v1.PriorityLevelConfiguration.spec
-+io.k8s.api.flowcontrol.v1.PriorityLevelConfigurationCondition.type
-+io.k8s.api.flowcontrol.v1beta1.FlowSchema.spec
-+io.k8s.api.flowcontrol.v1beta1.FlowSchemaCondition.type
-+io.k8s.api.flowcontrol.v1beta1.LimitedPriorityLevelConfiguration.limitResponse
-+io.k8s.api.flowcontrol.v1beta1.PriorityLevelConfiguration.spec
-+io.k8s.api.flowcontrol.v1beta1.PriorityLevelConfigurationCondition.type
-+io.k8s.api.flowcontrol.v1beta2.FlowSchema.spec
-+io.k8s.api.flowcontrol.v1beta2.FlowSchemaCondition.type
-+io.k8s.api.flowcontrol.v1beta2.LimitedPriorityLevelConfiguration.limitResponse
-+io.k8s.api.flowcontrol.v1beta2.PriorityLevelConfiguration.spec
-+io.k8s.api.flowcontrol.v1beta2.PriorityLevelConfigurationCondition.type
-+io.k8s.api.flowcontrol.v1beta3.FlowSchema.spec
-+io.k8s.api.flowcontrol.v1beta3.FlowSchemaCondition.type
-+io.k8s.api.flowcontrol.v1beta3.LimitedPriorityLevelConfiguration.limitResponse
-+io.k8s.api.flowcontrol.v1beta3.PriorityLevelConfiguration.spec
-+io.k8s.api.flowcontrol.v1beta3.PriorityLevelConfigurationCondition.type
-+io.k8s.api.networking.v1.IPAddress.spec
-+io.k8s.api.networking.v1.IPAddressSpec.parentRef
-+io.k8s.api.networking.v1.ParentReference.name
-+io.k8s.api.networking.v1.ParentReference.resource
-+io.k8s.api.networking.v1beta1.IPAddress.spec
-+io.k8s.api.networking.v1beta1.IPAddressSpec.parentRef
-+io.k8s.api.networking.v1beta1.ParentReference.name
-+io.k8s.api.networking.v1beta1.ParentReference.resource
-+io.k8s.api.resource.v1.CapacityRequestPolicyRange.min
-+io.k8s.api.resource.v1.CounterSet.counters
-+io.k8s.api.resource.v1.DeviceCounterConsumption.counters
-+io.k8s.api.resource.v1.DeviceTaintRuleSpec.taint
-+io.k8s.api.resource.v1alpha3.DeviceTaintRuleSpec.taint
-+io.k8s.api.resource.v1alpha3.PartitionTypeStatus.allocatable
-+io.k8s.api.resource.v1alpha3.PartitionTypeStatus.attribute
-+io.k8s.api.resource.v1alpha3.PartitionTypeStatus.total
-+io.k8s.api.resource.v1alpha3.PartitionTypeStatus.type
-+io.k8s.api.resource.v1alpha3.PoolStatus.driver
-+io.k8s.api.resource.v1alpha3.PoolStatus.poolName
-+io.k8s.api.resource.v1alpha3.ResourcePoolStatusRequestStatus.poolCount
-+io.k8s.api.resource.v1alpha3.ShareableCapacityStatus.available
-+io.k8s.api.resource.v1alpha3.ShareableCapacityStatus.consumed
-+io.k8s.api.resource.v1alpha3.ShareableCapacityStatus.name
-+io.k8s.api.resource.v1alpha3.ShareableCapacityStatus.total
-+io.k8s.api.resource.v1alpha3.ShareableSummaryStatus.fullyAvailableDevices
-+io.k8s.api.resource.v1alpha3.ShareableSummaryStatus.partiallyAvailableDevices
-+io.k8s.api.resource.v1beta1.CapacityRequestPolicyRange.min
-+io.k8s.api.resource.v1beta1.CounterSet.counters
-+io.k8s.api.resource.v1beta1.DeviceCounterConsumption.counters
-+io.k8s.api.resource.v1beta2.CapacityRequestPolicyRange.min
-+io.k8s.api.resource.v1beta2.CounterSet.counters
-+io.k8s.api.resource.v1beta2.DeviceCounterConsumption.counters
-+io.k8s.api.resource.v1beta2.DeviceTaintRuleSpec.taint
--io.k8s.api.admission.v1.AdmissionRequest.kind
--io.k8s.api.admission.v1.AdmissionRequest.operation
--io.k8s.api.admission.v1.AdmissionRequest.resource
--io.k8s.api.admission.v1.AdmissionRequest.uid
--io.k8s.api.admission.v1.AdmissionRequest.userInfo
--io.k8s.api.admission.v1.AdmissionResponse.allowed
--io.k8s.api.admission.v1.AdmissionResponse.uid
--io.k8s.api.admission.v1beta1.AdmissionRequest.kind
--io.k8s.api.admission.v1beta1.AdmissionRequest.operation
--io.k8s.api.admission.v1beta1.AdmissionRequest.resource
--io.k8s.api.admission.v1beta1.AdmissionRequest.uid
--io.k8s.api.admission.v1beta1.AdmissionRequest.userInfo
--io.k8s.api.admission.v1beta1.AdmissionResponse.allowed
--io.k8s.api.admission.v1beta1.AdmissionResponse.uid
--io.k8s.api.apidiscovery.v2.APIGroupDiscoveryList.items
--io.k8s.api.apidiscovery.v2.APIResourceDiscovery.resource
--io.k8s.api.apidiscovery.v2.APIResourceDiscovery.scope
--io.k8s.api.apidiscovery.v2.APIResourceDiscovery.singularResource
--io.k8s.api.apidiscovery.v2.APIResourceDiscovery.verbs
--io.k8s.api.apidiscovery.v2.APISubresourceDiscovery.subresource
--io.k8s.api.apidiscovery.v2.APISubresourceDiscovery.verbs
--io.k8s.api.apidiscovery.v2.APIVersionDiscovery.version
--io.k8s.api.apidiscovery.v2beta1.APIGroupDiscoveryList.items
--io.k8s.api.apidiscovery.v2beta1.APIResourceDiscovery.resource
--io.k8s.api.apidiscovery.v2beta1.APIResourceDiscovery.scope
--io.k8s.api.apidiscovery.v2beta1.APIResourceDiscovery.singularResource
--io.k8s.api.apidiscovery.v2beta1.APIResourceDiscovery.verbs
--io.k8s.api.apidiscovery.v2beta1.APISubresourceDiscovery.subresource
--io.k8s.api.apidiscovery.v2beta1.APISubresourceDiscovery.verbs
--io.k8s.api.apidiscovery.v2beta1.APIVersionDiscovery.version
--io.k8s.api.apiserverinternal.v1alpha1.StorageVersion.spec
--io.k8s.api.apiserverinternal.v1alpha1.StorageVersion.status
--io.k8s.api.apps.v1.ControllerRevision.revision
--io.k8s.api.apps.v1.DaemonSetCondition.status
--io.k8s.api.apps.v1.DaemonSetCondition.type
--io.k8s.api.apps.v1.DeploymentCondition.status
--io.k8s.api.apps.v1.DeploymentCondition.type
--io.k8s.api.apps.v1.ReplicaSetCondition.status
--io.k8s.api.apps.v1.ReplicaSetCondition.type
--io.k8s.api.apps.v1.StatefulSetCondition.status
--io.k8s.api.apps.v1.StatefulSetCondition.type
--io.k8s.api.apps.v1.StatefulSetOrdinals.start
--io.k8s.api.apps.v1.StatefulSetSpec.serviceName
--io.k8s.api.apps.v1.StatefulSetStatus.availableReplicas
--io.k8s.api.apps.v1beta1.ControllerRevision.revision
--io.k8s.api.apps.v1beta1.DeploymentCondition.status
--io.k8s.api.apps.v1beta1.DeploymentCondition.type
--io.k8s.api.apps.v1beta1.DeploymentRollback.rollbackTo
--io.k8s.api.apps.v1beta1.ScaleStatus.replicas
--io.k8s.api.apps.v1beta1.StatefulSetCondition.status
--io.k8s.api.apps.v1beta1.StatefulSetCondition.type
--io.k8s.api.apps.v1beta1.StatefulSetOrdinals.start
--io.k8s.api.apps.v1beta1.StatefulSetSpec.serviceName
--io.k8s.api.apps.v1beta1.StatefulSetStatus.availableReplicas
--io.k8s.api.apps.v1beta2.ControllerRevision.revision
--io.k8s.api.apps.v1beta2.DaemonSetCondition.status
--io.k8s.api.apps.v1beta2.DaemonSetCondition.type
--io.k8s.api.apps.v1beta2.DeploymentCondition.status
--io.k8s.api.apps.v1beta2.DeploymentCondition.type
--io.k8s.api.apps.v1beta2.ReplicaSetCondition.status
--io.k8s.api.apps.v1beta2.ReplicaSetCondition.type
--io.k8s.api.apps.v1beta2.ScaleStatus.replicas
--io.k8s.api.apps.v1beta2.StatefulSetCondition.status
--io.k8s.api.apps.v1beta2.StatefulSetCondition.type
--io.k8s.api.apps.v1beta2.StatefulSetOrdinals.start
--io.k8s.api.apps.v1beta2.StatefulSetSpec.serviceName
--io.k8s.api.apps.v1beta2.StatefulSetStatus.availableReplicas
--io.k8s.api.authentication.v1.TokenRequest.spec
--io.k8s.api.authentication.v1.TokenRequestSpec.audiences
--io.k8s.api.authentication.v1.TokenRequestSpec.boundObjectRef
--io.k8s.api.authentication.v1.TokenRequestSpec.expirationSeconds
--io.k8s.api.authentication.v1.TokenRequestStatus.expirationTimestamp
--io.k8s.api.authentication.v1.TokenRequestStatus.token
--io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerStatus.currentMetrics
--io.k8s.api.batch.v1.PodFailurePolicyOnPodConditionsPattern.status
--io.k8s.api.certificates.v1beta1.CertificateSigningRequestCondition.status
--io.k8s.api.certificates.v1beta1.PodCertificateRequestSpec.pkixPublicKey
--io.k8s.api.certificates.v1beta1.PodCertificateRequestSpec.proofOfPossession
--io.k8s.api.core.v1.AzureFilePersistentVolumeSource.secretNamespace
--io.k8s.api.core.v1.ContainerImage.names
--io.k8s.api.core.v1.Event.reportingComponent
--io.k8s.api.core.v1.Event.reportingInstance
--io.k8s.api.core.v1.GRPCAction.service
--io.k8s.api.core.v1.NodeRuntimeHandler.name
--io.k8s.api.core.v1.ProjectedVolumeSource.sources
--io.k8s.api.core.v1.TypedLocalObjectReference.apiGroup
--io.k8s.api.core.v1.TypedObjectReference.apiGroup
--io.k8s.api.discovery.v1.EndpointSlice.endpoints
--io.k8s.api.discovery.v1.EndpointSlice.ports
--io.k8s.api.discovery.v1beta1.EndpointSlice.ports
--io.k8s.api.flowcontrol.v1.FlowSchemaSpec.matchingPrecedence
--io.k8s.api.flowcontrol.v1.LimitedPriorityLevelConfiguration.nominalConcurrencyShares
--io.k8s.api.flowcontrol.v1.QueuingConfiguration.handSize
--io.k8s.api.flowcontrol.v1.QueuingConfiguration.queueLengthLimit
--io.k8s.api.flowcontrol.v1.QueuingConfiguration.queues
--io.k8s.api.flowcontrol.v1.ResourcePolicyRule.namespaces
--io.k8s.api.flowcontrol.v1beta1.FlowSchemaSpec.matchingPrecedence
--io.k8s.api.flowcontrol.v1beta1.LimitedPriorityLevelConfiguration.assuredConcurrencyShares
--io.k8s.api.flowcontrol.v1beta1.QueuingConfiguration.handSize
--io.k8s.api.flowcontrol.v1beta1.QueuingConfiguration.queueLengthLimit
--io.k8s.api.flowcontrol.v1beta1.QueuingConfiguration.queues
--io.k8s.api.flowcontrol.v1beta1.ResourcePolicyRule.namespaces
--io.k8s.api.flowcontrol.v1beta2.FlowSchemaSpec.matchingPrecedence
--io.k8s.api.flowcontrol.v1beta2.LimitedPriorityLevelConfiguration.assuredConcurrencyShares
--io.k8s.api.flowcontrol.v1beta2.QueuingConfiguration.handSize
--io.k8s.api.flowcontrol.v1beta2.QueuingConfiguration.queueLengthLimit
--io.k8s.api.flowcontrol.v1beta2.QueuingConfiguration.queues
--io.k8s.api.flowcontrol.v1beta2.ResourcePolicyRule.namespaces
--io.k8s.api.flowcontrol.v1beta3.FlowSchemaSpec.matchingPrecedence
--io.k8s.api.flowcontrol.v1beta3.LimitedPriorityLevelConfiguration.nominalConcurrencyShares
--io.k8s.api.flowcontrol.v1beta3.QueuingConfiguration.handSize
--io.k8s.api.flowcontrol.v1beta3.QueuingConfiguration.queueLengthLimit
--io.k8s.api.flowcontrol.v1beta3.QueuingConfiguration.queues
--io.k8s.api.flowcontrol.v1beta3.ResourcePolicyRule.namespaces
--io.k8s.api.imagepolicy.v1alpha1.ImageReview.spec
--io.k8s.api.imagepolicy.v1alpha1.ImageReviewStatus.allowed
--io.k8s.api.networking.v1.IngressClassParametersReference.scope
--io.k8s.api.networking.v1.NetworkPolicySpec.podSelector
--io.k8s.api.policy.v1.PodDisruptionBudgetStatus.currentHealthy
--io.k8s.api.policy.v1.PodDisruptionBudgetStatus.desiredHealthy
--io.k8s.api.policy.v1.PodDisruptionBudgetStatus.disruptionsAllowed
--io.k8s.api.policy.v1.PodDisruptionBudgetStatus.expectedPods
--io.k8s.api.policy.v1beta1.PodDisruptionBudgetStatus.currentHealthy
--io.k8s.api.policy.v1beta1.PodDisruptionBudgetStatus.desiredHealthy
--io.k8s.api.policy.v1beta1.PodDisruptionBudgetStatus.disruptionsAllowed
--io.k8s.api.policy.v1beta1.PodDisruptionBudgetStatus.expectedPods
--io.k8s.api.rbac.v1.ClusterRole.rules
--io.k8s.api.rbac.v1.Role.rules
--io.k8s.api.rbac.v1.RoleRef.apiGroup
--io.k8s.api.rbac.v1alpha1.ClusterRole.rules
--io.k8s.api.rbac.v1alpha1.Role.rules
--io.k8s.api.rbac.v1alpha1.RoleRef.apiGroup
--io.k8s.api.rbac.v1beta1.ClusterRole.rules
--io.k8s.api.rbac.v1beta1.Role.rules
--io.k8s.api.rbac.v1beta1.RoleRef.apiGroup
--io.k8s.api.resource.v1.AllocatedDeviceStatus.conditions
--io.k8s.api.resource.v1.CapacityRequestPolicy.default
--io.k8s.api.resource.v1.DeviceClaim.requests
--io.k8s.api.resource.v1.DeviceClass.spec
--io.k8s.api.resource.v1.ResourceClaim.spec
--io.k8s.api.resource.v1.ResourceClaimSpec.devices
--io.k8s.api.resource.v1.ResourceClaimTemplate.spec
--io.k8s.api.resource.v1.ResourceClaimTemplateSpec.spec
--io.k8s.api.resource.v1beta1.AllocatedDeviceStatus.conditions
--io.k8s.api.resource.v1beta1.CapacityRequestPolicy.default
--io.k8s.api.resource.v1beta1.DeviceClaim.requests
--io.k8s.api.resource.v1beta1.DeviceClass.spec
--io.k8s.api.resource.v1beta1.DeviceRequest.deviceClassName
--io.k8s.api.resource.v1beta1.ResourceClaim.spec
--io.k8s.api.resource.v1beta1.ResourceClaimSpec.devices
--io.k8s.api.resource.v1beta1.ResourceClaimTemplate.spec
--io.k8s.api.resource.v1beta1.ResourceClaimTemplateSpec.spec
--io.k8s.api.resource.v1beta2.AllocatedDeviceStatus.conditions
--io.k8s.api.resource.v1beta2.CapacityRequestPolicy.default
--io.k8s.api.resource.v1beta2.DeviceClaim.requests
--io.k8s.api.resource.v1beta2.DeviceClass.spec
--io.k8s.api.resource.v1beta2.ResourceClaim.spec
--io.k8s.api.resource.v1beta2.ResourceClaimSpec.devices
--io.k8s.api.resource.v1beta2.ResourceClaimTemplate.spec
--io.k8s.api.resource.v1beta2.ResourceClaimTemplateSpec.spec
--io.k8s.api.scheduling.v1.PriorityClass.value
--io.k8s.api.scheduling.v1alpha3.PodGroupTemplate.schedulingConstraints
--io.k8s.api.scheduling.v1alpha3.WorkloadSpec.podGroupTemplates
--io.k8s.api.scheduling.v1beta1.PodGroupTemplate.schedulingConstraints
--io.k8s.api.scheduling.v1beta1.PriorityClass.value
--io.k8s.api.scheduling.v1beta1.WorkloadSpec.podGroupTemplates
--io.k8s.api.storage.v1.CSINodeDriver.topologyKeys
--io.k8s.api.storage.v1beta1.CSINodeDriver.topologyKeys
+// apiMarkers are the comment markers of the k8s.io/api types that shape
+// their OpenAPI schemas and reflection cannot see, one line per field
+// ("-" for the type itself): "<definition> <field> <marker>...". See
+// markers.go for their meaning.
+const apiMarkers = `
+io.k8s.api.admission.v1.AdmissionRequest kind optional
+io.k8s.api.admission.v1.AdmissionRequest operation optional
+io.k8s.api.admission.v1.AdmissionRequest resource optional
+io.k8s.api.admission.v1.AdmissionRequest uid optional
+io.k8s.api.admission.v1.AdmissionRequest userInfo optional
+io.k8s.api.admission.v1.AdmissionResponse allowed optional
+io.k8s.api.admission.v1.AdmissionResponse uid optional
+io.k8s.api.admission.v1.AdmissionResponse warnings listType=atomic
+io.k8s.api.admission.v1beta1.AdmissionRequest kind optional
+io.k8s.api.admission.v1beta1.AdmissionRequest operation optional
+io.k8s.api.admission.v1beta1.AdmissionRequest resource optional
+io.k8s.api.admission.v1beta1.AdmissionRequest uid optional
+io.k8s.api.admission.v1beta1.AdmissionRequest userInfo optional
+io.k8s.api.admission.v1beta1.AdmissionResponse allowed optional
+io.k8s.api.admission.v1beta1.AdmissionResponse uid optional
+io.k8s.api.admission.v1beta1.AdmissionResponse warnings listType=atomic
+io.k8s.api.admissionregistration.v1.MatchResources - structType=atomic
+io.k8s.api.admissionregistration.v1.MatchResources excludeResourceRules listType=atomic
+io.k8s.api.admissionregistration.v1.MatchResources resourceRules listType=atomic
+io.k8s.api.admissionregistration.v1.MutatingAdmissionPolicySpec matchConditions listType=map listMapKey=name
+io.k8s.api.admissionregistration.v1.MutatingAdmissionPolicySpec mutations listType=atomic
+io.k8s.api.admissionregistration.v1.MutatingAdmissionPolicySpec variables listType=atomic
+io.k8s.api.admissionregistration.v1.MutatingWebhook admissionReviewVersions listType=atomic
+io.k8s.api.admissionregistration.v1.MutatingWebhook matchConditions listType=map listMapKey=name
+io.k8s.api.admissionregistration.v1.MutatingWebhook rules listType=atomic
+io.k8s.api.admissionregistration.v1.MutatingWebhookConfiguration webhooks listType=map listMapKey=name
+io.k8s.api.admissionregistration.v1.NamedRuleWithOperations - structType=atomic
+io.k8s.api.admissionregistration.v1.NamedRuleWithOperations resourceNames listType=atomic
+io.k8s.api.admissionregistration.v1.ParamKind - structType=atomic
+io.k8s.api.admissionregistration.v1.ParamRef - structType=atomic
+io.k8s.api.admissionregistration.v1.Rule apiGroups listType=atomic
+io.k8s.api.admissionregistration.v1.Rule apiVersions listType=atomic
+io.k8s.api.admissionregistration.v1.Rule resources listType=atomic
+io.k8s.api.admissionregistration.v1.RuleWithOperations operations listType=atomic
+io.k8s.api.admissionregistration.v1.TypeChecking expressionWarnings listType=atomic
+io.k8s.api.admissionregistration.v1.ValidatingAdmissionPolicyBinding spec required
+io.k8s.api.admissionregistration.v1.ValidatingAdmissionPolicyBindingSpec policyName required
+io.k8s.api.admissionregistration.v1.ValidatingAdmissionPolicyBindingSpec validationActions required listType=set
+io.k8s.api.admissionregistration.v1.ValidatingAdmissionPolicySpec auditAnnotations listType=atomic
+io.k8s.api.admissionregistration.v1.ValidatingAdmissionPolicySpec matchConditions listType=map listMapKey=name
+io.k8s.api.admissionregistration.v1.ValidatingAdmissionPolicySpec validations listType=atomic
+io.k8s.api.admissionregistration.v1.ValidatingAdmissionPolicySpec variables listType=map listMapKey=name
+io.k8s.api.admissionregistration.v1.ValidatingAdmissionPolicyStatus conditions listType=map listMapKey=type
+io.k8s.api.admissionregistration.v1.ValidatingWebhook admissionReviewVersions listType=atomic
+io.k8s.api.admissionregistration.v1.ValidatingWebhook matchConditions listType=map listMapKey=name
+io.k8s.api.admissionregistration.v1.ValidatingWebhook rules listType=atomic
+io.k8s.api.admissionregistration.v1.ValidatingWebhookConfiguration webhooks listType=map listMapKey=name
+io.k8s.api.admissionregistration.v1.Variable - structType=atomic
+io.k8s.api.admissionregistration.v1alpha1.MatchResources - structType=atomic
+io.k8s.api.admissionregistration.v1alpha1.MatchResources excludeResourceRules listType=atomic
+io.k8s.api.admissionregistration.v1alpha1.MatchResources resourceRules listType=atomic
+io.k8s.api.admissionregistration.v1alpha1.MutatingAdmissionPolicySpec matchConditions listType=map listMapKey=name
+io.k8s.api.admissionregistration.v1alpha1.MutatingAdmissionPolicySpec mutations listType=atomic
+io.k8s.api.admissionregistration.v1alpha1.MutatingAdmissionPolicySpec variables listType=atomic
+io.k8s.api.admissionregistration.v1alpha1.NamedRuleWithOperations - structType=atomic
+io.k8s.api.admissionregistration.v1alpha1.NamedRuleWithOperations resourceNames listType=atomic
+io.k8s.api.admissionregistration.v1alpha1.ParamKind - structType=atomic
+io.k8s.api.admissionregistration.v1alpha1.ParamRef - structType=atomic
+io.k8s.api.admissionregistration.v1alpha1.TypeChecking expressionWarnings listType=atomic
+io.k8s.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicyBinding spec required
+io.k8s.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicyBindingSpec policyName required
+io.k8s.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicyBindingSpec validationActions required listType=set
+io.k8s.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicySpec auditAnnotations listType=atomic
+io.k8s.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicySpec matchConditions listType=map listMapKey=name
+io.k8s.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicySpec validations listType=atomic
+io.k8s.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicySpec variables listType=map listMapKey=name
+io.k8s.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicyStatus conditions listType=map listMapKey=type
+io.k8s.api.admissionregistration.v1beta1.MatchResources - structType=atomic
+io.k8s.api.admissionregistration.v1beta1.MatchResources excludeResourceRules listType=atomic
+io.k8s.api.admissionregistration.v1beta1.MatchResources resourceRules listType=atomic
+io.k8s.api.admissionregistration.v1beta1.MutatingAdmissionPolicySpec matchConditions listType=map listMapKey=name
+io.k8s.api.admissionregistration.v1beta1.MutatingAdmissionPolicySpec mutations listType=atomic
+io.k8s.api.admissionregistration.v1beta1.MutatingAdmissionPolicySpec variables listType=atomic
+io.k8s.api.admissionregistration.v1beta1.MutatingWebhook admissionReviewVersions listType=atomic
+io.k8s.api.admissionregistration.v1beta1.MutatingWebhook matchConditions listType=map listMapKey=name
+io.k8s.api.admissionregistration.v1beta1.MutatingWebhook rules listType=atomic
+io.k8s.api.admissionregistration.v1beta1.MutatingWebhookConfiguration webhooks listType=map listMapKey=name
+io.k8s.api.admissionregistration.v1beta1.NamedRuleWithOperations - structType=atomic
+io.k8s.api.admissionregistration.v1beta1.NamedRuleWithOperations resourceNames listType=atomic
+io.k8s.api.admissionregistration.v1beta1.ParamKind - structType=atomic
+io.k8s.api.admissionregistration.v1beta1.ParamRef - structType=atomic
+io.k8s.api.admissionregistration.v1beta1.TypeChecking expressionWarnings listType=atomic
+io.k8s.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyBinding spec required
+io.k8s.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyBindingSpec policyName required
+io.k8s.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyBindingSpec validationActions required listType=set
+io.k8s.api.admissionregistration.v1beta1.ValidatingAdmissionPolicySpec auditAnnotations listType=atomic
+io.k8s.api.admissionregistration.v1beta1.ValidatingAdmissionPolicySpec matchConditions listType=map listMapKey=name
+io.k8s.api.admissionregistration.v1beta1.ValidatingAdmissionPolicySpec validations listType=atomic
+io.k8s.api.admissionregistration.v1beta1.ValidatingAdmissionPolicySpec variables listType=map listMapKey=name
+io.k8s.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyStatus conditions listType=map listMapKey=type
+io.k8s.api.admissionregistration.v1beta1.ValidatingWebhook admissionReviewVersions listType=atomic
+io.k8s.api.admissionregistration.v1beta1.ValidatingWebhook matchConditions listType=map listMapKey=name
+io.k8s.api.admissionregistration.v1beta1.ValidatingWebhook rules listType=atomic
+io.k8s.api.admissionregistration.v1beta1.ValidatingWebhook sideEffects listType=atomic
+io.k8s.api.admissionregistration.v1beta1.ValidatingWebhookConfiguration webhooks listType=map listMapKey=name
+io.k8s.api.admissionregistration.v1beta1.Variable - structType=atomic
+io.k8s.api.apidiscovery.v2.APIGroupDiscovery versions listType=map listMapKey=version
+io.k8s.api.apidiscovery.v2.APIGroupDiscoveryList items optional
+io.k8s.api.apidiscovery.v2.APIResourceDiscovery categories listType=set
+io.k8s.api.apidiscovery.v2.APIResourceDiscovery resource optional
+io.k8s.api.apidiscovery.v2.APIResourceDiscovery scope optional
+io.k8s.api.apidiscovery.v2.APIResourceDiscovery shortNames listType=set
+io.k8s.api.apidiscovery.v2.APIResourceDiscovery singularResource optional
+io.k8s.api.apidiscovery.v2.APIResourceDiscovery subresources listType=map listMapKey=subresource
+io.k8s.api.apidiscovery.v2.APIResourceDiscovery verbs optional listType=set
+io.k8s.api.apidiscovery.v2.APISubresourceDiscovery acceptedTypes listType=map listMapKey=group listMapKey=version listMapKey=kind
+io.k8s.api.apidiscovery.v2.APISubresourceDiscovery subresource optional
+io.k8s.api.apidiscovery.v2.APISubresourceDiscovery verbs optional listType=set
+io.k8s.api.apidiscovery.v2.APIVersionDiscovery resources listType=map listMapKey=resource
+io.k8s.api.apidiscovery.v2.APIVersionDiscovery version optional
+io.k8s.api.apidiscovery.v2beta1.APIGroupDiscovery versions listType=map listMapKey=version
+io.k8s.api.apidiscovery.v2beta1.APIGroupDiscoveryList items optional
+io.k8s.api.apidiscovery.v2beta1.APIResourceDiscovery categories listType=set
+io.k8s.api.apidiscovery.v2beta1.APIResourceDiscovery resource optional
+io.k8s.api.apidiscovery.v2beta1.APIResourceDiscovery scope optional
+io.k8s.api.apidiscovery.v2beta1.APIResourceDiscovery shortNames listType=set
+io.k8s.api.apidiscovery.v2beta1.APIResourceDiscovery singularResource optional
+io.k8s.api.apidiscovery.v2beta1.APIResourceDiscovery subresources listType=map listMapKey=subresource
+io.k8s.api.apidiscovery.v2beta1.APIResourceDiscovery verbs optional listType=set
+io.k8s.api.apidiscovery.v2beta1.APISubresourceDiscovery acceptedTypes listType=map listMapKey=group listMapKey=version listMapKey=kind
+io.k8s.api.apidiscovery.v2beta1.APISubresourceDiscovery subresource optional
+io.k8s.api.apidiscovery.v2beta1.APISubresourceDiscovery verbs optional listType=set
+io.k8s.api.apidiscovery.v2beta1.APIVersionDiscovery resources listType=map listMapKey=resource
+io.k8s.api.apidiscovery.v2beta1.APIVersionDiscovery version optional
+io.k8s.api.apiserverinternal.v1alpha1.ServerStorageVersion apiServerID required
+io.k8s.api.apiserverinternal.v1alpha1.ServerStorageVersion decodableVersions required listType=set
+io.k8s.api.apiserverinternal.v1alpha1.ServerStorageVersion encodingVersion required
+io.k8s.api.apiserverinternal.v1alpha1.ServerStorageVersion servedVersions listType=set
+io.k8s.api.apiserverinternal.v1alpha1.StorageVersion spec optional
+io.k8s.api.apiserverinternal.v1alpha1.StorageVersion status optional
+io.k8s.api.apiserverinternal.v1alpha1.StorageVersionCondition message required
+io.k8s.api.apiserverinternal.v1alpha1.StorageVersionStatus conditions listType=map listMapKey=type
+io.k8s.api.apiserverinternal.v1alpha1.StorageVersionStatus storageVersions listType=map listMapKey=apiServerID
+io.k8s.api.apps.v1.ControllerRevision revision optional
+io.k8s.api.apps.v1.DaemonSet spec required
+io.k8s.api.apps.v1.DaemonSetCondition status optional
+io.k8s.api.apps.v1.DaemonSetCondition type optional
+io.k8s.api.apps.v1.DaemonSetStatus conditions listType=map listMapKey=type
+io.k8s.api.apps.v1.Deployment spec required
+io.k8s.api.apps.v1.DeploymentCondition status optional
+io.k8s.api.apps.v1.DeploymentCondition type optional
+io.k8s.api.apps.v1.DeploymentStatus conditions listType=map listMapKey=type
+io.k8s.api.apps.v1.ReplicaSet spec required
+io.k8s.api.apps.v1.ReplicaSetCondition status optional
+io.k8s.api.apps.v1.ReplicaSetCondition type optional
+io.k8s.api.apps.v1.ReplicaSetStatus conditions listType=map listMapKey=type
+io.k8s.api.apps.v1.StatefulSet spec required
+io.k8s.api.apps.v1.StatefulSetCondition status optional
+io.k8s.api.apps.v1.StatefulSetCondition type optional
+io.k8s.api.apps.v1.StatefulSetOrdinals start optional
+io.k8s.api.apps.v1.StatefulSetSpec serviceName optional
+io.k8s.api.apps.v1.StatefulSetSpec volumeClaimTemplates listType=atomic
+io.k8s.api.apps.v1.StatefulSetStatus availableReplicas optional
+io.k8s.api.apps.v1.StatefulSetStatus conditions listType=map listMapKey=type
+io.k8s.api.apps.v1beta1.ControllerRevision revision optional
+io.k8s.api.apps.v1beta1.Deployment spec required
+io.k8s.api.apps.v1beta1.DeploymentCondition status optional
+io.k8s.api.apps.v1beta1.DeploymentCondition type optional
+io.k8s.api.apps.v1beta1.DeploymentRollback rollbackTo optional
+io.k8s.api.apps.v1beta1.DeploymentStatus conditions listType=map listMapKey=type
+io.k8s.api.apps.v1beta1.ScaleSpec replicas default=0
+io.k8s.api.apps.v1beta1.ScaleStatus replicas optional
+io.k8s.api.apps.v1beta1.StatefulSet spec required
+io.k8s.api.apps.v1beta1.StatefulSetCondition status optional
+io.k8s.api.apps.v1beta1.StatefulSetCondition type optional
+io.k8s.api.apps.v1beta1.StatefulSetOrdinals start optional
+io.k8s.api.apps.v1beta1.StatefulSetSpec selector required
+io.k8s.api.apps.v1beta1.StatefulSetSpec serviceName optional
+io.k8s.api.apps.v1beta1.StatefulSetSpec volumeClaimTemplates listType=atomic
+io.k8s.api.apps.v1beta1.StatefulSetStatus availableReplicas optional
+io.k8s.api.apps.v1beta1.StatefulSetStatus conditions listType=map listMapKey=type
+io.k8s.api.apps.v1beta2.ControllerRevision revision optional
+io.k8s.api.apps.v1beta2.DaemonSet spec required
+io.k8s.api.apps.v1beta2.DaemonSetCondition status optional
+io.k8s.api.apps.v1beta2.DaemonSetCondition type optional
+io.k8s.api.apps.v1beta2.DaemonSetStatus conditions listType=map listMapKey=type
+io.k8s.api.apps.v1beta2.Deployment spec required
+io.k8s.api.apps.v1beta2.DeploymentCondition status optional
+io.k8s.api.apps.v1beta2.DeploymentCondition type optional
+io.k8s.api.apps.v1beta2.DeploymentStatus conditions listType=map listMapKey=type
+io.k8s.api.apps.v1beta2.ReplicaSet spec required
+io.k8s.api.apps.v1beta2.ReplicaSetCondition status optional
+io.k8s.api.apps.v1beta2.ReplicaSetCondition type optional
+io.k8s.api.apps.v1beta2.ReplicaSetStatus conditions listType=map listMapKey=type
+io.k8s.api.apps.v1beta2.ScaleSpec replicas default=0
+io.k8s.api.apps.v1beta2.ScaleStatus replicas optional
+io.k8s.api.apps.v1beta2.ScaleStatus selector mapType=atomic
+io.k8s.api.apps.v1beta2.StatefulSet spec required
+io.k8s.api.apps.v1beta2.StatefulSetCondition status optional
+io.k8s.api.apps.v1beta2.StatefulSetCondition type optional
+io.k8s.api.apps.v1beta2.StatefulSetOrdinals start optional
+io.k8s.api.apps.v1beta2.StatefulSetSpec serviceName optional
+io.k8s.api.apps.v1beta2.StatefulSetSpec volumeClaimTemplates listType=atomic
+io.k8s.api.apps.v1beta2.StatefulSetStatus availableReplicas optional
+io.k8s.api.apps.v1beta2.StatefulSetStatus conditions listType=map listMapKey=type
+io.k8s.api.authentication.v1.TokenRequest spec optional
+io.k8s.api.authentication.v1.TokenRequestSpec audiences optional listType=atomic
+io.k8s.api.authentication.v1.TokenRequestSpec boundObjectRef optional
+io.k8s.api.authentication.v1.TokenRequestSpec expirationSeconds optional
+io.k8s.api.authentication.v1.TokenRequestStatus expirationTimestamp optional
+io.k8s.api.authentication.v1.TokenRequestStatus token optional
+io.k8s.api.authentication.v1.TokenReviewSpec audiences listType=atomic
+io.k8s.api.authentication.v1.TokenReviewSpec token required
+io.k8s.api.authentication.v1.TokenReviewStatus audiences listType=atomic
+io.k8s.api.authentication.v1.UserInfo groups listType=atomic
+io.k8s.api.authentication.v1beta1.TokenReviewSpec audiences listType=atomic
+io.k8s.api.authentication.v1beta1.TokenReviewSpec token required
+io.k8s.api.authentication.v1beta1.TokenReviewStatus audiences listType=atomic
+io.k8s.api.authentication.v1beta1.UserInfo groups listType=atomic
+io.k8s.api.authorization.v1.FieldSelectorAttributes requirements listType=atomic
+io.k8s.api.authorization.v1.LabelSelectorAttributes requirements listType=atomic
+io.k8s.api.authorization.v1.NonResourceRule nonResourceURLs listType=atomic
+io.k8s.api.authorization.v1.NonResourceRule verbs listType=atomic
+io.k8s.api.authorization.v1.ResourceRule apiGroups listType=atomic
+io.k8s.api.authorization.v1.ResourceRule resourceNames listType=atomic
+io.k8s.api.authorization.v1.ResourceRule resources listType=atomic
+io.k8s.api.authorization.v1.ResourceRule verbs listType=atomic
+io.k8s.api.authorization.v1.SubjectAccessReviewSpec groups listType=atomic
+io.k8s.api.authorization.v1.SubjectRulesReviewStatus nonResourceRules listType=atomic
+io.k8s.api.authorization.v1.SubjectRulesReviewStatus resourceRules listType=atomic
+io.k8s.api.authorization.v1beta1.NonResourceRule nonResourceURLs listType=atomic
+io.k8s.api.authorization.v1beta1.NonResourceRule verbs listType=atomic
+io.k8s.api.authorization.v1beta1.ResourceRule apiGroups listType=atomic
+io.k8s.api.authorization.v1beta1.ResourceRule resourceNames listType=atomic
+io.k8s.api.authorization.v1beta1.ResourceRule resources listType=atomic
+io.k8s.api.authorization.v1beta1.ResourceRule verbs listType=atomic
+io.k8s.api.authorization.v1beta1.SubjectAccessReviewSpec group listType=atomic
+io.k8s.api.authorization.v1beta1.SubjectRulesReviewStatus nonResourceRules listType=atomic
+io.k8s.api.authorization.v1beta1.SubjectRulesReviewStatus resourceRules listType=atomic
+io.k8s.api.autoscaling.v1.CrossVersionObjectReference - structType=atomic
+io.k8s.api.autoscaling.v1.HorizontalPodAutoscaler spec required
+io.k8s.api.autoscaling.v1.ScaleSpec replicas default=0
+io.k8s.api.autoscaling.v2.HPAScalingRules policies listType=atomic
+io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler spec required
+io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerSpec metrics listType=atomic
+io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerStatus conditions listType=map listMapKey=type
+io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerStatus currentMetrics optional listType=atomic
+io.k8s.api.batch.v1.CronJob spec required
+io.k8s.api.batch.v1.CronJobStatus active listType=atomic
+io.k8s.api.batch.v1.JobSchedulingConfiguration resourceClaims listType=map listMapKey=name
+io.k8s.api.batch.v1.JobStatus conditions listType=atomic
+io.k8s.api.batch.v1.PodFailurePolicy rules listType=atomic
+io.k8s.api.batch.v1.PodFailurePolicyOnExitCodesRequirement values listType=set
+io.k8s.api.batch.v1.PodFailurePolicyOnPodConditionsPattern status optional
+io.k8s.api.batch.v1.PodFailurePolicyRule onPodConditions listType=atomic
+io.k8s.api.batch.v1.SuccessPolicy rules listType=atomic
+io.k8s.api.batch.v1.UncountedTerminatedPods failed listType=set
+io.k8s.api.batch.v1.UncountedTerminatedPods succeeded listType=set
+io.k8s.api.batch.v1beta1.CronJob spec required
+io.k8s.api.batch.v1beta1.CronJobStatus active listType=atomic
+io.k8s.api.certificates.v1.CertificateSigningRequestSpec groups listType=atomic
+io.k8s.api.certificates.v1.CertificateSigningRequestSpec usages listType=atomic
+io.k8s.api.certificates.v1.CertificateSigningRequestStatus conditions listType=map listMapKey=type
+io.k8s.api.certificates.v1.PodCertificateRequestSpec maxExpirationSeconds default=86400
+io.k8s.api.certificates.v1.PodCertificateRequestStatus conditions listType=map listMapKey=type
+io.k8s.api.certificates.v1beta1.CertificateSigningRequestCondition status optional
+io.k8s.api.certificates.v1beta1.CertificateSigningRequestSpec groups listType=atomic
+io.k8s.api.certificates.v1beta1.CertificateSigningRequestSpec usages listType=atomic
+io.k8s.api.certificates.v1beta1.CertificateSigningRequestStatus conditions listType=map listMapKey=type
+io.k8s.api.certificates.v1beta1.PodCertificateRequestSpec maxExpirationSeconds default=86400
+io.k8s.api.certificates.v1beta1.PodCertificateRequestSpec pkixPublicKey optional
+io.k8s.api.certificates.v1beta1.PodCertificateRequestSpec proofOfPossession optional
+io.k8s.api.certificates.v1beta1.PodCertificateRequestStatus conditions listType=map listMapKey=type
+io.k8s.api.coordination.v1alpha2.LeaseCandidate spec required
+io.k8s.api.coordination.v1alpha2.LeaseCandidateSpec strategy required
+io.k8s.api.coordination.v1beta1.LeaseCandidate spec required
+io.k8s.api.coordination.v1beta1.LeaseCandidateSpec strategy required
+io.k8s.api.core.v1.AvoidPods preferAvoidPods listType=atomic
+io.k8s.api.core.v1.AzureDiskVolumeSource cachingMode default="ReadWrite"
+io.k8s.api.core.v1.AzureDiskVolumeSource fsType default="ext4"
+io.k8s.api.core.v1.AzureDiskVolumeSource kind default="Shared"
+io.k8s.api.core.v1.AzureDiskVolumeSource readOnly default=false
+io.k8s.api.core.v1.AzureFilePersistentVolumeSource secretNamespace optional
+io.k8s.api.core.v1.Capabilities add listType=atomic
+io.k8s.api.core.v1.Capabilities drop listType=atomic
+io.k8s.api.core.v1.CephFSPersistentVolumeSource monitors listType=atomic
+io.k8s.api.core.v1.CephFSVolumeSource monitors listType=atomic
+io.k8s.api.core.v1.ComponentStatus conditions listType=map listMapKey=type
+io.k8s.api.core.v1.ConfigMapKeySelector - structType=atomic
+io.k8s.api.core.v1.ConfigMapProjection items listType=atomic
+io.k8s.api.core.v1.ConfigMapVolumeSource items listType=atomic
+io.k8s.api.core.v1.Container args listType=atomic
+io.k8s.api.core.v1.Container command listType=atomic
+io.k8s.api.core.v1.Container env listType=map listMapKey=name
+io.k8s.api.core.v1.Container envFrom listType=atomic
+io.k8s.api.core.v1.Container ports listType=map listMapKey=containerPort listMapKey=protocol
+io.k8s.api.core.v1.Container resizePolicy listType=atomic
+io.k8s.api.core.v1.Container restartPolicyRules listType=atomic
+io.k8s.api.core.v1.Container volumeDevices listType=map listMapKey=devicePath
+io.k8s.api.core.v1.Container volumeMounts listType=map listMapKey=mountPath
+io.k8s.api.core.v1.ContainerImage names optional listType=atomic
+io.k8s.api.core.v1.ContainerPort protocol default="TCP"
+io.k8s.api.core.v1.ContainerRestartRule action required
+io.k8s.api.core.v1.ContainerRestartRuleOnExitCodes operator required
+io.k8s.api.core.v1.ContainerRestartRuleOnExitCodes values listType=set
+io.k8s.api.core.v1.ContainerStatus allocatedResourcesStatus listType=map listMapKey=name
+io.k8s.api.core.v1.ContainerStatus volumeMounts listType=map listMapKey=mountPath
+io.k8s.api.core.v1.DownwardAPIProjection items listType=atomic
+io.k8s.api.core.v1.DownwardAPIVolumeSource items listType=atomic
+io.k8s.api.core.v1.EndpointAddress - structType=atomic
+io.k8s.api.core.v1.EndpointPort - structType=atomic
+io.k8s.api.core.v1.EndpointSubset addresses listType=atomic
+io.k8s.api.core.v1.EndpointSubset notReadyAddresses listType=atomic
+io.k8s.api.core.v1.EndpointSubset ports listType=atomic
+io.k8s.api.core.v1.Endpoints subsets listType=atomic
+io.k8s.api.core.v1.EphemeralContainerCommon args listType=atomic
+io.k8s.api.core.v1.EphemeralContainerCommon command listType=atomic
+io.k8s.api.core.v1.EphemeralContainerCommon env listType=map listMapKey=name
+io.k8s.api.core.v1.EphemeralContainerCommon envFrom listType=atomic
+io.k8s.api.core.v1.EphemeralContainerCommon ports listType=map listMapKey=containerPort listMapKey=protocol
+io.k8s.api.core.v1.EphemeralContainerCommon resizePolicy listType=atomic
+io.k8s.api.core.v1.EphemeralContainerCommon restartPolicyRules listType=atomic
+io.k8s.api.core.v1.EphemeralContainerCommon volumeDevices listType=map listMapKey=devicePath
+io.k8s.api.core.v1.EphemeralContainerCommon volumeMounts listType=map listMapKey=mountPath
+io.k8s.api.core.v1.Event reportingComponent optional
+io.k8s.api.core.v1.Event reportingInstance optional
+io.k8s.api.core.v1.EvictionResponder - structType=atomic
+io.k8s.api.core.v1.ExecAction command listType=atomic
+io.k8s.api.core.v1.FCVolumeSource targetWWNs listType=atomic
+io.k8s.api.core.v1.FCVolumeSource wwids listType=atomic
+io.k8s.api.core.v1.FileKeySelector - structType=atomic
+io.k8s.api.core.v1.FileKeySelector optional default=false
+io.k8s.api.core.v1.GRPCAction service optional default=""
+io.k8s.api.core.v1.HTTPGetAction httpHeaders listType=atomic
+io.k8s.api.core.v1.HostAlias hostnames listType=atomic
+io.k8s.api.core.v1.ISCSIPersistentVolumeSource iscsiInterface default="default"
+io.k8s.api.core.v1.ISCSIPersistentVolumeSource portals listType=atomic
+io.k8s.api.core.v1.ISCSIVolumeSource iscsiInterface default="default"
+io.k8s.api.core.v1.ISCSIVolumeSource portals listType=atomic
+io.k8s.api.core.v1.ImageVolumeStatus imageRef required
+io.k8s.api.core.v1.LimitRangeSpec limits listType=atomic
+io.k8s.api.core.v1.LinuxContainerUser supplementalGroups listType=atomic
+io.k8s.api.core.v1.LoadBalancerIngress ports listType=atomic
+io.k8s.api.core.v1.LoadBalancerStatus ingress listType=atomic
+io.k8s.api.core.v1.LocalObjectReference - structType=atomic
+io.k8s.api.core.v1.LocalObjectReference name default=""
+io.k8s.api.core.v1.NamespaceSpec finalizers listType=atomic
+io.k8s.api.core.v1.NamespaceStatus conditions listType=map listMapKey=type
+io.k8s.api.core.v1.NodeAffinity preferredDuringSchedulingIgnoredDuringExecution listType=atomic
+io.k8s.api.core.v1.NodeAllocatableResourceClaimStatus containers listType=set
+io.k8s.api.core.v1.NodeAllocatableResourceClaimStatus mapping listType=map listMapKey=name
+io.k8s.api.core.v1.NodeAllocatableResourceClaimStatus overhead listType=map listMapKey=name
+io.k8s.api.core.v1.NodePodPreemptionPolicy disableResizePreemption listType=set
+io.k8s.api.core.v1.NodeRuntimeHandler name optional
+io.k8s.api.core.v1.NodeSelector - structType=atomic
+io.k8s.api.core.v1.NodeSelector nodeSelectorTerms listType=atomic
+io.k8s.api.core.v1.NodeSelectorRequirement values listType=atomic
+io.k8s.api.core.v1.NodeSelectorTerm - structType=atomic
+io.k8s.api.core.v1.NodeSelectorTerm matchExpressions listType=atomic
+io.k8s.api.core.v1.NodeSelectorTerm matchFields listType=atomic
+io.k8s.api.core.v1.NodeSpec podCIDRs listType=set
+io.k8s.api.core.v1.NodeSpec taints listType=atomic
+io.k8s.api.core.v1.NodeStatus addresses listType=map listMapKey=type
+io.k8s.api.core.v1.NodeStatus conditions listType=map listMapKey=type
+io.k8s.api.core.v1.NodeStatus declaredFeatures listType=atomic
+io.k8s.api.core.v1.NodeStatus images listType=atomic
+io.k8s.api.core.v1.NodeStatus runtimeHandlers listType=atomic
+io.k8s.api.core.v1.NodeStatus volumesAttached listType=atomic
+io.k8s.api.core.v1.NodeStatus volumesInUse listType=atomic
+io.k8s.api.core.v1.ObjectFieldSelector - structType=atomic
+io.k8s.api.core.v1.ObjectReference - structType=atomic
+io.k8s.api.core.v1.PersistentVolumeClaimSpec accessModes listType=atomic
+io.k8s.api.core.v1.PersistentVolumeClaimStatus accessModes listType=atomic
+io.k8s.api.core.v1.PersistentVolumeClaimStatus allocatedResourceStatuses mapType=granular
+io.k8s.api.core.v1.PersistentVolumeClaimStatus conditions listType=map listMapKey=type
+io.k8s.api.core.v1.PersistentVolumeSpec accessModes listType=atomic
+io.k8s.api.core.v1.PersistentVolumeSpec claimRef structType=granular
+io.k8s.api.core.v1.PersistentVolumeSpec mountOptions listType=atomic
+io.k8s.api.core.v1.PodAffinity preferredDuringSchedulingIgnoredDuringExecution listType=atomic
+io.k8s.api.core.v1.PodAffinity requiredDuringSchedulingIgnoredDuringExecution listType=atomic
+io.k8s.api.core.v1.PodAffinityTerm matchLabelKeys listType=atomic
+io.k8s.api.core.v1.PodAffinityTerm mismatchLabelKeys listType=atomic
+io.k8s.api.core.v1.PodAffinityTerm namespaces listType=atomic
+io.k8s.api.core.v1.PodAntiAffinity preferredDuringSchedulingIgnoredDuringExecution listType=atomic
+io.k8s.api.core.v1.PodAntiAffinity requiredDuringSchedulingIgnoredDuringExecution listType=atomic
+io.k8s.api.core.v1.PodCertificateProjection keyType required
+io.k8s.api.core.v1.PodCertificateProjection signerName required
+io.k8s.api.core.v1.PodDNSConfig nameservers listType=atomic
+io.k8s.api.core.v1.PodDNSConfig options listType=atomic
+io.k8s.api.core.v1.PodDNSConfig searches listType=atomic
+io.k8s.api.core.v1.PodExecOptions command listType=atomic
+io.k8s.api.core.v1.PodExtendedResourceClaimStatus requestMappings listType=atomic
+io.k8s.api.core.v1.PodPortForwardOptions ports listType=atomic
+io.k8s.api.core.v1.PodSecurityContext supplementalGroups listType=atomic
+io.k8s.api.core.v1.PodSecurityContext sysctls listType=atomic
+io.k8s.api.core.v1.PodSpec containers listType=map listMapKey=name
+io.k8s.api.core.v1.PodSpec ephemeralContainers listType=map listMapKey=name
+io.k8s.api.core.v1.PodSpec evictionResponders listType=map listMapKey=name
+io.k8s.api.core.v1.PodSpec hostAliases listType=map listMapKey=ip
+io.k8s.api.core.v1.PodSpec imagePullSecrets listType=map listMapKey=name
+io.k8s.api.core.v1.PodSpec initContainers listType=map listMapKey=name
+io.k8s.api.core.v1.PodSpec nodeSelector mapType=atomic
+io.k8s.api.core.v1.PodSpec readinessGates listType=atomic
+io.k8s.api.core.v1.PodSpec resourceClaims listType=map listMapKey=name
+io.k8s.api.core.v1.PodSpec schedulingGates listType=map listMapKey=name
+io.k8s.api.core.v1.PodSpec tolerations listType=atomic
+io.k8s.api.core.v1.PodSpec topologySpreadConstraints listType=map listMapKey=topologyKey listMapKey=whenUnsatisfiable
+io.k8s.api.core.v1.PodSpec volumes listType=map listMapKey=name
+io.k8s.api.core.v1.PodStatus conditions listType=map listMapKey=type
+io.k8s.api.core.v1.PodStatus containerStatuses listType=atomic
+io.k8s.api.core.v1.PodStatus ephemeralContainerStatuses listType=atomic
+io.k8s.api.core.v1.PodStatus hostIPs listType=atomic
+io.k8s.api.core.v1.PodStatus initContainerStatuses listType=atomic
+io.k8s.api.core.v1.PodStatus nodeAllocatableResourceClaimStatuses listType=map listMapKey=resourceClaimName
+io.k8s.api.core.v1.PodStatus podIPs listType=map listMapKey=ip
+io.k8s.api.core.v1.PodStatus resourceClaimStatuses listType=map listMapKey=name
+io.k8s.api.core.v1.PodStatus volumeHealth listType=map listMapKey=name
+io.k8s.api.core.v1.PodVolumeHealth healthConditions listType=map listMapKey=status listMapKey=reason
+io.k8s.api.core.v1.ProjectedVolumeSource sources optional listType=atomic
+io.k8s.api.core.v1.RBDPersistentVolumeSource keyring default="/etc/ceph/keyring"
+io.k8s.api.core.v1.RBDPersistentVolumeSource monitors listType=atomic
+io.k8s.api.core.v1.RBDPersistentVolumeSource pool default="rbd"
+io.k8s.api.core.v1.RBDPersistentVolumeSource user default="admin"
+io.k8s.api.core.v1.RBDVolumeSource keyring default="/etc/ceph/keyring"
+io.k8s.api.core.v1.RBDVolumeSource monitors listType=atomic
+io.k8s.api.core.v1.RBDVolumeSource pool default="rbd"
+io.k8s.api.core.v1.RBDVolumeSource user default="admin"
+io.k8s.api.core.v1.ReplicationControllerSpec minReadySeconds default=0
+io.k8s.api.core.v1.ReplicationControllerSpec replicas default=1
+io.k8s.api.core.v1.ReplicationControllerSpec selector mapType=atomic
+io.k8s.api.core.v1.ReplicationControllerStatus conditions listType=map listMapKey=type
+io.k8s.api.core.v1.ResourceFieldSelector - structType=atomic
+io.k8s.api.core.v1.ResourceQuotaSpec scopes listType=atomic
+io.k8s.api.core.v1.ResourceRequirements claims listType=map listMapKey=name
+io.k8s.api.core.v1.ResourceStatus resources listType=map listMapKey=resourceID
+io.k8s.api.core.v1.ScaleIOPersistentVolumeSource fsType default="xfs"
+io.k8s.api.core.v1.ScaleIOPersistentVolumeSource storageMode default="ThinProvisioned"
+io.k8s.api.core.v1.ScaleIOVolumeSource fsType default="xfs"
+io.k8s.api.core.v1.ScaleIOVolumeSource storageMode default="ThinProvisioned"
+io.k8s.api.core.v1.ScopeSelector - structType=atomic
+io.k8s.api.core.v1.ScopeSelector matchExpressions listType=atomic
+io.k8s.api.core.v1.ScopedResourceSelectorRequirement values listType=atomic
+io.k8s.api.core.v1.SecretKeySelector - structType=atomic
+io.k8s.api.core.v1.SecretProjection items listType=atomic
+io.k8s.api.core.v1.SecretReference - structType=atomic
+io.k8s.api.core.v1.SecretVolumeSource items listType=atomic
+io.k8s.api.core.v1.ServiceAccount imagePullSecrets listType=atomic
+io.k8s.api.core.v1.ServiceAccount secrets listType=map listMapKey=name
+io.k8s.api.core.v1.ServicePort protocol default="TCP"
+io.k8s.api.core.v1.ServiceSpec clusterIPs listType=atomic
+io.k8s.api.core.v1.ServiceSpec externalIPs listType=atomic
+io.k8s.api.core.v1.ServiceSpec ipFamilies listType=atomic
+io.k8s.api.core.v1.ServiceSpec loadBalancerSourceRanges listType=atomic
+io.k8s.api.core.v1.ServiceSpec ports listType=map listMapKey=port listMapKey=protocol
+io.k8s.api.core.v1.ServiceSpec selector mapType=atomic
+io.k8s.api.core.v1.ServiceStatus conditions listType=map listMapKey=type
+io.k8s.api.core.v1.TopologySelectorLabelRequirement values listType=atomic
+io.k8s.api.core.v1.TopologySelectorTerm - structType=atomic
+io.k8s.api.core.v1.TopologySelectorTerm matchLabelExpressions listType=atomic
+io.k8s.api.core.v1.TopologySpreadConstraint matchLabelKeys listType=atomic
+io.k8s.api.core.v1.TypedLocalObjectReference - structType=atomic
+io.k8s.api.core.v1.TypedLocalObjectReference apiGroup optional
+io.k8s.api.core.v1.TypedObjectReference apiGroup optional
+io.k8s.api.core.v1.VolumeHealthStatus healthConditions listType=map listMapKey=status listMapKey=reason
+io.k8s.api.core.v1.VolumeMount bindMountOptions listType=set
+io.k8s.api.discovery.v1.Endpoint addresses listType=set
+io.k8s.api.discovery.v1.EndpointHints forNodes listType=atomic
+io.k8s.api.discovery.v1.EndpointHints forZones listType=atomic
+io.k8s.api.discovery.v1.EndpointPort - structType=atomic
+io.k8s.api.discovery.v1.EndpointSlice endpoints optional listType=atomic
+io.k8s.api.discovery.v1.EndpointSlice ports optional listType=atomic
+io.k8s.api.discovery.v1beta1.Endpoint addresses listType=set
+io.k8s.api.discovery.v1beta1.EndpointHints forNodes listType=atomic
+io.k8s.api.discovery.v1beta1.EndpointHints forZones listType=atomic
+io.k8s.api.discovery.v1beta1.EndpointSlice endpoints listType=atomic
+io.k8s.api.discovery.v1beta1.EndpointSlice ports optional listType=atomic
+io.k8s.api.extensions.v1beta1.DaemonSetStatus conditions listType=map listMapKey=type
+io.k8s.api.extensions.v1beta1.DeploymentStatus conditions listType=map listMapKey=type
+io.k8s.api.extensions.v1beta1.HTTPIngressRuleValue paths listType=atomic
+io.k8s.api.extensions.v1beta1.IPBlock except listType=atomic
+io.k8s.api.extensions.v1beta1.IngressLoadBalancerIngress ports listType=atomic
+io.k8s.api.extensions.v1beta1.IngressLoadBalancerStatus ingress listType=atomic
+io.k8s.api.extensions.v1beta1.IngressSpec rules listType=atomic
+io.k8s.api.extensions.v1beta1.IngressSpec tls listType=atomic
+io.k8s.api.extensions.v1beta1.IngressTLS hosts listType=atomic
+io.k8s.api.extensions.v1beta1.NetworkPolicyEgressRule ports listType=atomic
+io.k8s.api.extensions.v1beta1.NetworkPolicyEgressRule to listType=atomic
+io.k8s.api.extensions.v1beta1.NetworkPolicyIngressRule from listType=atomic
+io.k8s.api.extensions.v1beta1.NetworkPolicyIngressRule ports listType=atomic
+io.k8s.api.extensions.v1beta1.NetworkPolicySpec egress listType=atomic
+io.k8s.api.extensions.v1beta1.NetworkPolicySpec ingress listType=atomic
+io.k8s.api.extensions.v1beta1.NetworkPolicySpec policyTypes listType=atomic
+io.k8s.api.extensions.v1beta1.ReplicaSetStatus conditions listType=map listMapKey=type
+io.k8s.api.extensions.v1beta1.ScaleSpec replicas default=0
+io.k8s.api.extensions.v1beta1.ScaleStatus selector mapType=atomic
+io.k8s.api.flowcontrol.v1.FlowSchema spec required
+io.k8s.api.flowcontrol.v1.FlowSchemaCondition type required
+io.k8s.api.flowcontrol.v1.FlowSchemaSpec matchingPrecedence optional
+io.k8s.api.flowcontrol.v1.FlowSchemaSpec rules listType=atomic
+io.k8s.api.flowcontrol.v1.FlowSchemaStatus conditions listType=map listMapKey=type
+io.k8s.api.flowcontrol.v1.LimitedPriorityLevelConfiguration limitResponse required
+io.k8s.api.flowcontrol.v1.LimitedPriorityLevelConfiguration nominalConcurrencyShares optional
+io.k8s.api.flowcontrol.v1.NonResourcePolicyRule nonResourceURLs listType=set
+io.k8s.api.flowcontrol.v1.NonResourcePolicyRule verbs listType=set
+io.k8s.api.flowcontrol.v1.PolicyRulesWithSubjects nonResourceRules listType=atomic
+io.k8s.api.flowcontrol.v1.PolicyRulesWithSubjects resourceRules listType=atomic
+io.k8s.api.flowcontrol.v1.PolicyRulesWithSubjects subjects listType=atomic
+io.k8s.api.flowcontrol.v1.PriorityLevelConfiguration spec required
+io.k8s.api.flowcontrol.v1.PriorityLevelConfigurationCondition type required
+io.k8s.api.flowcontrol.v1.PriorityLevelConfigurationStatus conditions listType=map listMapKey=type
+io.k8s.api.flowcontrol.v1.QueuingConfiguration handSize optional
+io.k8s.api.flowcontrol.v1.QueuingConfiguration queueLengthLimit optional
+io.k8s.api.flowcontrol.v1.QueuingConfiguration queues optional
+io.k8s.api.flowcontrol.v1.ResourcePolicyRule apiGroups listType=set
+io.k8s.api.flowcontrol.v1.ResourcePolicyRule namespaces optional listType=set
+io.k8s.api.flowcontrol.v1.ResourcePolicyRule resources listType=set
+io.k8s.api.flowcontrol.v1.ResourcePolicyRule verbs listType=set
+io.k8s.api.flowcontrol.v1beta1.FlowSchema spec required
+io.k8s.api.flowcontrol.v1beta1.FlowSchemaCondition type required
+io.k8s.api.flowcontrol.v1beta1.FlowSchemaSpec matchingPrecedence optional
+io.k8s.api.flowcontrol.v1beta1.FlowSchemaSpec rules listType=atomic
+io.k8s.api.flowcontrol.v1beta1.FlowSchemaStatus conditions listType=map listMapKey=type
+io.k8s.api.flowcontrol.v1beta1.LimitedPriorityLevelConfiguration assuredConcurrencyShares optional
+io.k8s.api.flowcontrol.v1beta1.LimitedPriorityLevelConfiguration limitResponse required
+io.k8s.api.flowcontrol.v1beta1.NonResourcePolicyRule nonResourceURLs listType=set
+io.k8s.api.flowcontrol.v1beta1.NonResourcePolicyRule verbs listType=set
+io.k8s.api.flowcontrol.v1beta1.PolicyRulesWithSubjects nonResourceRules listType=atomic
+io.k8s.api.flowcontrol.v1beta1.PolicyRulesWithSubjects resourceRules listType=atomic
+io.k8s.api.flowcontrol.v1beta1.PolicyRulesWithSubjects subjects listType=atomic
+io.k8s.api.flowcontrol.v1beta1.PriorityLevelConfiguration spec required
+io.k8s.api.flowcontrol.v1beta1.PriorityLevelConfigurationCondition type required
+io.k8s.api.flowcontrol.v1beta1.PriorityLevelConfigurationStatus conditions listType=map listMapKey=type
+io.k8s.api.flowcontrol.v1beta1.QueuingConfiguration handSize optional
+io.k8s.api.flowcontrol.v1beta1.QueuingConfiguration queueLengthLimit optional
+io.k8s.api.flowcontrol.v1beta1.QueuingConfiguration queues optional
+io.k8s.api.flowcontrol.v1beta1.ResourcePolicyRule apiGroups listType=set
+io.k8s.api.flowcontrol.v1beta1.ResourcePolicyRule namespaces optional listType=set
+io.k8s.api.flowcontrol.v1beta1.ResourcePolicyRule resources listType=set
+io.k8s.api.flowcontrol.v1beta1.ResourcePolicyRule verbs listType=set
+io.k8s.api.flowcontrol.v1beta2.FlowSchema spec required
+io.k8s.api.flowcontrol.v1beta2.FlowSchemaCondition type required
+io.k8s.api.flowcontrol.v1beta2.FlowSchemaSpec matchingPrecedence optional
+io.k8s.api.flowcontrol.v1beta2.FlowSchemaSpec rules listType=atomic
+io.k8s.api.flowcontrol.v1beta2.FlowSchemaStatus conditions listType=map listMapKey=type
+io.k8s.api.flowcontrol.v1beta2.LimitedPriorityLevelConfiguration assuredConcurrencyShares optional
+io.k8s.api.flowcontrol.v1beta2.LimitedPriorityLevelConfiguration limitResponse required
+io.k8s.api.flowcontrol.v1beta2.NonResourcePolicyRule nonResourceURLs listType=set
+io.k8s.api.flowcontrol.v1beta2.NonResourcePolicyRule verbs listType=set
+io.k8s.api.flowcontrol.v1beta2.PolicyRulesWithSubjects nonResourceRules listType=atomic
+io.k8s.api.flowcontrol.v1beta2.PolicyRulesWithSubjects resourceRules listType=atomic
+io.k8s.api.flowcontrol.v1beta2.PolicyRulesWithSubjects subjects listType=atomic
+io.k8s.api.flowcontrol.v1beta2.PriorityLevelConfiguration spec required
+io.k8s.api.flowcontrol.v1beta2.PriorityLevelConfigurationCondition type required
+io.k8s.api.flowcontrol.v1beta2.PriorityLevelConfigurationStatus conditions listType=map listMapKey=type
+io.k8s.api.flowcontrol.v1beta2.QueuingConfiguration handSize optional
+io.k8s.api.flowcontrol.v1beta2.QueuingConfiguration queueLengthLimit optional
+io.k8s.api.flowcontrol.v1beta2.QueuingConfiguration queues optional
+io.k8s.api.flowcontrol.v1beta2.ResourcePolicyRule apiGroups listType=set
+io.k8s.api.flowcontrol.v1beta2.ResourcePolicyRule namespaces optional listType=set
+io.k8s.api.flowcontrol.v1beta2.ResourcePolicyRule resources listType=set
+io.k8s.api.flowcontrol.v1beta2.ResourcePolicyRule verbs listType=set
+io.k8s.api.flowcontrol.v1beta3.FlowSchema spec required
+io.k8s.api.flowcontrol.v1beta3.FlowSchemaCondition type required
+io.k8s.api.flowcontrol.v1beta3.FlowSchemaSpec matchingPrecedence optional
+io.k8s.api.flowcontrol.v1beta3.FlowSchemaSpec rules listType=atomic
+io.k8s.api.flowcontrol.v1beta3.FlowSchemaStatus conditions listType=map listMapKey=type
+io.k8s.api.flowcontrol.v1beta3.LimitedPriorityLevelConfiguration limitResponse required
+io.k8s.api.flowcontrol.v1beta3.LimitedPriorityLevelConfiguration nominalConcurrencyShares optional
+io.k8s.api.flowcontrol.v1beta3.NonResourcePolicyRule nonResourceURLs listType=set
+io.k8s.api.flowcontrol.v1beta3.NonResourcePolicyRule verbs listType=set
+io.k8s.api.flowcontrol.v1beta3.PolicyRulesWithSubjects nonResourceRules listType=atomic
+io.k8s.api.flowcontrol.v1beta3.PolicyRulesWithSubjects resourceRules listType=atomic
+io.k8s.api.flowcontrol.v1beta3.PolicyRulesWithSubjects subjects listType=atomic
+io.k8s.api.flowcontrol.v1beta3.PriorityLevelConfiguration spec required
+io.k8s.api.flowcontrol.v1beta3.PriorityLevelConfigurationCondition type required
+io.k8s.api.flowcontrol.v1beta3.PriorityLevelConfigurationStatus conditions listType=map listMapKey=type
+io.k8s.api.flowcontrol.v1beta3.QueuingConfiguration handSize optional
+io.k8s.api.flowcontrol.v1beta3.QueuingConfiguration queueLengthLimit optional
+io.k8s.api.flowcontrol.v1beta3.QueuingConfiguration queues optional
+io.k8s.api.flowcontrol.v1beta3.ResourcePolicyRule apiGroups listType=set
+io.k8s.api.flowcontrol.v1beta3.ResourcePolicyRule namespaces optional listType=set
+io.k8s.api.flowcontrol.v1beta3.ResourcePolicyRule resources listType=set
+io.k8s.api.flowcontrol.v1beta3.ResourcePolicyRule verbs listType=set
+io.k8s.api.imagepolicy.v1alpha1.ImageReview spec optional
+io.k8s.api.imagepolicy.v1alpha1.ImageReviewSpec containers listType=atomic
+io.k8s.api.imagepolicy.v1alpha1.ImageReviewStatus allowed optional
+io.k8s.api.lifecycle.v1alpha1.EvictionRequestStatus conditions listType=map listMapKey=type
+io.k8s.api.lifecycle.v1alpha1.EvictionStatus conditions listType=map listMapKey=type
+io.k8s.api.lifecycle.v1alpha1.EvictionStatus requesters listType=map listMapKey=name
+io.k8s.api.lifecycle.v1alpha1.EvictionStatus responders listType=map listMapKey=name
+io.k8s.api.lifecycle.v1alpha1.EvictionStatus targetResponders listType=map listMapKey=name
+io.k8s.api.lifecycle.v1alpha1.Requester - structType=atomic
+io.k8s.api.lifecycle.v1alpha1.ResponderStatus - structType=granular
+io.k8s.api.lifecycle.v1alpha1.TargetResponder - structType=atomic
+io.k8s.api.networking.v1.HTTPIngressRuleValue paths listType=atomic
+io.k8s.api.networking.v1.IPAddress spec required
+io.k8s.api.networking.v1.IPAddressSpec parentRef required
+io.k8s.api.networking.v1.IPBlock except listType=atomic
+io.k8s.api.networking.v1.IngressClassParametersReference scope optional
+io.k8s.api.networking.v1.IngressLoadBalancerIngress ports listType=atomic
+io.k8s.api.networking.v1.IngressLoadBalancerStatus ingress listType=atomic
+io.k8s.api.networking.v1.IngressSpec rules listType=atomic
+io.k8s.api.networking.v1.IngressSpec tls listType=atomic
+io.k8s.api.networking.v1.IngressTLS hosts listType=atomic
+io.k8s.api.networking.v1.NetworkPolicyEgressRule ports listType=atomic
+io.k8s.api.networking.v1.NetworkPolicyEgressRule to listType=atomic
+io.k8s.api.networking.v1.NetworkPolicyIngressRule from listType=atomic
+io.k8s.api.networking.v1.NetworkPolicyIngressRule ports listType=atomic
+io.k8s.api.networking.v1.NetworkPolicySpec egress listType=atomic
+io.k8s.api.networking.v1.NetworkPolicySpec ingress listType=atomic
+io.k8s.api.networking.v1.NetworkPolicySpec podSelector optional
+io.k8s.api.networking.v1.NetworkPolicySpec policyTypes listType=atomic
+io.k8s.api.networking.v1.ParentReference name required
+io.k8s.api.networking.v1.ParentReference resource required
+io.k8s.api.networking.v1.ServiceBackendPort - structType=atomic
+io.k8s.api.networking.v1.ServiceCIDRSpec cidrs listType=atomic
+io.k8s.api.networking.v1.ServiceCIDRStatus conditions listType=map listMapKey=type
+io.k8s.api.networking.v1beta1.HTTPIngressRuleValue paths listType=atomic
+io.k8s.api.networking.v1beta1.IPAddress spec required
+io.k8s.api.networking.v1beta1.IPAddressSpec parentRef required
+io.k8s.api.networking.v1beta1.IngressLoadBalancerIngress ports listType=atomic
+io.k8s.api.networking.v1beta1.IngressLoadBalancerStatus ingress listType=atomic
+io.k8s.api.networking.v1beta1.IngressSpec rules listType=atomic
+io.k8s.api.networking.v1beta1.IngressSpec tls listType=atomic
+io.k8s.api.networking.v1beta1.IngressTLS hosts listType=atomic
+io.k8s.api.networking.v1beta1.ParentReference name required
+io.k8s.api.networking.v1beta1.ParentReference resource required
+io.k8s.api.networking.v1beta1.ServiceCIDRSpec cidrs listType=atomic
+io.k8s.api.networking.v1beta1.ServiceCIDRStatus conditions listType=map listMapKey=type
+io.k8s.api.node.v1.Scheduling nodeSelector mapType=atomic
+io.k8s.api.node.v1.Scheduling tolerations listType=atomic
+io.k8s.api.node.v1alpha1.Scheduling nodeSelector mapType=atomic
+io.k8s.api.node.v1alpha1.Scheduling tolerations listType=atomic
+io.k8s.api.node.v1beta1.Scheduling nodeSelector mapType=atomic
+io.k8s.api.node.v1beta1.Scheduling tolerations listType=atomic
+io.k8s.api.policy.v1.PodDisruptionBudgetStatus conditions listType=map listMapKey=type
+io.k8s.api.policy.v1.PodDisruptionBudgetStatus currentHealthy optional
+io.k8s.api.policy.v1.PodDisruptionBudgetStatus desiredHealthy optional
+io.k8s.api.policy.v1.PodDisruptionBudgetStatus disruptionsAllowed optional
+io.k8s.api.policy.v1.PodDisruptionBudgetStatus expectedPods optional
+io.k8s.api.policy.v1beta1.PodDisruptionBudgetStatus conditions listType=map listMapKey=type
+io.k8s.api.policy.v1beta1.PodDisruptionBudgetStatus currentHealthy optional
+io.k8s.api.policy.v1beta1.PodDisruptionBudgetStatus desiredHealthy optional
+io.k8s.api.policy.v1beta1.PodDisruptionBudgetStatus disruptionsAllowed optional
+io.k8s.api.policy.v1beta1.PodDisruptionBudgetStatus expectedPods optional
+io.k8s.api.rbac.v1.AggregationRule clusterRoleSelectors listType=atomic
+io.k8s.api.rbac.v1.ClusterRole rules optional listType=atomic
+io.k8s.api.rbac.v1.ClusterRoleBinding subjects listType=atomic
+io.k8s.api.rbac.v1.PolicyRule apiGroups listType=atomic
+io.k8s.api.rbac.v1.PolicyRule nonResourceURLs listType=atomic
+io.k8s.api.rbac.v1.PolicyRule resourceNames listType=atomic
+io.k8s.api.rbac.v1.PolicyRule resources listType=atomic
+io.k8s.api.rbac.v1.PolicyRule verbs listType=atomic
+io.k8s.api.rbac.v1.Role rules optional listType=atomic
+io.k8s.api.rbac.v1.RoleBinding subjects listType=atomic
+io.k8s.api.rbac.v1.RoleRef - structType=atomic
+io.k8s.api.rbac.v1.RoleRef apiGroup optional
+io.k8s.api.rbac.v1.Subject - structType=atomic
+io.k8s.api.rbac.v1alpha1.AggregationRule clusterRoleSelectors listType=atomic
+io.k8s.api.rbac.v1alpha1.ClusterRole rules optional listType=atomic
+io.k8s.api.rbac.v1alpha1.ClusterRoleBinding subjects listType=atomic
+io.k8s.api.rbac.v1alpha1.PolicyRule apiGroups listType=atomic
+io.k8s.api.rbac.v1alpha1.PolicyRule nonResourceURLs listType=atomic
+io.k8s.api.rbac.v1alpha1.PolicyRule resourceNames listType=atomic
+io.k8s.api.rbac.v1alpha1.PolicyRule resources listType=atomic
+io.k8s.api.rbac.v1alpha1.PolicyRule verbs listType=atomic
+io.k8s.api.rbac.v1alpha1.Role rules optional listType=atomic
+io.k8s.api.rbac.v1alpha1.RoleBinding subjects listType=atomic
+io.k8s.api.rbac.v1alpha1.RoleRef apiGroup optional
+io.k8s.api.rbac.v1beta1.AggregationRule clusterRoleSelectors listType=atomic
+io.k8s.api.rbac.v1beta1.ClusterRole rules optional listType=atomic
+io.k8s.api.rbac.v1beta1.ClusterRoleBinding subjects listType=atomic
+io.k8s.api.rbac.v1beta1.PolicyRule apiGroups listType=atomic
+io.k8s.api.rbac.v1beta1.PolicyRule nonResourceURLs listType=atomic
+io.k8s.api.rbac.v1beta1.PolicyRule resourceNames listType=atomic
+io.k8s.api.rbac.v1beta1.PolicyRule resources listType=atomic
+io.k8s.api.rbac.v1beta1.PolicyRule verbs listType=atomic
+io.k8s.api.rbac.v1beta1.Role rules optional listType=atomic
+io.k8s.api.rbac.v1beta1.RoleBinding subjects listType=atomic
+io.k8s.api.rbac.v1beta1.RoleRef apiGroup optional
+io.k8s.api.resource.v1.AllocatedDeviceStatus conditions optional listType=map listMapKey=type
+io.k8s.api.resource.v1.CapacityRequestPolicy default optional
+io.k8s.api.resource.v1.CapacityRequestPolicy validValues listType=atomic
+io.k8s.api.resource.v1.CapacityRequestPolicyRange min required
+io.k8s.api.resource.v1.CounterSet counters required
+io.k8s.api.resource.v1.Device bindingConditions listType=atomic
+io.k8s.api.resource.v1.Device bindingFailureConditions listType=atomic
+io.k8s.api.resource.v1.Device consumesCounters listType=atomic
+io.k8s.api.resource.v1.Device taints listType=atomic
+io.k8s.api.resource.v1.DeviceAllocationConfiguration requests listType=atomic
+io.k8s.api.resource.v1.DeviceAllocationResult config listType=atomic
+io.k8s.api.resource.v1.DeviceAllocationResult results listType=atomic
+io.k8s.api.resource.v1.DeviceAttribute bools listType=atomic
+io.k8s.api.resource.v1.DeviceAttribute ints listType=atomic
+io.k8s.api.resource.v1.DeviceAttribute strings listType=atomic
+io.k8s.api.resource.v1.DeviceAttribute versions listType=atomic
+io.k8s.api.resource.v1.DeviceClaim config listType=atomic
+io.k8s.api.resource.v1.DeviceClaim constraints listType=atomic
+io.k8s.api.resource.v1.DeviceClaim requests optional listType=atomic
+io.k8s.api.resource.v1.DeviceClaimConfiguration requests listType=atomic
+io.k8s.api.resource.v1.DeviceClass spec optional
+io.k8s.api.resource.v1.DeviceClassSpec config listType=atomic
+io.k8s.api.resource.v1.DeviceClassSpec selectors listType=atomic
+io.k8s.api.resource.v1.DeviceConstraint requests listType=atomic
+io.k8s.api.resource.v1.DeviceCounterConsumption compatibilityGroups listType=atomic
+io.k8s.api.resource.v1.DeviceCounterConsumption counters required
+io.k8s.api.resource.v1.DeviceRequest firstAvailable listType=atomic
+io.k8s.api.resource.v1.DeviceRequestAllocationResult bindingConditions listType=atomic
+io.k8s.api.resource.v1.DeviceRequestAllocationResult bindingFailureConditions listType=atomic
+io.k8s.api.resource.v1.DeviceRequestAllocationResult skipNodeOperations listType=set
+io.k8s.api.resource.v1.DeviceRequestAllocationResult tolerations listType=atomic
+io.k8s.api.resource.v1.DeviceSubRequest derivedAttributes listType=atomic
+io.k8s.api.resource.v1.DeviceSubRequest selectors listType=atomic
+io.k8s.api.resource.v1.DeviceSubRequest tolerations listType=atomic
+io.k8s.api.resource.v1.DeviceTaintRuleSpec taint required
+io.k8s.api.resource.v1.DeviceTaintRuleStatus conditions listType=map listMapKey=type
+io.k8s.api.resource.v1.DeviceToleration operator default="Equal"
+io.k8s.api.resource.v1.ExactDeviceRequest derivedAttributes listType=atomic
+io.k8s.api.resource.v1.ExactDeviceRequest selectors listType=atomic
+io.k8s.api.resource.v1.ExactDeviceRequest tolerations listType=atomic
+io.k8s.api.resource.v1.NetworkDeviceData ips listType=atomic
+io.k8s.api.resource.v1.ResourceClaim spec optional
+io.k8s.api.resource.v1.ResourceClaimSpec devices optional
+io.k8s.api.resource.v1.ResourceClaimStatus devices listType=map listMapKey=driver listMapKey=device listMapKey=pool listMapKey=shareID
+io.k8s.api.resource.v1.ResourceClaimStatus reservedFor listType=map listMapKey=uid
+io.k8s.api.resource.v1.ResourceClaimTemplate spec optional
+io.k8s.api.resource.v1.ResourceClaimTemplateSpec spec optional
+io.k8s.api.resource.v1.ResourceSliceSpec devices listType=atomic
+io.k8s.api.resource.v1.ResourceSliceSpec sharedCounters listType=atomic
+io.k8s.api.resource.v1.ResourceSliceSpec skipNodeOperations listType=set
+io.k8s.api.resource.v1alpha3.DeviceTaintRuleSpec taint required
+io.k8s.api.resource.v1alpha3.DeviceTaintRuleStatus conditions listType=map listMapKey=type
+io.k8s.api.resource.v1alpha3.PartitionTypeStatus allocatable required
+io.k8s.api.resource.v1alpha3.PartitionTypeStatus attribute required
+io.k8s.api.resource.v1alpha3.PartitionTypeStatus total required
+io.k8s.api.resource.v1alpha3.PartitionTypeStatus type required
+io.k8s.api.resource.v1alpha3.PoolStatus driver required
+io.k8s.api.resource.v1alpha3.PoolStatus partitionSummary listType=atomic
+io.k8s.api.resource.v1alpha3.PoolStatus poolName required
+io.k8s.api.resource.v1alpha3.ResourcePoolStatusRequestSpec limit default=100
+io.k8s.api.resource.v1alpha3.ResourcePoolStatusRequestStatus conditions listType=map listMapKey=type
+io.k8s.api.resource.v1alpha3.ResourcePoolStatusRequestStatus poolCount required
+io.k8s.api.resource.v1alpha3.ResourcePoolStatusRequestStatus pools listType=atomic
+io.k8s.api.resource.v1alpha3.ShareableCapacityStatus available required
+io.k8s.api.resource.v1alpha3.ShareableCapacityStatus consumed required
+io.k8s.api.resource.v1alpha3.ShareableCapacityStatus name required
+io.k8s.api.resource.v1alpha3.ShareableCapacityStatus total required
+io.k8s.api.resource.v1alpha3.ShareableSummaryStatus capacity listType=atomic
+io.k8s.api.resource.v1alpha3.ShareableSummaryStatus fullyAvailableDevices required
+io.k8s.api.resource.v1alpha3.ShareableSummaryStatus partiallyAvailableDevices required
+io.k8s.api.resource.v1beta1.AllocatedDeviceStatus conditions optional listType=map listMapKey=type
+io.k8s.api.resource.v1beta1.BasicDevice bindingConditions listType=atomic
+io.k8s.api.resource.v1beta1.BasicDevice bindingFailureConditions listType=atomic
+io.k8s.api.resource.v1beta1.BasicDevice consumesCounters listType=atomic
+io.k8s.api.resource.v1beta1.BasicDevice taints listType=atomic
+io.k8s.api.resource.v1beta1.CapacityRequestPolicy default optional
+io.k8s.api.resource.v1beta1.CapacityRequestPolicy validValues listType=atomic
+io.k8s.api.resource.v1beta1.CapacityRequestPolicyRange min required
+io.k8s.api.resource.v1beta1.CounterSet counters required
+io.k8s.api.resource.v1beta1.DeviceAllocationConfiguration requests listType=atomic
+io.k8s.api.resource.v1beta1.DeviceAllocationResult config listType=atomic
+io.k8s.api.resource.v1beta1.DeviceAllocationResult results listType=atomic
+io.k8s.api.resource.v1beta1.DeviceAttribute bools listType=atomic
+io.k8s.api.resource.v1beta1.DeviceAttribute ints listType=atomic
+io.k8s.api.resource.v1beta1.DeviceAttribute strings listType=atomic
+io.k8s.api.resource.v1beta1.DeviceAttribute versions listType=atomic
+io.k8s.api.resource.v1beta1.DeviceClaim config listType=atomic
+io.k8s.api.resource.v1beta1.DeviceClaim constraints listType=atomic
+io.k8s.api.resource.v1beta1.DeviceClaim requests optional listType=atomic
+io.k8s.api.resource.v1beta1.DeviceClaimConfiguration requests listType=atomic
+io.k8s.api.resource.v1beta1.DeviceClass spec optional
+io.k8s.api.resource.v1beta1.DeviceClassSpec config listType=atomic
+io.k8s.api.resource.v1beta1.DeviceClassSpec selectors listType=atomic
+io.k8s.api.resource.v1beta1.DeviceConstraint requests listType=atomic
+io.k8s.api.resource.v1beta1.DeviceCounterConsumption compatibilityGroups listType=atomic
+io.k8s.api.resource.v1beta1.DeviceCounterConsumption counters required
+io.k8s.api.resource.v1beta1.DeviceRequest derivedAttributes listType=atomic
+io.k8s.api.resource.v1beta1.DeviceRequest deviceClassName optional
+io.k8s.api.resource.v1beta1.DeviceRequest firstAvailable listType=atomic
+io.k8s.api.resource.v1beta1.DeviceRequest selectors listType=atomic
+io.k8s.api.resource.v1beta1.DeviceRequest tolerations listType=atomic
+io.k8s.api.resource.v1beta1.DeviceRequestAllocationResult bindingConditions listType=atomic
+io.k8s.api.resource.v1beta1.DeviceRequestAllocationResult bindingFailureConditions listType=atomic
+io.k8s.api.resource.v1beta1.DeviceRequestAllocationResult skipNodeOperations listType=set
+io.k8s.api.resource.v1beta1.DeviceRequestAllocationResult tolerations listType=atomic
+io.k8s.api.resource.v1beta1.DeviceSubRequest derivedAttributes listType=atomic
+io.k8s.api.resource.v1beta1.DeviceSubRequest selectors listType=atomic
+io.k8s.api.resource.v1beta1.DeviceSubRequest tolerations listType=atomic
+io.k8s.api.resource.v1beta1.DeviceToleration operator default="Equal"
+io.k8s.api.resource.v1beta1.NetworkDeviceData ips listType=atomic
+io.k8s.api.resource.v1beta1.ResourceClaim spec optional
+io.k8s.api.resource.v1beta1.ResourceClaimSpec devices optional
+io.k8s.api.resource.v1beta1.ResourceClaimStatus devices listType=map listMapKey=driver listMapKey=device listMapKey=pool listMapKey=shareID
+io.k8s.api.resource.v1beta1.ResourceClaimStatus reservedFor listType=map listMapKey=uid
+io.k8s.api.resource.v1beta1.ResourceClaimTemplate spec optional
+io.k8s.api.resource.v1beta1.ResourceClaimTemplateSpec spec optional
+io.k8s.api.resource.v1beta1.ResourceSliceSpec devices listType=atomic
+io.k8s.api.resource.v1beta1.ResourceSliceSpec sharedCounters listType=atomic
+io.k8s.api.resource.v1beta1.ResourceSliceSpec skipNodeOperations listType=set
+io.k8s.api.resource.v1beta2.AllocatedDeviceStatus conditions optional listType=map listMapKey=type
+io.k8s.api.resource.v1beta2.CapacityRequestPolicy default optional
+io.k8s.api.resource.v1beta2.CapacityRequestPolicy validValues listType=atomic
+io.k8s.api.resource.v1beta2.CapacityRequestPolicyRange min required
+io.k8s.api.resource.v1beta2.CounterSet counters required
+io.k8s.api.resource.v1beta2.Device bindingConditions listType=atomic
+io.k8s.api.resource.v1beta2.Device bindingFailureConditions listType=atomic
+io.k8s.api.resource.v1beta2.Device consumesCounters listType=atomic
+io.k8s.api.resource.v1beta2.Device taints listType=atomic
+io.k8s.api.resource.v1beta2.DeviceAllocationConfiguration requests listType=atomic
+io.k8s.api.resource.v1beta2.DeviceAllocationResult config listType=atomic
+io.k8s.api.resource.v1beta2.DeviceAllocationResult results listType=atomic
+io.k8s.api.resource.v1beta2.DeviceAttribute bools listType=atomic
+io.k8s.api.resource.v1beta2.DeviceAttribute ints listType=atomic
+io.k8s.api.resource.v1beta2.DeviceAttribute strings listType=atomic
+io.k8s.api.resource.v1beta2.DeviceAttribute versions listType=atomic
+io.k8s.api.resource.v1beta2.DeviceClaim config listType=atomic
+io.k8s.api.resource.v1beta2.DeviceClaim constraints listType=atomic
+io.k8s.api.resource.v1beta2.DeviceClaim requests optional listType=atomic
+io.k8s.api.resource.v1beta2.DeviceClaimConfiguration requests listType=atomic
+io.k8s.api.resource.v1beta2.DeviceClass spec optional
+io.k8s.api.resource.v1beta2.DeviceClassSpec config listType=atomic
+io.k8s.api.resource.v1beta2.DeviceClassSpec selectors listType=atomic
+io.k8s.api.resource.v1beta2.DeviceConstraint requests listType=atomic
+io.k8s.api.resource.v1beta2.DeviceCounterConsumption compatibilityGroups listType=atomic
+io.k8s.api.resource.v1beta2.DeviceCounterConsumption counters required
+io.k8s.api.resource.v1beta2.DeviceRequest firstAvailable listType=atomic
+io.k8s.api.resource.v1beta2.DeviceRequestAllocationResult bindingConditions listType=atomic
+io.k8s.api.resource.v1beta2.DeviceRequestAllocationResult bindingFailureConditions listType=atomic
+io.k8s.api.resource.v1beta2.DeviceRequestAllocationResult skipNodeOperations listType=set
+io.k8s.api.resource.v1beta2.DeviceRequestAllocationResult tolerations listType=atomic
+io.k8s.api.resource.v1beta2.DeviceSubRequest derivedAttributes listType=atomic
+io.k8s.api.resource.v1beta2.DeviceSubRequest selectors listType=atomic
+io.k8s.api.resource.v1beta2.DeviceSubRequest tolerations listType=atomic
+io.k8s.api.resource.v1beta2.DeviceTaintRuleSpec taint required
+io.k8s.api.resource.v1beta2.DeviceTaintRuleStatus conditions listType=map listMapKey=type
+io.k8s.api.resource.v1beta2.DeviceToleration operator default="Equal"
+io.k8s.api.resource.v1beta2.ExactDeviceRequest derivedAttributes listType=atomic
+io.k8s.api.resource.v1beta2.ExactDeviceRequest selectors listType=atomic
+io.k8s.api.resource.v1beta2.ExactDeviceRequest tolerations listType=atomic
+io.k8s.api.resource.v1beta2.NetworkDeviceData ips listType=atomic
+io.k8s.api.resource.v1beta2.ResourceClaim spec optional
+io.k8s.api.resource.v1beta2.ResourceClaimSpec devices optional
+io.k8s.api.resource.v1beta2.ResourceClaimStatus devices listType=map listMapKey=driver listMapKey=device listMapKey=pool listMapKey=shareID
+io.k8s.api.resource.v1beta2.ResourceClaimStatus reservedFor listType=map listMapKey=uid
+io.k8s.api.resource.v1beta2.ResourceClaimTemplate spec optional
+io.k8s.api.resource.v1beta2.ResourceClaimTemplateSpec spec optional
+io.k8s.api.resource.v1beta2.ResourceSliceSpec devices listType=atomic
+io.k8s.api.resource.v1beta2.ResourceSliceSpec sharedCounters listType=atomic
+io.k8s.api.resource.v1beta2.ResourceSliceSpec skipNodeOperations listType=set
+io.k8s.api.scheduling.v1.PriorityClass value optional
+io.k8s.api.scheduling.v1alpha3.CompositePodGroupSchedulingConstraints topology listType=atomic
+io.k8s.api.scheduling.v1alpha3.CompositePodGroupSpec disruptionMode default={"single":{}}
+io.k8s.api.scheduling.v1alpha3.CompositePodGroupStatus conditions listType=map listMapKey=type
+io.k8s.api.scheduling.v1alpha3.CompositePodGroupTemplate compositePodGroupTemplates listType=map listMapKey=name
+io.k8s.api.scheduling.v1alpha3.CompositePodGroupTemplate podGroupTemplates listType=map listMapKey=name
+io.k8s.api.scheduling.v1alpha3.PodGroupSchedulingConstraints topology listType=atomic
+io.k8s.api.scheduling.v1alpha3.PodGroupSpec disruptionMode default={"single":{}}
+io.k8s.api.scheduling.v1alpha3.PodGroupSpec resourceClaims listType=map listMapKey=name
+io.k8s.api.scheduling.v1alpha3.PodGroupStatus conditions listType=map listMapKey=type
+io.k8s.api.scheduling.v1alpha3.PodGroupStatus resourceClaimStatuses listType=map listMapKey=name
+io.k8s.api.scheduling.v1alpha3.PodGroupTemplate resourceClaims listType=map listMapKey=name
+io.k8s.api.scheduling.v1alpha3.PodGroupTemplate schedulingConstraints optional
+io.k8s.api.scheduling.v1alpha3.WorkloadCompositePodGroupSchedulingConstraints topology listType=atomic
+io.k8s.api.scheduling.v1alpha3.WorkloadPodGroupSchedulingConstraints topology listType=atomic
+io.k8s.api.scheduling.v1alpha3.WorkloadSpec compositePodGroupTemplates listType=map listMapKey=name
+io.k8s.api.scheduling.v1alpha3.WorkloadSpec podGroupTemplates optional listType=map listMapKey=name
+io.k8s.api.scheduling.v1beta1.CompositePodGroupSchedulingConstraints topology listType=atomic
+io.k8s.api.scheduling.v1beta1.CompositePodGroupTemplate compositePodGroupTemplates listType=map listMapKey=name
+io.k8s.api.scheduling.v1beta1.CompositePodGroupTemplate podGroupTemplates listType=map listMapKey=name
+io.k8s.api.scheduling.v1beta1.PodGroupSchedulingConstraints topology listType=atomic
+io.k8s.api.scheduling.v1beta1.PodGroupSpec disruptionMode default={"single":{}}
+io.k8s.api.scheduling.v1beta1.PodGroupSpec resourceClaims listType=map listMapKey=name
+io.k8s.api.scheduling.v1beta1.PodGroupStatus conditions listType=map listMapKey=type
+io.k8s.api.scheduling.v1beta1.PodGroupStatus resourceClaimStatuses listType=map listMapKey=name
+io.k8s.api.scheduling.v1beta1.PodGroupTemplate resourceClaims listType=map listMapKey=name
+io.k8s.api.scheduling.v1beta1.PodGroupTemplate schedulingConstraints optional
+io.k8s.api.scheduling.v1beta1.PriorityClass value optional
+io.k8s.api.scheduling.v1beta1.WorkloadSpec compositePodGroupTemplates listType=map listMapKey=name
+io.k8s.api.scheduling.v1beta1.WorkloadSpec podGroupTemplates optional listType=map listMapKey=name
+io.k8s.api.storage.v1.CSIDriverSpec tokenRequests listType=atomic
+io.k8s.api.storage.v1.CSIDriverSpec volumeLifecycleModes listType=set
+io.k8s.api.storage.v1.CSINodeDriver topologyKeys optional listType=atomic
+io.k8s.api.storage.v1.CSINodeSpec drivers listType=map listMapKey=name
+io.k8s.api.storage.v1.CSINodeStatus storageHealth listType=map listMapKey=name
+io.k8s.api.storage.v1.StorageClass allowedTopologies listType=atomic
+io.k8s.api.storage.v1.StorageClass mountOptions listType=atomic
+io.k8s.api.storage.v1.StorageHealth healthConditions listType=atomic
+io.k8s.api.storage.v1beta1.CSIDriverSpec tokenRequests listType=atomic
+io.k8s.api.storage.v1beta1.CSIDriverSpec volumeLifecycleModes listType=atomic
+io.k8s.api.storage.v1beta1.CSINodeDriver topologyKeys optional listType=atomic
+io.k8s.api.storage.v1beta1.CSINodeSpec drivers listType=map listMapKey=name
+io.k8s.api.storage.v1beta1.CSINodeStatus storageHealth listType=map listMapKey=name
+io.k8s.api.storage.v1beta1.StorageClass allowedTopologies listType=atomic
+io.k8s.api.storage.v1beta1.StorageClass mountOptions listType=atomic
+io.k8s.api.storage.v1beta1.StorageHealth healthConditions listType=atomic
+io.k8s.api.storagemigration.v1.StorageVersionMigrationStatus conditions listType=map listMapKey=type
+io.k8s.api.storagemigration.v1beta1.StorageVersionMigrationStatus conditions listType=map listMapKey=type
+io.k8s.apimachinery.pkg.apis.meta.v1.APIGroup serverAddressByClientCIDRs listType=atomic
+io.k8s.apimachinery.pkg.apis.meta.v1.APIGroup versions listType=atomic
+io.k8s.apimachinery.pkg.apis.meta.v1.APIGroupList groups listType=atomic
+io.k8s.apimachinery.pkg.apis.meta.v1.APIResource categories listType=atomic
+io.k8s.apimachinery.pkg.apis.meta.v1.APIResource shortNames listType=atomic
+io.k8s.apimachinery.pkg.apis.meta.v1.APIResourceList resources listType=atomic
+io.k8s.apimachinery.pkg.apis.meta.v1.APIVersions serverAddressByClientCIDRs listType=atomic
+io.k8s.apimachinery.pkg.apis.meta.v1.APIVersions versions listType=atomic
+io.k8s.apimachinery.pkg.apis.meta.v1.ApplyOptions dryRun listType=atomic
+io.k8s.apimachinery.pkg.apis.meta.v1.CreateOptions dryRun listType=atomic
+io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions dryRun listType=atomic
+io.k8s.apimachinery.pkg.apis.meta.v1.FieldSelectorRequirement values listType=atomic
+io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector - structType=atomic
+io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector matchExpressions listType=atomic
+io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement values listType=atomic
+io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta finalizers listType=set
+io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta managedFields listType=atomic
+io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta ownerReferences listType=map listMapKey=uid
+io.k8s.apimachinery.pkg.apis.meta.v1.OwnerReference - structType=atomic
+io.k8s.apimachinery.pkg.apis.meta.v1.PatchOptions dryRun listType=atomic
+io.k8s.apimachinery.pkg.apis.meta.v1.RootPaths paths listType=atomic
+io.k8s.apimachinery.pkg.apis.meta.v1.StatusDetails causes listType=atomic
+io.k8s.apimachinery.pkg.apis.meta.v1.Table columnDefinitions listType=atomic
+io.k8s.apimachinery.pkg.apis.meta.v1.Table rows listType=atomic
+io.k8s.apimachinery.pkg.apis.meta.v1.TableRow cells listType=atomic
+io.k8s.apimachinery.pkg.apis.meta.v1.TableRow conditions listType=atomic
+io.k8s.apimachinery.pkg.apis.meta.v1.UpdateOptions dryRun listType=atomic
 `

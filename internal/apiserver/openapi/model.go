@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	smdschema "sigs.k8s.io/structured-merge-diff/v6/schema"
 )
 
 // node is one schema, independent of how it is encoded (Swagger 2.0 JSON,
@@ -59,28 +58,17 @@ var (
 )
 
 // modeler turns Go types into definitions. It is used for one document
-// build and then dropped.
+// (or one type converter) and then dropped.
 type modeler struct {
-	smd  *smdschema.Schema // structured-merge-diff schema; nil leaves list/map types out
-	gvks map[reflect.Type][]schema.GroupVersionKind
-
-	// markers are the fields whose +required/+optional marker overrides
-	// omitempty: true means required (see markers_table.go).
-	markers map[string]bool
+	marks markers
+	gvks  map[reflect.Type][]schema.GroupVersionKind
 
 	types map[string]reflect.Type // every definition found, by name
 	queue []reflect.Type
 }
 
-func newModeler(smd *smdschema.Schema, gvks map[reflect.Type][]schema.GroupVersionKind) *modeler {
-	m := &modeler{smd: smd, gvks: gvks, markers: map[string]bool{}, types: map[string]reflect.Type{}}
-	for line := range strings.Lines(requiredMarkers) {
-		line = strings.TrimSpace(line)
-		if len(line) > 1 {
-			m.markers[line[1:]] = line[0] == '+'
-		}
-	}
-	return m
+func newModeler(marks markers, gvks map[reflect.Type][]schema.GroupVersionKind) *modeler {
+	return &modeler{marks: marks, gvks: gvks, types: map[string]reflect.Type{}}
 }
 
 // ref returns the definition name of struct type t and queues its
@@ -152,7 +140,7 @@ func (m *modeler) define(t reflect.Type) (*node, error) {
 		return nil, err
 	}
 	sort.Slice(n.props, func(i, j int) bool { return n.props[i].name < n.props[j].name })
-	m.overlayDefinition(definitionName(t), n)
+	m.marks.typ(definitionName(t)).apply(n)
 	return n, nil
 }
 
@@ -191,11 +179,19 @@ func (m *modeler) fields(t reflect.Type, n *node, seen map[string]bool) error {
 		p.description = docs[name]
 		p.patchStrategy = f.Tag.Get("patchStrategy")
 		p.patchMergeKey = f.Tag.Get("patchMergeKey")
+		if nt := derefType(f.Type); nt.Kind() != reflect.Struct && nt.Name() != "" && nt.PkgPath() != "" {
+			m.marks.typ(definitionName(nt)).apply(p) // a named slice or map type's own markers
+		}
+		fm := m.marks.field(definitionName(t), name)
+		fm.apply(p)
 		omitempty := hasOption(opts, "omitempty") || hasOption(opts, "omitzero")
 		p.dflt = zeroDefault(f.Type, omitempty)
-		required, marked := m.markers[definitionName(t)+"."+name]
-		if !marked {
-			required = !omitempty
+		required := !omitempty
+		if fm != nil {
+			if fm.dflt != nil {
+				p.dflt = fm.dflt
+			}
+			required = (required || fm.required) && !fm.optional
 		}
 		if required {
 			n.required = append(n.required, name)
@@ -285,81 +281,6 @@ func customJSON(t reflect.Type) bool {
 	p := reflect.PointerTo(t)
 	return t.Implements(unmarshalerType) || p.Implements(unmarshalerType) ||
 		t.Implements(marshalerType) || p.Implements(marshalerType)
-}
-
-// overlayDefinition adds what the structured-merge-diff schema knows of a
-// definition and its properties: list types and keys, map types and
-// defaults set by markers (e.g. protocol: TCP).
-func (m *modeler) overlayDefinition(name string, n *node) {
-	if m.smd == nil {
-		return
-	}
-	td, ok := m.smd.FindNamedType(name)
-	if !ok || td.Map == nil {
-		return
-	}
-	n.mapType = mapTypeOf(td.Map.ElementRelationship)
-	fields := make(map[string]*smdschema.StructField, len(td.Map.Fields))
-	for i := range td.Map.Fields {
-		fields[td.Map.Fields[i].Name] = &td.Map.Fields[i]
-	}
-	for _, p := range n.props {
-		f, ok := fields[p.name]
-		if !ok {
-			continue
-		}
-		overlayRef(p.node, f.Type)
-		if f.Default != nil {
-			p.node.dflt = jsonValue(f.Default)
-		}
-	}
-}
-
-// overlayRef copies list and map types of an SMD type reference onto the
-// inline schema n.
-func overlayRef(n *node, tr smdschema.TypeRef) {
-	if tr.NamedType != nil {
-		if tr.ElementRelationship != nil {
-			n.mapType = mapTypeOf(*tr.ElementRelationship)
-		}
-		return
-	}
-	switch a := tr.Inlined; {
-	case a.List != nil && n.typ == "array":
-		n.listType, n.listMapKeys = listTypeOf(a.List)
-		if n.items != nil {
-			overlayRef(n.items, a.List.ElementType)
-		}
-	case a.Map != nil && n.typ == "object" && n.ref == "":
-		n.mapType = mapTypeOf(a.Map.ElementRelationship)
-		if n.additional != nil {
-			overlayRef(n.additional, a.Map.ElementType)
-		}
-	}
-}
-
-// listTypeOf maps SMD list semantics to x-kubernetes-list-type and
-// x-kubernetes-list-map-keys.
-func listTypeOf(l *smdschema.List) (string, []string) {
-	switch {
-	case l.ElementRelationship == smdschema.Associative && len(l.Keys) > 0:
-		return "map", l.Keys
-	case l.ElementRelationship == smdschema.Associative:
-		return "set", nil
-	default:
-		return "atomic", nil
-	}
-}
-
-// mapTypeOf maps SMD map semantics to x-kubernetes-map-type.
-func mapTypeOf(r smdschema.ElementRelationship) string {
-	switch r {
-	case smdschema.Atomic:
-		return "atomic"
-	case smdschema.Separable:
-		return "granular"
-	}
-	return ""
 }
 
 // definitionName is the OpenAPI name of a named Go type, as upstream spells

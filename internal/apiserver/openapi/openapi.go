@@ -8,14 +8,11 @@ import (
 	"sort"
 	"sync"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
-	"k8s.io/client-go/applyconfigurations"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	smdschema "sigs.k8s.io/structured-merge-diff/v6/schema"
 
 	"kserver.dev/kserver/internal/apiserver/registry"
 )
@@ -33,20 +30,19 @@ type Config struct {
 }
 
 // Docs builds and holds the OpenAPI documents of one server and the type
-// converter server-side apply uses. Nothing is built by New: the type
-// converter on first use, the v2 document on the first /openapi/v2 request
-// and all v3 documents on the first /openapi/v3 request (their index needs
-// every document's hash). Only compressed bytes are kept. Safe for
-// concurrent use.
+// converter server-side apply uses. Nothing is built by New: each kind's
+// merge schema on its first server-side apply or managed-fields update, the
+// v2 document on the first /openapi/v2 request and all v3 documents on the
+// first /openapi/v3 request (their index needs every document's hash).
+// Only compressed bytes are kept. Safe for concurrent use.
 type Docs struct {
 	resources []*registry.Resource
 	scheme    *runtime.Scheme
 	version   string
+	tc        *typeConverter
 
-	tcOnce sync.Once
-	tc     managedfields.TypeConverter
-	smd    *smdschema.Schema
-	tcErr  error
+	marksOnce sync.Once
+	marks     markers
 
 	mu      sync.Mutex
 	v2JSON  *blob
@@ -60,6 +56,7 @@ func New(cfg Config) (*Docs, error) {
 		return nil, errors.New("openapi: no resources to describe")
 	}
 	d := &Docs{resources: cfg.Resources, scheme: cfg.Scheme, version: cfg.Version}
+	d.tc = &typeConverter{docs: d, byGVK: map[schema.GroupVersionKind]managedfields.TypeConverter{}}
 	if d.version == "" {
 		d.version = "unversioned"
 	}
@@ -83,44 +80,21 @@ func defaultScheme() (*runtime.Scheme, error) {
 }
 
 // TypeConverter converts the built-in types to and from the typed values
-// server-side apply merges, with upstream's list types, list-map keys and
-// map types. It is client-go's schema for k8s.io/api (generated from the
-// same markers upstream's OpenAPI is), parsed on first use.
-func (d *Docs) TypeConverter() managedfields.TypeConverter {
-	d.loadTypeConverter()
-	return d.tc
-}
+// server-side apply merges, with upstream's list types, list-map keys, map
+// types and defaults.
+func (d *Docs) TypeConverter() managedfields.TypeConverter { return d.tc }
 
-func (d *Docs) loadTypeConverter() {
-	d.tcOnce.Do(func() {
-		d.tc = applyconfigurations.NewTypeConverter(d.scheme)
-		// The converter keeps its parsed schema private; a typed value of
-		// any kind carries the whole of it.
-		ns := &corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}}
-		tv, err := d.tc.ObjectToTyped(ns)
-		if err != nil {
-			d.tcErr = fmt.Errorf("openapi: load structured merge schema: %w", err)
-			return
-		}
-		d.smd = tv.Schema()
-		releaseMemory()
-	})
+// markers returns the parsed markers table.
+func (d *Docs) markers() markers {
+	d.marksOnce.Do(func() { d.marks = parseMarkers(apiMarkers) })
+	return d.marks
 }
 
 // releaseMemory hands the garbage of a one-time build back to the
-// operating system. Parsing the merge schema or building the documents
-// leaves 10–20 MB of garbage that an idle server would otherwise keep
-// resident until the runtime's next forced collection; each build happens
-// once per process, so the cost (one collection) is paid at most three
-// times.
+// operating system: building all documents leaves 10–20 MB of garbage that
+// an idle server would otherwise keep resident until the runtime's next
+// forced collection. Each document set is built once per process.
 func releaseMemory() { debug.FreeOSMemory() }
-
-// mergeSchema is the structured-merge-diff schema the documents take list
-// and map types from.
-func (d *Docs) mergeSchema() (*smdschema.Schema, error) {
-	d.loadTypeConverter()
-	return d.smd, d.tcErr
-}
 
 // V2JSON returns the Swagger 2.0 document as JSON and its ETag.
 func (d *Docs) V2JSON() ([]byte, string, error) {

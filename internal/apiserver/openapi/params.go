@@ -89,17 +89,36 @@ func queryType(t reflect.Type) string {
 	return ""
 }
 
-// Parameters of the standard verbs.
-func listParams() []*param   { return queryParams(metav1.ListOptions{}) }
-func createParams() []*param { return queryParams(metav1.CreateOptions{}) }
-func updateParams() []*param { return queryParams(metav1.UpdateOptions{}) }
-func patchParams() []*param  { return queryParams(metav1.PatchOptions{}) }
-func deleteParams() []*param { return queryParams(metav1.DeleteOptions{}) }
+// stdParams are the parameters of the standard verbs, made once per
+// document build and shared by every operation (parameters are never
+// modified once made).
+type stdParams struct {
+	list, create, update, patch, delete, deleteCollection []*param
+	namespace, pretty                                     *param
+}
 
-// deleteCollectionParams are DeleteOptions plus the list options that
-// select what to delete (not watch or bookmarks).
-func deleteCollectionParams() []*param {
-	return append(deleteParams(), queryParams(metav1.ListOptions{}, "watch", "allowWatchBookmarks")...)
+func newStdParams() stdParams {
+	return stdParams{
+		list:   queryParams(metav1.ListOptions{}),
+		create: queryParams(metav1.CreateOptions{}),
+		update: queryParams(metav1.UpdateOptions{}),
+		patch:  queryParams(metav1.PatchOptions{}),
+		delete: queryParams(metav1.DeleteOptions{}),
+		// DeleteOptions plus the list options that select what to delete.
+		deleteCollection: append(queryParams(metav1.DeleteOptions{}),
+			queryParams(metav1.ListOptions{}, "watch", "allowWatchBookmarks")...),
+		namespace: namespacePathParam(),
+		pretty:    prettyParam(),
+	}
+}
+
+// join concatenates parameter lists into a new slice.
+func join(lists ...[]*param) []*param {
+	var out []*param
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
 }
 
 func bodyParam(ref string, required bool) *param {

@@ -45,6 +45,7 @@ type response struct {
 type routeGen struct {
 	m     *modeler
 	types map[schema.GroupVersionKind]reflect.Type
+	std   stdParams
 }
 
 // kindRef is the definition name of a kind, "" if the kind has no Go type.
@@ -97,34 +98,36 @@ func (g *routeGen) resource(res *registry.Resource) []*route {
 	g.common()
 	gvk := res.GroupVersionKind()
 	scope := func(ps ...*param) []*param {
+		out := join(ps)
 		if res.Namespaced {
-			ps = append(ps, namespacePathParam())
+			out = append(out, g.std.namespace)
 		}
-		return append(ps, prettyParam())
+		return append(out, g.std.pretty)
 	}
-	itemScope := func(ps ...*param) []*param { return scope(append(ps, namePathParam(res.Kind))...) }
+	name := namePathParam(res.Kind)
+	itemScope := func(ps ...*param) []*param { return scope(join(ps, []*param{name})...) }
 
 	if res.HasVerb("list") && list != "" {
-		coll.add(listOp(n, gvk, list, "list", "", res.HasVerb("watch"), scope()))
+		coll.add(listOp(n, gvk, list, "list", "", res.HasVerb("watch"), scope(g.std.list...)))
 	}
 	if res.HasVerb("create") && self != "" {
-		coll.add(writeOp("post", "post", n.id("create", ""), "create"+article(res.Kind)+res.Kind, gvk, self, scope(createParams()...)))
+		coll.add(writeOp("post", "post", n.id("create", ""), "create"+article(res.Kind)+res.Kind, gvk, self, scope(g.std.create...)))
 	}
 	if res.HasVerb("deletecollection") {
 		coll.add(deleteOp(n.id("delete", "Collection"), "delete collection of "+res.Kind, "deletecollection", gvk,
-			scope(deleteCollectionParams()...)))
+			scope(g.std.deleteCollection...)))
 	}
 	if res.HasVerb("get") && self != "" {
 		item.add(getOp(n.id("read", ""), "read the specified "+res.Kind, gvk, self, itemScope()))
 	}
 	if res.HasVerb("update") && self != "" {
-		item.add(writeOp("put", "put", n.id("replace", ""), "replace the specified "+res.Kind, gvk, self, itemScope(updateParams()...)))
+		item.add(writeOp("put", "put", n.id("replace", ""), "replace the specified "+res.Kind, gvk, self, itemScope(g.std.update...)))
 	}
 	if res.HasVerb("patch") && self != "" {
-		item.add(patchOp(n.id("patch", ""), "partially update the specified "+res.Kind, gvk, self, itemScope()))
+		item.add(patchOp(n.id("patch", ""), "partially update the specified "+res.Kind, gvk, self, itemScope(g.std.patch...)))
 	}
 	if res.HasVerb("delete") {
-		op := deleteOp(n.id("delete", ""), "delete"+article(res.Kind)+res.Kind, "delete", gvk, itemScope(deleteParams()...))
+		op := deleteOp(n.id("delete", ""), "delete"+article(res.Kind)+res.Kind, "delete", gvk, itemScope(g.std.delete...))
 		if self != "" && returnsDeletedObject[res.GroupVersionKind().GroupKind()] {
 			op.responses[0].ref, op.responses[1].ref = self, self
 		}
@@ -134,7 +137,7 @@ func (g *routeGen) resource(res *registry.Resource) []*route {
 	if res.Namespaced && res.HasVerb("list") && list != "" {
 		all := &route{path: base + "/" + res.Resource}
 		all.add(listOp(opNamer{gv: gv, kind: res.Kind}, gvk, list, "list", "ForAllNamespaces", res.HasVerb("watch"),
-			[]*param{prettyParam()}))
+			join([]*param{g.std.pretty}, g.std.list)))
 		routes = append(routes, all)
 	}
 	if res.HasVerb("watch") {
@@ -156,10 +159,11 @@ func (g *routeGen) resource(res *registry.Resource) []*route {
 func (g *routeGen) watchRoutes(res *registry.Resource, n opNamer, base, ns string) []*route {
 	gvk := res.GroupVersionKind()
 	scoped := func(ps ...*param) []*param {
+		out := join(ps, g.std.list)
 		if ns != "" {
-			ps = append(ps, namespacePathParam())
+			out = append(out, g.std.namespace)
 		}
-		return append(ps, prettyParam())
+		return append(out, g.std.pretty)
 	}
 	list := &route{path: base + "/watch" + ns + "/" + res.Resource}
 	list.add(watchOp(n.id("watch", "")+"List", "watch individual changes to a list of "+res.Kind+
@@ -173,7 +177,8 @@ func (g *routeGen) watchRoutes(res *registry.Resource, n opNamer, base, ns strin
 		all := &route{path: base + "/watch/" + res.Resource}
 		n.scope = ""
 		all.add(watchOp(n.id("watch", "")+"ListForAllNamespaces", "watch individual changes to a list of "+res.Kind+
-			". deprecated: use the 'watch' parameter with a list operation instead.", "watchlist", gvk, []*param{prettyParam()}))
+			". deprecated: use the 'watch' parameter with a list operation instead.", "watchlist", gvk,
+			join([]*param{g.std.pretty}, g.std.list)))
 		routes = append(routes, all)
 	}
 	return routes
@@ -211,12 +216,12 @@ func (g *routeGen) subresource(res *registry.Resource, sub registry.Subresource,
 		case "get":
 			r.add(getOp(n.id("read", suffix), "read "+of, kind, ref, itemScope()))
 		case "update":
-			r.add(writeOp("put", "put", n.id("replace", suffix), "replace "+of, kind, ref, itemScope(updateParams()...)))
+			r.add(writeOp("put", "put", n.id("replace", suffix), "replace "+of, kind, ref, itemScope(g.std.update...)))
 		case "patch":
-			r.add(patchOp(n.id("patch", suffix), "partially update "+of, kind, ref, itemScope()))
+			r.add(patchOp(n.id("patch", suffix), "partially update "+of, kind, ref, itemScope(g.std.patch...)))
 		case "create":
 			r.add(writeOp("post", "post", n.id("create", suffix), "create "+sub.Name+" of"+article(res.Kind)+res.Kind,
-				kind, ref, itemScope(createParams()...)))
+				kind, ref, itemScope(g.std.create...)))
 		}
 	}
 	return []*route{r}
@@ -270,7 +275,7 @@ func listOp(n opNamer, gvk schema.GroupVersionKind, list, verb, suffix string, w
 		desc = "list or watch objects of kind " + n.kind
 	}
 	return &operation{method: "get", id: n.id(verb, "") + suffix, description: desc,
-		action: "list", gvk: gvk, consumes: mediaAny, produces: mediaLists, params: append(ps, listParams()...),
+		action: "list", gvk: gvk, consumes: mediaAny, produces: mediaLists, params: ps,
 		responses: []response{ok(list), unauthorized()}}
 }
 
@@ -291,7 +296,7 @@ func writeOp(method, action, id, desc string, gvk schema.GroupVersionKind, ref s
 
 func patchOp(id, desc string, gvk schema.GroupVersionKind, ref string, ps []*param) *operation {
 	return &operation{method: "patch", id: id, description: desc, action: "patch", gvk: gvk, consumes: mediaPatches,
-		produces: mediaObjects, params: append(append(ps, patchParams()...), bodyParam(defPatch, true)),
+		produces: mediaObjects, params: append(ps, bodyParam(defPatch, true)),
 		responses: []response{ok(ref), {code: "201", description: "Created", ref: ref}, unauthorized()}}
 }
 
@@ -307,7 +312,7 @@ func deleteOp(id, desc, action string, gvk schema.GroupVersionKind, ps []*param)
 
 func watchOp(id, desc, action string, gvk schema.GroupVersionKind, ps []*param) *operation {
 	return &operation{method: "get", id: id, description: desc, action: action, gvk: gvk, consumes: mediaAny,
-		produces: mediaLists, params: append(ps, listParams()...), responses: []response{ok(defWatchEvent), unauthorized()}}
+		produces: mediaLists, params: ps, responses: []response{ok(defWatchEvent), unauthorized()}}
 }
 
 func ok(ref string) response { return response{code: "200", description: "OK", ref: ref} }
