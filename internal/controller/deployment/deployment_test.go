@@ -1,7 +1,7 @@
 package deployment_test
 
 import (
-		"testing"
+	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -184,4 +184,3 @@ func TestDeploymentCreatesReplicaSetAndRollsOut(t *testing.T) {
 		t.Fatal("deployment revision not 2")
 	}
 }
-
