@@ -18,7 +18,7 @@ func commandsDeploy(f *Factory) []*cobra.Command {
 
 func commandsCluster(f *Factory) []*cobra.Command {
 	return []*cobra.Command{newClusterInfoCommand(f), newCordonCommand(f, true), newCordonCommand(f, false),
-		newDrainCommand(f), newTaintCommand(f)}
+		newDrainCommand(f), newTaintCommand(f), newTopCommand(f)}
 }
 
 func commandsDebug(f *Factory) []*cobra.Command {

@@ -99,7 +99,9 @@ func TestPodTopologySpreadFilter(t *testing.T) {
 			func(c *corev1.TopologySpreadConstraint) { c.MinDomains = ptr.To[int32](3) })), "a2", unfit("node(s) didn't match pod topology spread constraints")},
 		{"node affinity policy Honor leaves out zone b", pod(nodeSelector("zone", "a"), spread(1, "zone", corev1.DoNotSchedule, web)), "a1", nil},
 		{"node affinity policy Ignore counts zone b", pod(nodeSelector("zone", "a"), spread(1, "zone", corev1.DoNotSchedule, web,
-			func(c *corev1.TopologySpreadConstraint) { c.NodeAffinityPolicy = ptr.To(corev1.NodeInclusionPolicyIgnore) })), "a1",
+			func(c *corev1.TopologySpreadConstraint) {
+				c.NodeAffinityPolicy = ptr.To(corev1.NodeInclusionPolicyIgnore)
+			})), "a1",
 			unfit("node(s) didn't match pod topology spread constraints")},
 		{"pod outside the selector does not count itself", makePod("p", spread(1, "zone", corev1.DoNotSchedule, web)), "a1",
 			unfit("node(s) didn't match pod topology spread constraints")},

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"context"
 	"log/slog"
 	"math/rand"
 	"time"
@@ -163,3 +164,7 @@ func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func mustQ(s string) resource.Quantity { return resource.MustParse(s) }
+
+func contextWithCancel() (context.Context, context.CancelFunc) {
+	return context.WithCancel(context.Background())
+}

@@ -13,12 +13,20 @@ import (
 // preemption and report the failure), assume the pod there and hand it to
 // a binder.
 func (s *Scheduler) scheduleOne(ctx context.Context, qp *queuedPod) {
+	if job, ok := s.scheduleCycle(ctx, qp); ok {
+		s.binds <- job
+	}
+}
+
+// scheduleCycle is scheduleOne up to the hand-off: it returns the binding
+// job when the pod was assumed on a node.
+func (s *Scheduler) scheduleCycle(ctx context.Context, qp *queuedPod) (bindJob, bool) {
 	pi := qp.info
 	s.cache.mu.Lock()
 	if s.cache.isAssumed(pi.uid) {
 		s.cache.mu.Unlock()
 		s.queue.done(pi.uid)
-		return
+		return bindJob{}, false
 	}
 	node, cs, err := s.algo.schedule(pi)
 	if err != nil {
@@ -28,7 +36,7 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *queuedPod) {
 		}
 		s.cache.mu.Unlock()
 		s.handleFailure(ctx, qp, err, p)
-		return
+		return bindJob{}, false
 	}
 	assumed := pi.withNode(node)
 	s.cache.assume(assumed)
@@ -38,7 +46,7 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *queuedPod) {
 	}
 	s.cache.mu.Unlock()
 	s.logger.Debug("assumed pod on node", "namespace", pi.pod.Namespace, "pod", pi.pod.Name, "node", node)
-	s.binds <- bindJob{qp: qp, pod: assumed, node: node, volumes: volumes, claims: delayedClaims(cs)}
+	return bindJob{qp: qp, pod: assumed, node: node, volumes: volumes, claims: delayedClaims(cs)}, true
 }
 
 // postFilter runs preemption for a pod that fits nowhere and records the
