@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	clientcmdv1 "k8s.io/client-go/tools/clientcmd/api/v1"
+	"sigs.k8s.io/yaml"
 )
 
 // ServerOptions name what the serving certificate must cover.
@@ -111,12 +111,15 @@ func (s *Server) TLSConfig() (*tls.Config, error) {
 // cluster, context and user are all named "default", with the certificates
 // embedded.
 func (s *Server) Kubeconfig(server string) ([]byte, error) {
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["default"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: s.ServerCA.CertPEM}
-	cfg.AuthInfos["default"] = &clientcmdapi.AuthInfo{ClientCertificateData: s.Admin.CertPEM, ClientKeyData: s.Admin.KeyPEM}
-	cfg.Contexts["default"] = &clientcmdapi.Context{Cluster: "default", AuthInfo: "default"}
-	cfg.CurrentContext = "default"
-	data, err := clientcmd.Write(*cfg)
+	cfg := clientcmdv1.Config{
+		APIVersion:     "v1",
+		Kind:           "Config",
+		Clusters:       []clientcmdv1.NamedCluster{{Name: "default", Cluster: clientcmdv1.Cluster{Server: server, CertificateAuthorityData: s.ServerCA.CertPEM}}},
+		AuthInfos:      []clientcmdv1.NamedAuthInfo{{Name: "default", AuthInfo: clientcmdv1.AuthInfo{ClientCertificateData: s.Admin.CertPEM, ClientKeyData: s.Admin.KeyPEM}}},
+		Contexts:       []clientcmdv1.NamedContext{{Name: "default", Context: clientcmdv1.Context{Cluster: "default", AuthInfo: "default"}}},
+		CurrentContext: "default",
+	}
+	data, err := yaml.Marshal(&cfg)
 	if err != nil {
 		return nil, fmt.Errorf("encode kubeconfig: %w", err)
 	}
