@@ -35,5 +35,5 @@ func commandsSettings(f *Factory) []*cobra.Command {
 }
 
 func commandsLearn(f *Factory) []*cobra.Command {
-	return []*cobra.Command{newConvertCommand(f)}
+	return []*cobra.Command{newWhyCommand(f), newTreeCommand(f), newConvertCommand(f)}
 }
