@@ -1,14 +1,18 @@
 package apiserver
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"runtime"
 	"strings"
+	"time"
 
 	apiversion "k8s.io/apimachinery/pkg/version"
 
+	"kserver.dev/kserver/internal/store"
 	"kserver.dev/kserver/internal/version"
 )
 
@@ -31,6 +35,15 @@ func versionInfo() apiversion.Info {
 	}
 }
 
+// storeHealthy reads a key that never exists: any answer but "not found"
+// (closed store, I/O error, timeout) is unhealthy.
+func (s *Server) storeHealthy(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, err := s.cfg.Store.Get(ctx, "/registry/health")
+	return err == nil || errors.Is(err, store.ErrNotFound)
+}
+
 func (s *Server) serveVersion(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		writeError(w, methodNotAllowed(r.Method, gr("", "version")), gr("", "version"), "")
@@ -51,7 +64,7 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 	}{
 		{"ping", true},
 		{"log", true},
-		{"etcd", s.cfg.Store.CurrentRevision() >= 0},
+		{"etcd", s.storeHealthy(r.Context())},
 	}
 	if parts[0] == "readyz" {
 		checks = append(checks, struct {

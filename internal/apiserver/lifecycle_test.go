@@ -168,3 +168,32 @@ func TestGracefulPodDeletion(t *testing.T) {
 		t.Fatalf("bound pod after delete: %v %+v", err, got)
 	}
 }
+
+func TestNamespaceFinalize(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	nss := clientset(t, ts.admin).CoreV1().Namespaces()
+	ns, err := nss.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "fin"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ns.Spec.Finalizers) != 1 || ns.Status.Phase != corev1.NamespaceActive {
+		t.Fatalf("new namespace = %+v %+v", ns.Spec, ns.Status)
+	}
+	ns.Spec.Finalizers = nil
+	ns.Labels = map[string]string{"ignored": "yes"}
+	got, err := nss.Finalize(ctx, ns, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Spec.Finalizers) != 0 || got.Labels["ignored"] != "" {
+		t.Errorf("finalize changed %+v / labels %v", got.Spec, got.Labels)
+	}
+	// Without spec finalizers the namespace goes at once.
+	if err := nss.Delete(ctx, "fin", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nss.Get(ctx, "fin", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("after delete: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	corev1 "k8s.io/api/core/v1"
 	"net/http"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -86,7 +87,10 @@ func (s *Server) serveSameKind(c *call) {
 			c.fail(err)
 			return
 		}
-		kv, out, _, err := c.updateObject(c.ctx, o, c.strategySub(), func(runtime.Object) (runtime.Object, error) {
+		kv, out, _, err := c.updateObject(c.ctx, o, c.strategySub(), func(cur runtime.Object) (runtime.Object, error) {
+			if c.ri.subresource == "finalize" {
+				return finalizeNamespace(obj, cur)
+			}
 			return obj.DeepCopyObject(), nil
 		})
 		c.respondWrite(kv, out, o.dryRun, err)
@@ -98,11 +102,32 @@ func (s *Server) serveSameKind(c *call) {
 	}
 }
 
+// finalizeNamespace is PUT namespaces/<name>/finalize: only
+// spec.finalizers changes (the namespace controller removes "kubernetes"
+// once the content is gone).
+func finalizeNamespace(in, cur runtime.Object) (runtime.Object, error) {
+	want, ok1 := in.(*corev1.Namespace)
+	ns, ok2 := cur.(*corev1.Namespace)
+	if !ok1 || !ok2 {
+		return nil, badRequest("finalize takes a Namespace")
+	}
+	ns.Spec.Finalizers = want.Spec.Finalizers
+	if want.ResourceVersion != "" {
+		ns.ResourceVersion = want.ResourceVersion
+	} else {
+		ns.ResourceVersion = ""
+	}
+	return ns, nil
+}
+
 // strategySub is the strategy hook a same-kind subresource uses: status
 // for status, the main resource's update rules otherwise.
 func (c *call) strategySub() string {
-	if c.ri.subresource == "status" {
+	switch c.ri.subresource {
+	case "status":
 		return "status"
+	case "finalize":
+		return "finalize"
 	}
 	return ""
 }

@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 	"errors"
+	corev1 "k8s.io/api/core/v1"
 	"net/http"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -159,8 +160,9 @@ func (c *call) admitUpdate(ctx context.Context, obj, old runtime.Object, subreso
 	m.SetResourceVersion(om.GetResourceVersion())
 	st := c.res.Strategy
 	// A binding is the server's own change of an otherwise immutable
-	// field (spec.nodeName): no strategy hooks, no validation.
-	if subresource != "binding" {
+	// field (spec.nodeName), finalize changes only spec.finalizers: no
+	// strategy hooks, no validation.
+	if subresource != "binding" && subresource != "finalize" {
 		st.Default(obj)
 		if subresource == "status" {
 			st.PrepareForStatusUpdate(ctx, obj, old)
@@ -209,6 +211,9 @@ func shouldDeleteDuringUpdate(obj, old runtime.Object) bool {
 	m, _ := meta.Accessor(obj)
 	om, _ := meta.Accessor(old)
 	if om.GetDeletionTimestamp() == nil || len(m.GetFinalizers()) > 0 {
+		return false
+	}
+	if ns, ok := obj.(*corev1.Namespace); ok && len(ns.Spec.Finalizers) > 0 {
 		return false
 	}
 	g := om.GetDeletionGracePeriodSeconds()
