@@ -91,10 +91,23 @@ type Key struct {
 	Prefix bool
 }
 
-// Element is a set element, or a map element when Verdict is set.
+// Element is a set element, or a map element when Verdict (verdict map)
+// or Value (data map) is set.
 type Element struct {
 	Key     Key
 	Verdict *Verdict
+	Value   *Key // data of a data map, with its text
+}
+
+// Same reports whether two elements with one key map to the same thing.
+func (e Element) Same(o Element) bool {
+	switch {
+	case e.Verdict != nil || o.Verdict != nil:
+		return e.Verdict != nil && o.Verdict != nil && *e.Verdict == *o.Verdict
+	case e.Value != nil || o.Value != nil:
+		return e.Value != nil && o.Value != nil && e.Value.Text == o.Value.Text
+	}
+	return true
 }
 
 // Set is a named set or verdict map.
@@ -102,6 +115,7 @@ type Set struct {
 	Name     string
 	Fields   []nftables.SetDatatype // more than one: a concatenation
 	Map      bool                   // a verdict map
+	Data     []nftables.SetDatatype // a data map: the fields of its values
 	Interval bool                   // elements are prefixes or ranges
 	Dynamic  bool                   // updated from the packet path
 	Timeout  time.Duration          // element timeout (dynamic sets)
@@ -124,6 +138,13 @@ func (s *Set) typeText() string {
 	t := strings.Join(names, " . ")
 	if s.Map {
 		t += " : verdict"
+	}
+	if len(s.Data) > 0 {
+		data := make([]string, len(s.Data))
+		for i, f := range s.Data {
+			data[i] = f.Name
+		}
+		t += " : " + strings.Join(data, " . ")
 	}
 	return t
 }
@@ -197,7 +218,7 @@ func (t *Table) orderedChains() []*Chain {
 
 func writeSet(b *strings.Builder, s *Set) {
 	kind := "set"
-	if s.Map {
+	if s.Map || len(s.Data) > 0 {
 		kind = "map"
 	}
 	fmt.Fprintf(b, "\t%s %s {\n\t\ttype %s\n", kind, s.Name, s.typeText())
@@ -223,6 +244,8 @@ func writeSet(b *strings.Builder, s *Set) {
 			e := s.Elements[k]
 			if e.Verdict != nil {
 				fmt.Fprintf(b, "\t\t\t%s : %s,\n", k, e.Verdict)
+			} else if e.Value != nil {
+				fmt.Fprintf(b, "\t\t\t%s : %s,\n", k, e.Value.Text)
 			} else {
 				fmt.Fprintf(b, "\t\t\t%s,\n", k)
 			}
@@ -360,4 +383,33 @@ func (f Family) AddrPairKey(a, b netip.Addr) Key {
 // AddrPairFields are the fields of a set of address pairs.
 func (f Family) AddrPairFields() []nftables.SetDatatype {
 	return []nftables.SetDatatype{f.addrType(), f.addrType()}
+}
+
+// SlotKey is the key "slot . id" of an endpoint map: slot is what
+// `numgen random mod N` yields (host byte order), id names the chain.
+func SlotKey(slot uint32, id uint64) Key {
+	b := append(native32(slot), idBytes(id)...)
+	return Key{Text: fmt.Sprintf("%d . %#016x", slot, id), Bytes: b}
+}
+
+func idBytes(id uint64) []byte {
+	return []byte{byte(id >> 56), byte(id >> 48), byte(id >> 40), byte(id >> 32), byte(id >> 24), byte(id >> 16), byte(id >> 8), byte(id)}
+}
+
+// SlotFields are the key fields of an endpoint map (slot . id-high .
+// id-low), typed "mark": the nft tool cannot print a concatenation of
+// plain integers (it aborts on `nft list`), it can print marks.
+func SlotFields() []nftables.SetDatatype {
+	return []nftables.SetDatatype{nftables.TypeMark, nftables.TypeMark, nftables.TypeMark}
+}
+
+// EndpointValue is the data "addr . port" of an endpoint map.
+func (f Family) EndpointValue(a netip.Addr, port uint16) *Key {
+	text := fmt.Sprintf("%s . %d", a, port)
+	return &Key{Text: text, Bytes: append(f.addrBytes(a), pad4(be16(port))...)}
+}
+
+// EndpointFields are the value fields of an endpoint map.
+func (f Family) EndpointFields() []nftables.SetDatatype {
+	return []nftables.SetDatatype{f.addrType(), nftables.TypeInetService}
 }

@@ -293,6 +293,22 @@ func (r *R) DNAT(a netip.Addr, port uint16) Rule {
 		&expr.NAT{Type: expr.NATTypeDestNAT, Family: r.fam.nfproto(), RegAddrMin: 1, RegProtoMin: 2, Specified: true}).Build()
 }
 
+// DNATMap rewrites the destination to the endpoint a random slot of n
+// maps to in an endpoint map: `numgen random mod n . id` is looked up
+// in set, which yields "addr . port". Endpoints then change as map
+// elements, without touching the rule (a rule with NAT makes the kernel
+// re-validate every chain of the table; an element change does not).
+func (r *R) DNATMap(n int, id uint64, set string) Rule {
+	b := idBytes(id)
+	protoReg := 8 + uint32(r.fam.AddrLen())/4
+	return r.add(fmt.Sprintf("dnat to numgen random mod %d . %#016x map @%s", n, id, set),
+		&expr.Numgen{Register: 1, Modulus: uint32(n), Type: unix.NFT_NG_RANDOM},
+		&expr.Immediate{Register: 9, Data: b[:4]},
+		&expr.Immediate{Register: 10, Data: b[4:]},
+		&expr.Lookup{SourceRegister: 1, SetName: set, IsDestRegSet: true, DestRegister: 1},
+		&expr.NAT{Type: expr.NATTypeDestNAT, Family: r.fam.nfproto(), RegAddrMin: 1, RegProtoMin: protoReg, Specified: true}).Build()
+}
+
 // Masquerade rewrites the source to the outgoing interface's address.
 func (r *R) Masquerade() Rule {
 	return r.add("masquerade fully-random", &expr.Masq{FullyRandom: true}).Build()

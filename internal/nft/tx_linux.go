@@ -112,6 +112,13 @@ func (tx *Tx) set(s *Set) *nftables.Set {
 	if s.Map {
 		ns.DataType = nftables.TypeVerdict
 	}
+	if len(s.Data) > 0 {
+		ns.IsMap = true
+		ns.DataType = nftables.MustConcatSetType(s.Data...)
+		if len(s.Data) == 1 {
+			ns.DataType = s.Data[0]
+		}
+	}
 	return ns
 }
 
@@ -186,6 +193,9 @@ func (tx *Tx) elements(s *Set, elems []Element) []nftables.SetElement {
 		el := nftables.SetElement{Key: e.Key.Bytes}
 		if e.Verdict != nil {
 			el.VerdictData = e.Verdict.expr()
+		}
+		if e.Value != nil {
+			el.Val = e.Value.Bytes
 		}
 		out = append(out, el)
 		if s.Interval && e.Key.End != nil {

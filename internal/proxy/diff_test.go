@@ -22,7 +22,11 @@ func elemKeys(m map[string][]nft.Element) map[string][]string {
 	out := map[string][]string{}
 	for k, es := range m {
 		for _, e := range es {
-			out[k] = append(out[k], e.Key.Text+" : "+e.Verdict.String())
+			if e.Verdict != nil {
+				out[k] = append(out[k], e.Key.Text+" : "+e.Verdict.String())
+			} else {
+				out[k] = append(out[k], e.Key.Text+" : "+e.Value.Text)
+			}
 		}
 		slices.Sort(out[k])
 	}
@@ -41,13 +45,33 @@ func TestDiffOnlyWhatChanged(t *testing.T) {
 			t.Fatalf("diff of equal fragments: %+v", c)
 		}
 	})
+	slot := func(i uint32) string {
+		return nft.SlotKey(i, chainID(svcChain)).Text
+	}
 	t.Run("endpoint added", func(t *testing.T) {
 		c := diff(build(cfg, &one), build(cfg, &two))
 		if got := chainNames(c.flushChains); !slices.Equal(got, []string{svcChain}) {
-			t.Errorf("rewritten chains %v", got)
+			t.Errorf("rewritten chains %v (the modulus changes)", got)
 		}
-		if len(c.addChains)+len(c.delChains)+len(c.addElems)+len(c.delElems) != 0 {
+		want := map[string][]string{mapEndpoints: {slot(1) + " : 10.42.0.3 . 80"}}
+		if got := elemKeys(c.addElems); !mapsEqual(got, want) {
+			t.Errorf("added elements %v", got)
+		}
+		if len(c.addChains)+len(c.delChains)+len(c.delElems) != 0 {
 			t.Errorf("unexpected chain or element changes: %+v", c)
+		}
+	})
+	t.Run("endpoint replaced, same count", func(t *testing.T) {
+		moved := web(epA, ready("10.42.0.9", 80, true))
+		c := diff(build(cfg, &two), build(cfg, &moved))
+		if len(c.flushChains)+len(c.addChains)+len(c.delChains) != 0 {
+			t.Errorf("chains touched: %+v", c)
+		}
+		if got := elemKeys(c.delElems); !mapsEqual(got, map[string][]string{mapEndpoints: {slot(1) + " : 10.42.0.3 . 80"}}) {
+			t.Errorf("deleted elements %v", got)
+		}
+		if got := elemKeys(c.addElems); !mapsEqual(got, map[string][]string{mapEndpoints: {slot(1) + " : 10.42.0.9 . 80"}}) {
+			t.Errorf("added elements %v", got)
 		}
 	})
 	t.Run("last endpoint gone", func(t *testing.T) {
@@ -55,6 +79,7 @@ func TestDiffOnlyWhatChanged(t *testing.T) {
 		want := map[string][]string{
 			mapServiceIPs:       {"10.43.0.10 . tcp . 80 : goto " + svcChain},
 			mapServiceNodePorts: {"tcp . 30080 : goto " + extChain},
+			mapEndpoints:        {slot(0) + " : 10.42.0.2 . 80"},
 		}
 		if got := elemKeys(c.delElems); !mapsEqual(got, want) {
 			t.Errorf("deleted elements %v", got)
@@ -73,7 +98,7 @@ func TestDiffOnlyWhatChanged(t *testing.T) {
 	})
 	t.Run("service removed", func(t *testing.T) {
 		c := diff(build(cfg, &two), nil)
-		if len(c.delChains) != 2 || len(c.addChains)+len(c.addElems) != 0 || len(c.delElems) != 2 {
+		if len(c.delChains) != 2 || len(c.addChains)+len(c.addElems) != 0 || len(c.delElems[mapEndpoints]) != 2 {
 			t.Errorf("removal: %+v", c)
 		}
 	})

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"fmt"
+	"hash/fnv"
 	"net/netip"
 	"slices"
 
@@ -22,6 +23,7 @@ const (
 	chainReject         = "reject-chain"
 	chainMasquerading   = "masquerading"
 	setHairpin          = "hairpin-endpoints"
+	mapEndpoints        = "service-endpoints"
 	filterPriority      = nft.PriorityDstNAT - 10
 	prefixService       = "service-"
 	prefixLocal         = "local-"
@@ -29,7 +31,7 @@ const (
 	prefixAffinity      = "affinity-"
 )
 
-var skeletonMaps = []string{mapServiceIPs, mapServiceNodePorts, mapNoEndpointIPs, mapNoEndpointPorts}
+var skeletonMaps = []string{mapServiceIPs, mapServiceNodePorts, mapNoEndpointIPs, mapNoEndpointPorts, mapEndpoints}
 
 // skeleton is the part of the table that does not depend on Services.
 func skeleton(cfg Config) *nft.Table {
@@ -40,6 +42,7 @@ func skeleton(cfg Config) *nft.Table {
 	t.AddSet(&nft.Set{Name: mapServiceNodePorts, Fields: nft.ProtoPortFields(), Map: true})
 	t.AddSet(&nft.Set{Name: mapNoEndpointPorts, Fields: nft.ProtoPortFields(), Map: true})
 	t.AddSet(&nft.Set{Name: setHairpin, Fields: f.AddrPairFields()})
+	t.AddSet(&nft.Set{Name: mapEndpoints, Fields: nft.SlotFields(), Data: f.EndpointFields()})
 
 	base := func(name, typ string, hook nft.Hook, prio int32, rules ...nft.Rule) {
 		t.AddChain(&nft.Chain{Name: name, Base: &nft.Base{Type: typ, Hook: hook, Priority: prio}, Rules: rules})
@@ -90,6 +93,21 @@ func (fr *fragment) addElem(m string, k nft.Key, v nft.Verdict) {
 	fr.elems[m] = append(fr.elems[m], nft.Element{Key: k, Verdict: &v})
 }
 
+func (fr *fragment) addValue(m string, k nft.Key, v *nft.Key) {
+	if fr.elems == nil {
+		fr.elems = map[string][]nft.Element{}
+	}
+	fr.elems[m] = append(fr.elems[m], nft.Element{Key: k, Value: v})
+}
+
+// chainID names a chain's slots in the endpoint map (FNV-1a, 64 bits:
+// collisions among thousands of chains are out of reach).
+func chainID(chain string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(chain))
+	return h.Sum64()
+}
+
 // build computes a Service port's fragment.
 func build(cfg Config, s *Service) *fragment {
 	fr := &fragment{}
@@ -121,16 +139,22 @@ func build(cfg Config, s *Service) *fragment {
 			return
 		}
 		rules := pre
-		if s.AffinityTimeout > 0 {
-			for _, e := range eps {
-				rules = append(rules, f.Rule().SAddrIn(affinity[e], false).L4Proto(s.Protocol).DNAT(e.IP, e.Port))
+		if s.AffinityTimeout == 0 {
+			// Endpoints are elements of the shared endpoint map: a
+			// changed endpoint is an element change, not a rule change.
+			id := chainID(name)
+			for i, e := range eps {
+				fr.addValue(mapEndpoints, nft.SlotKey(uint32(i), id), f.EndpointValue(e.IP, e.Port))
 			}
+			rules = append(rules, f.Rule().L4Proto(s.Protocol).DNATMap(len(eps), id, mapEndpoints))
+			fr.chains = append(fr.chains, &nft.Chain{Name: name, Rules: rules})
+			return
+		}
+		for _, e := range eps {
+			rules = append(rules, f.Rule().SAddrIn(affinity[e], false).L4Proto(s.Protocol).DNAT(e.IP, e.Port))
 		}
 		for i, e := range eps {
-			r := f.Rule().NumgenPick(i, len(eps))
-			if s.AffinityTimeout > 0 {
-				r = r.UpdateSAddr(affinity[e], s.AffinityTimeout)
-			}
+			r := f.Rule().NumgenPick(i, len(eps)).UpdateSAddr(affinity[e], s.AffinityTimeout)
 			rules = append(rules, r.L4Proto(s.Protocol).DNAT(e.IP, e.Port))
 		}
 		fr.chains = append(fr.chains, &nft.Chain{Name: name, Rules: rules})

@@ -137,7 +137,7 @@ func diffElems(c *change, m string, old, new []nft.Element) {
 	kept := map[string]bool{}
 	for _, e := range new {
 		p, ok := prev[e.Key.Text]
-		if ok && *p.Verdict == *e.Verdict {
+		if ok && p.Same(e) {
 			kept[e.Key.Text] = true
 			continue
 		}
