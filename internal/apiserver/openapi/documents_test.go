@@ -294,6 +294,7 @@ func TestWellKnownFields(t *testing.T) {
 		{v1 + "ContainerPort", "protocol", map[string]any{"type": "string", "default": "TCP"}},
 		{v1 + "PodSpec", "nodeSelector", map[string]any{"type": "object", "x-kubernetes-map-type": "atomic"}},
 		{v1 + "PodSpec", "terminationGracePeriodSeconds", map[string]any{"type": "integer", "format": "int64"}},
+		{v1 + "Container", "imagePullPolicy", map[string]any{"enum": []any{"Always", "IfNotPresent", "Never"}}},
 		{v1 + "ContainerPort", "containerPort", map[string]any{"type": "integer", "format": "int32"}},
 		{v1 + "Secret", "data", map[string]any{"additionalProperties": map[string]any{"type": "string", "format": "byte"}}},
 		{meta + "ObjectMeta", "finalizers", map[string]any{"x-kubernetes-patch-strategy": "merge", "x-kubernetes-list-type": "set"}},

@@ -97,6 +97,9 @@ func (n *node) common(o map[string]any) {
 	if len(n.required) > 0 {
 		o["required"] = n.required
 	}
+	if len(n.enum) > 0 {
+		o["enum"] = n.enum
+	}
 	for _, e := range n.extensions() {
 		o[e.name] = e.value
 	}

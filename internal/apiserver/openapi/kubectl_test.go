@@ -42,6 +42,10 @@ func TestStockKubectlExplain(t *testing.T) {
 			if !strings.Contains(out, "GROUP:      apps") || !strings.Contains(out, "FIELD: maxSurge <IntOrString>") {
 				t.Errorf("explain deploy…maxSurge:\n%s", out)
 			}
+			out = kubectl(t, bin, kubeconfig, "explain", "pod.spec.containers.imagePullPolicy")
+			if !strings.Contains(out, "Possible enum values:") || !strings.Contains(out, "- `\"IfNotPresent\"` means that kubelet pulls") {
+				t.Errorf("explain imagePullPolicy lacks its enum values:\n%s", out)
+			}
 			out = kubectl(t, bin, kubeconfig, "explain", "pods.spec.containers", "--output=plaintext-openapiv2")
 			if !strings.Contains(out, "RESOURCE: containers <[]Object>") || !strings.Contains(out, "List of containers belonging to the pod.") {
 				t.Errorf("explain -o plaintext-openapiv2 (protobuf v2):\n%s", out)

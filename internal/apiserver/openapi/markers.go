@@ -2,6 +2,9 @@ package openapi
 
 import (
 	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
 	"strings"
 )
 
@@ -17,6 +20,9 @@ import (
 //	                      merges the list
 //	mapType=, structType=atomic|granular        x-kubernetes-map-type
 //	default=<JSON>        the field's default value (v3 and apply)
+//	enum=["<value>","<description>"]  one value of a +enum string type:
+//	                      fields of the type list the values ("enum") and
+//	                      describe them after their own description
 //
 // Field lines describe one field; "-" lines describe the type itself (a
 // struct's map type, or a named slice or map type used by fields).
@@ -28,7 +34,8 @@ type marker struct {
 	listType           string
 	listMapKeys        []string
 	mapType            string
-	dflt               any // nil: none
+	dflt               any         // nil: none
+	enum               [][2]string // value, description; sorted by value
 }
 
 // parseMarkers reads markers_table.go's lines.
@@ -40,11 +47,14 @@ func parseMarkers(table string) markers {
 		if !ok || !ok2 {
 			continue
 		}
-		m := &marker{}
+		m := out[def+" "+field]
+		if m == nil {
+			m = &marker{}
+		}
 		for rest != "" {
 			var item string
-			if strings.HasPrefix(rest, "default=") {
-				item, rest = rest, "" // the JSON value may hold spaces; it is always last
+			if strings.HasPrefix(rest, "default=") || strings.HasPrefix(rest, "enum=") {
+				item, rest = rest, "" // JSON values may hold spaces; they are always last
 			} else {
 				item, rest, _ = strings.Cut(rest, " ")
 			}
@@ -70,7 +80,39 @@ func (m *marker) set(item string) {
 		m.mapType = v
 	case "default":
 		_ = json.Unmarshal([]byte(v), &m.dflt) // the test keeps the table valid JSON
+	case "enum":
+		var e [2]string
+		if json.Unmarshal([]byte(v), &e) == nil {
+			i := sort.Search(len(m.enum), func(i int) bool { return m.enum[i][0] >= e[0] })
+			m.enum = slices.Insert(m.enum, i, e)
+		}
 	}
+}
+
+// enumValues are the values of an enum type, sorted.
+func (m *marker) enumValues() []string {
+	if m == nil {
+		return nil
+	}
+	out := make([]string, len(m.enum))
+	for i, e := range m.enum {
+		out[i] = e[0]
+	}
+	return out
+}
+
+// enumDescription is what upstream appends to the description of a field
+// of an enum type.
+func (m *marker) enumDescription() string {
+	if m == nil || len(m.enum) == 0 {
+		return ""
+	}
+	lines := make([]string, len(m.enum))
+	for i, e := range m.enum {
+		lines[i] = strings.TrimRight(fmt.Sprintf(" - `%q` %s", e[0], e[1]), " ")
+	}
+	sort.Strings(lines)
+	return "Possible enum values:\n" + strings.Join(lines, "\n")
 }
 
 // field returns the markers of one field of a definition, nil for none.

@@ -23,6 +23,10 @@ io.k8s.api.admission.v1beta1.AdmissionRequest userInfo optional
 io.k8s.api.admission.v1beta1.AdmissionResponse allowed optional
 io.k8s.api.admission.v1beta1.AdmissionResponse uid optional
 io.k8s.api.admission.v1beta1.AdmissionResponse warnings listType=atomic
+io.k8s.api.admissionregistration.v1.FailurePolicyType - enum=["Fail","means that an error calling the webhook causes the admission to fail."]
+io.k8s.api.admissionregistration.v1.FailurePolicyType - enum=["Ignore","means that an error calling the webhook is ignored."]
+io.k8s.api.admissionregistration.v1.MatchPolicyType - enum=["Equivalent","means requests should be sent to the webhook if they modify a resource listed in rules via another API group or version."]
+io.k8s.api.admissionregistration.v1.MatchPolicyType - enum=["Exact","means requests should only be sent to the webhook if they exactly match a given rule."]
 io.k8s.api.admissionregistration.v1.MatchResources - structType=atomic
 io.k8s.api.admissionregistration.v1.MatchResources excludeResourceRules listType=atomic
 io.k8s.api.admissionregistration.v1.MatchResources resourceRules listType=atomic
@@ -35,12 +39,28 @@ io.k8s.api.admissionregistration.v1.MutatingWebhook rules listType=atomic
 io.k8s.api.admissionregistration.v1.MutatingWebhookConfiguration webhooks listType=map listMapKey=name
 io.k8s.api.admissionregistration.v1.NamedRuleWithOperations - structType=atomic
 io.k8s.api.admissionregistration.v1.NamedRuleWithOperations resourceNames listType=atomic
+io.k8s.api.admissionregistration.v1.OperationType - enum=["*",""]
+io.k8s.api.admissionregistration.v1.OperationType - enum=["CONNECT",""]
+io.k8s.api.admissionregistration.v1.OperationType - enum=["CREATE",""]
+io.k8s.api.admissionregistration.v1.OperationType - enum=["DELETE",""]
+io.k8s.api.admissionregistration.v1.OperationType - enum=["UPDATE",""]
 io.k8s.api.admissionregistration.v1.ParamKind - structType=atomic
 io.k8s.api.admissionregistration.v1.ParamRef - structType=atomic
+io.k8s.api.admissionregistration.v1.PatchType - enum=["ApplyConfiguration","ApplyConfiguration indicates that the mutation is using apply configuration to mutate the object."]
+io.k8s.api.admissionregistration.v1.PatchType - enum=["JSONPatch","JSONPatch indicates that the object is mutated through JSON Patch."]
+io.k8s.api.admissionregistration.v1.ReinvocationPolicyType - enum=["IfNeeded","indicates that the mutation may be called at least one additional time as part of the admission evaluation if the object being admitted is modified by other admission plugins after the initial mutation call."]
+io.k8s.api.admissionregistration.v1.ReinvocationPolicyType - enum=["Never","indicates that the mutation must not be called more than once in a single admission evaluation."]
 io.k8s.api.admissionregistration.v1.Rule apiGroups listType=atomic
 io.k8s.api.admissionregistration.v1.Rule apiVersions listType=atomic
 io.k8s.api.admissionregistration.v1.Rule resources listType=atomic
 io.k8s.api.admissionregistration.v1.RuleWithOperations operations listType=atomic
+io.k8s.api.admissionregistration.v1.ScopeType - enum=["*","means that all scopes are included."]
+io.k8s.api.admissionregistration.v1.ScopeType - enum=["Cluster","means that scope is limited to cluster-scoped objects. Namespace objects are cluster-scoped."]
+io.k8s.api.admissionregistration.v1.ScopeType - enum=["Namespaced","means that scope is limited to namespaced objects."]
+io.k8s.api.admissionregistration.v1.SideEffectClass - enum=["None","means that calling the webhook will have no side effects."]
+io.k8s.api.admissionregistration.v1.SideEffectClass - enum=["NoneOnDryRun","means that calling the webhook will possibly have side effects, but if the request being reviewed has the dry-run attribute, the side effects will be suppressed."]
+io.k8s.api.admissionregistration.v1.SideEffectClass - enum=["Some","means that calling the webhook will possibly have side effects. If a request with the dry-run attribute would trigger a call to this webhook, the request will instead fail."]
+io.k8s.api.admissionregistration.v1.SideEffectClass - enum=["Unknown","means that no information is known about the side effects of calling the webhook. If a request with the dry-run attribute would trigger a call to this webhook, the request will instead fail."]
 io.k8s.api.admissionregistration.v1.TypeChecking expressionWarnings listType=atomic
 io.k8s.api.admissionregistration.v1.ValidatingAdmissionPolicyBinding spec required
 io.k8s.api.admissionregistration.v1.ValidatingAdmissionPolicyBindingSpec policyName required
@@ -54,7 +74,14 @@ io.k8s.api.admissionregistration.v1.ValidatingWebhook admissionReviewVersions li
 io.k8s.api.admissionregistration.v1.ValidatingWebhook matchConditions listType=map listMapKey=name
 io.k8s.api.admissionregistration.v1.ValidatingWebhook rules listType=atomic
 io.k8s.api.admissionregistration.v1.ValidatingWebhookConfiguration webhooks listType=map listMapKey=name
+io.k8s.api.admissionregistration.v1.ValidationAction - enum=["Audit","specifies that a validation failure is included in the published audit event for the request. The audit event will contain a \u0060validation.policy.admission.k8s.io/validation_failure\u0060 audit annotation with a value containing the details of the validation failure."]
+io.k8s.api.admissionregistration.v1.ValidationAction - enum=["Deny","specifies that a validation failure results in a denied request."]
+io.k8s.api.admissionregistration.v1.ValidationAction - enum=["Warn","specifies that a validation failure is reported to the request client in HTTP Warning headers, with a warning code of 299. Warnings can be sent both for allowed or denied admission responses."]
 io.k8s.api.admissionregistration.v1.Variable - structType=atomic
+io.k8s.api.admissionregistration.v1alpha1.FailurePolicyType - enum=["Fail","means that an error calling the admission webhook or admission policy causes resource admission to fail."]
+io.k8s.api.admissionregistration.v1alpha1.FailurePolicyType - enum=["Ignore","means that an error calling the admission webhook or admission policy is ignored."]
+io.k8s.api.admissionregistration.v1alpha1.MatchPolicyType - enum=["Equivalent","means requests should be sent to the admission webhook or admission policy if they modify a resource listed in rules via an equivalent API group or version. For example, \u0060autoscaling/v1\u0060 and \u0060autoscaling/v2\u0060 HorizontalPodAutoscalers are equivalent: the same set of resources appear via both APIs."]
+io.k8s.api.admissionregistration.v1alpha1.MatchPolicyType - enum=["Exact","means requests should only be sent to the admission webhook or admission policy if they exactly match a given rule."]
 io.k8s.api.admissionregistration.v1alpha1.MatchResources - structType=atomic
 io.k8s.api.admissionregistration.v1alpha1.MatchResources excludeResourceRules listType=atomic
 io.k8s.api.admissionregistration.v1alpha1.MatchResources resourceRules listType=atomic
@@ -65,6 +92,10 @@ io.k8s.api.admissionregistration.v1alpha1.NamedRuleWithOperations - structType=a
 io.k8s.api.admissionregistration.v1alpha1.NamedRuleWithOperations resourceNames listType=atomic
 io.k8s.api.admissionregistration.v1alpha1.ParamKind - structType=atomic
 io.k8s.api.admissionregistration.v1alpha1.ParamRef - structType=atomic
+io.k8s.api.admissionregistration.v1alpha1.ParameterNotFoundActionType - enum=["Allow","Ignore means that an error finding params for a binding is ignored"]
+io.k8s.api.admissionregistration.v1alpha1.ParameterNotFoundActionType - enum=["Deny","Fail means that an error finding params for a binding is ignored"]
+io.k8s.api.admissionregistration.v1alpha1.PatchType - enum=["ApplyConfiguration","ApplyConfiguration indicates that the mutation is using apply configuration to mutate the object."]
+io.k8s.api.admissionregistration.v1alpha1.PatchType - enum=["JSONPatch","JSONPatch indicates that the object is mutated through JSON Patch."]
 io.k8s.api.admissionregistration.v1alpha1.TypeChecking expressionWarnings listType=atomic
 io.k8s.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicyBinding spec required
 io.k8s.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicyBindingSpec policyName required
@@ -74,6 +105,9 @@ io.k8s.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicySpec matchCon
 io.k8s.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicySpec validations listType=atomic
 io.k8s.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicySpec variables listType=map listMapKey=name
 io.k8s.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicyStatus conditions listType=map listMapKey=type
+io.k8s.api.admissionregistration.v1alpha1.ValidationAction - enum=["Audit","specifies that a validation failure is included in the published audit event for the request. The audit event will contain a \u0060validation.policy.admission.k8s.io/validation_failure\u0060 audit annotation with a value containing the details of the validation failure."]
+io.k8s.api.admissionregistration.v1alpha1.ValidationAction - enum=["Deny","specifies that a validation failure results in a denied request."]
+io.k8s.api.admissionregistration.v1alpha1.ValidationAction - enum=["Warn","specifies that a validation failure is reported to the request client in HTTP Warning headers, with a warning code of 299. Warnings can be sent both for allowed or denied admission responses."]
 io.k8s.api.admissionregistration.v1beta1.MatchResources - structType=atomic
 io.k8s.api.admissionregistration.v1beta1.MatchResources excludeResourceRules listType=atomic
 io.k8s.api.admissionregistration.v1beta1.MatchResources resourceRules listType=atomic
@@ -88,6 +122,10 @@ io.k8s.api.admissionregistration.v1beta1.NamedRuleWithOperations - structType=at
 io.k8s.api.admissionregistration.v1beta1.NamedRuleWithOperations resourceNames listType=atomic
 io.k8s.api.admissionregistration.v1beta1.ParamKind - structType=atomic
 io.k8s.api.admissionregistration.v1beta1.ParamRef - structType=atomic
+io.k8s.api.admissionregistration.v1beta1.PatchType - enum=["ApplyConfiguration","ApplyConfiguration indicates that the mutation is using apply configuration to mutate the object."]
+io.k8s.api.admissionregistration.v1beta1.PatchType - enum=["JSONPatch","JSONPatch indicates that the object is mutated through JSON Patch."]
+io.k8s.api.admissionregistration.v1beta1.ReinvocationPolicyType - enum=["IfNeeded","indicates that the mutation may be called at least one additional time as part of the admission evaluation if the object being admitted is modified by other admission plugins after the initial mutation call."]
+io.k8s.api.admissionregistration.v1beta1.ReinvocationPolicyType - enum=["Never","indicates that the mutation must not be called more than once in a single admission evaluation."]
 io.k8s.api.admissionregistration.v1beta1.TypeChecking expressionWarnings listType=atomic
 io.k8s.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyBinding spec required
 io.k8s.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyBindingSpec policyName required
@@ -102,6 +140,9 @@ io.k8s.api.admissionregistration.v1beta1.ValidatingWebhook matchConditions listT
 io.k8s.api.admissionregistration.v1beta1.ValidatingWebhook rules listType=atomic
 io.k8s.api.admissionregistration.v1beta1.ValidatingWebhook sideEffects listType=atomic
 io.k8s.api.admissionregistration.v1beta1.ValidatingWebhookConfiguration webhooks listType=map listMapKey=name
+io.k8s.api.admissionregistration.v1beta1.ValidationAction - enum=["Audit","specifies that a validation failure is included in the published audit event for the request. The audit event will contain a \u0060validation.policy.admission.k8s.io/validation_failure\u0060 audit annotation with a value containing the details of the validation failure."]
+io.k8s.api.admissionregistration.v1beta1.ValidationAction - enum=["Deny","specifies that a validation failure results in a denied request."]
+io.k8s.api.admissionregistration.v1beta1.ValidationAction - enum=["Warn","specifies that a validation failure is reported to the request client in HTTP Warning headers, with a warning code of 299. Warnings can be sent both for allowed or denied admission responses."]
 io.k8s.api.admissionregistration.v1beta1.Variable - structType=atomic
 io.k8s.api.apidiscovery.v2.APIGroupDiscovery versions listType=map listMapKey=version
 io.k8s.api.apidiscovery.v2.APIGroupDiscoveryList items optional
@@ -145,10 +186,16 @@ io.k8s.api.apps.v1.DaemonSet spec required
 io.k8s.api.apps.v1.DaemonSetCondition status optional
 io.k8s.api.apps.v1.DaemonSetCondition type optional
 io.k8s.api.apps.v1.DaemonSetStatus conditions listType=map listMapKey=type
+io.k8s.api.apps.v1.DaemonSetUpdateStrategyType - enum=["OnDelete","Replace the old daemons only when it's killed"]
+io.k8s.api.apps.v1.DaemonSetUpdateStrategyType - enum=["RollingUpdate","Replace the old daemons by new ones using rolling update i.e replace them on each node one after the other."]
 io.k8s.api.apps.v1.Deployment spec required
 io.k8s.api.apps.v1.DeploymentCondition status optional
 io.k8s.api.apps.v1.DeploymentCondition type optional
 io.k8s.api.apps.v1.DeploymentStatus conditions listType=map listMapKey=type
+io.k8s.api.apps.v1.DeploymentStrategyType - enum=["Recreate","Kill all existing pods before creating new ones."]
+io.k8s.api.apps.v1.DeploymentStrategyType - enum=["RollingUpdate","Replace the old ReplicaSets by new one using rolling update i.e gradually scale down the old ReplicaSets and scale up the new one."]
+io.k8s.api.apps.v1.PodManagementPolicyType - enum=["OrderedReady","will create pods in strictly increasing order on scale up and strictly decreasing order on scale down, progressing only when the previous pod is ready or terminated. At most one pod will be changed at any time."]
+io.k8s.api.apps.v1.PodManagementPolicyType - enum=["Parallel","will create and delete pods as soon as the stateful set replica count is changed, and will not wait for pods to be ready or complete termination."]
 io.k8s.api.apps.v1.ReplicaSet spec required
 io.k8s.api.apps.v1.ReplicaSetCondition status optional
 io.k8s.api.apps.v1.ReplicaSetCondition type optional
@@ -161,6 +208,9 @@ io.k8s.api.apps.v1.StatefulSetSpec serviceName optional
 io.k8s.api.apps.v1.StatefulSetSpec volumeClaimTemplates listType=atomic
 io.k8s.api.apps.v1.StatefulSetStatus availableReplicas optional
 io.k8s.api.apps.v1.StatefulSetStatus conditions listType=map listMapKey=type
+io.k8s.api.apps.v1.StatefulSetUpdateStrategyType - enum=["OnDelete","disables ordered rolling restarts. Version tracking is done on a best-effort basis - the controller will try to eventually converge StatefulSet's currentRevision with updateRevision. Pods are recreated from the StatefulSetSpec when they are manually deleted. When a scale operation is performed with this strategy, new Pods will be created from the specification version indicated by the StatefulSet's updateRevision."]
+io.k8s.api.apps.v1.StatefulSetUpdateStrategyType - enum=["Recreate","indicates that all existing pods will be deleted and fully terminated before any new-revision pods are created. This ensures that old and new revision Pods never run at the same time. This is an alpha type and requires enabling StatefulSetRecreateStrategy feature gate. Switching to the Recreate strategy is allowed when the feature gate is enabled, and switching away from it to a different update strategy is also allowed. +featureGate=StatefulSetRecreateStrategy"]
+io.k8s.api.apps.v1.StatefulSetUpdateStrategyType - enum=["RollingUpdate","indicates that update will be applied to all Pods in the StatefulSet with respect to the StatefulSet ordering constraints. When a scale operation is performed with this strategy, new Pods will be created from the specification version indicated by the StatefulSet's updateRevision."]
 io.k8s.api.apps.v1beta1.ControllerRevision revision optional
 io.k8s.api.apps.v1beta1.Deployment spec required
 io.k8s.api.apps.v1beta1.DeploymentCondition status optional
@@ -238,20 +288,38 @@ io.k8s.api.authorization.v1beta1.SubjectRulesReviewStatus nonResourceRules listT
 io.k8s.api.authorization.v1beta1.SubjectRulesReviewStatus resourceRules listType=atomic
 io.k8s.api.autoscaling.v1.CrossVersionObjectReference - structType=atomic
 io.k8s.api.autoscaling.v1.HorizontalPodAutoscaler spec required
+io.k8s.api.autoscaling.v1.MetricSourceType - enum=["ContainerResource","is a resource metric known to Kubernetes, as specified in requests and limits, describing a single container in each pod in the current scale target (e.g. CPU or memory). Such metrics are built in to Kubernetes, and have special scaling options on top of those available to normal per-pod metrics (the \"pods\" source)."]
+io.k8s.api.autoscaling.v1.MetricSourceType - enum=["External","is a global metric that is not associated with any Kubernetes object. It allows autoscaling based on information coming from components running outside of cluster (for example length of queue in cloud messaging service, or QPS from loadbalancer running outside of cluster)."]
+io.k8s.api.autoscaling.v1.MetricSourceType - enum=["Object","is a metric describing a kubernetes object (for example, hits-per-second on an Ingress object)."]
+io.k8s.api.autoscaling.v1.MetricSourceType - enum=["Pods","is a metric describing each pod in the current scale target (for example, transactions-processed-per-second). The values will be averaged together before being compared to the target value."]
+io.k8s.api.autoscaling.v1.MetricSourceType - enum=["Resource","is a resource metric known to Kubernetes, as specified in requests and limits, describing each pod in the current scale target (e.g. CPU or memory). Such metrics are built in to Kubernetes, and have special scaling options on top of those available to normal per-pod metrics (the \"pods\" source)."]
 io.k8s.api.autoscaling.v1.ScaleSpec replicas default=0
 io.k8s.api.autoscaling.v2.HPAScalingRules policies listType=atomic
 io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler spec required
 io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerSpec metrics listType=atomic
 io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerStatus conditions listType=map listMapKey=type
 io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerStatus currentMetrics optional listType=atomic
+io.k8s.api.batch.v1.CompletionMode - enum=["Indexed","is a Job completion mode. In this mode, the Pods of a Job get an associated completion index from 0 to (.spec.completions - 1). The Job is considered complete when a Pod completes for each completion index."]
+io.k8s.api.batch.v1.CompletionMode - enum=["NonIndexed","is a Job completion mode. In this mode, the Job is considered complete when there have been .spec.completions successfully completed Pods. Pod completions are homologous to each other."]
+io.k8s.api.batch.v1.ConcurrencyPolicy - enum=["Allow","allows CronJobs to run concurrently."]
+io.k8s.api.batch.v1.ConcurrencyPolicy - enum=["Forbid","forbids concurrent runs, skipping next run if previous hasn't finished yet."]
+io.k8s.api.batch.v1.ConcurrencyPolicy - enum=["Replace","cancels currently running job and replaces it with a new one."]
 io.k8s.api.batch.v1.CronJob spec required
 io.k8s.api.batch.v1.CronJobStatus active listType=atomic
 io.k8s.api.batch.v1.JobSchedulingConfiguration resourceClaims listType=map listMapKey=name
 io.k8s.api.batch.v1.JobStatus conditions listType=atomic
 io.k8s.api.batch.v1.PodFailurePolicy rules listType=atomic
+io.k8s.api.batch.v1.PodFailurePolicyAction - enum=["Count","This is an action which might be taken on a pod failure - the pod failure is handled in the default way - the counter towards .backoffLimit, represented by the job's .status.failed field, is incremented."]
+io.k8s.api.batch.v1.PodFailurePolicyAction - enum=["FailIndex","This is an action which might be taken on a pod failure - mark the Job's index as failed to avoid restarts within this index. This action can only be used when backoffLimitPerIndex is set."]
+io.k8s.api.batch.v1.PodFailurePolicyAction - enum=["FailJob","This is an action which might be taken on a pod failure - mark the pod's job as Failed and terminate all running pods."]
+io.k8s.api.batch.v1.PodFailurePolicyAction - enum=["Ignore","This is an action which might be taken on a pod failure - the counter towards .backoffLimit, represented by the job's .status.failed field, is not incremented and a replacement pod is created."]
+io.k8s.api.batch.v1.PodFailurePolicyOnExitCodesOperator - enum=["In",""]
+io.k8s.api.batch.v1.PodFailurePolicyOnExitCodesOperator - enum=["NotIn",""]
 io.k8s.api.batch.v1.PodFailurePolicyOnExitCodesRequirement values listType=set
 io.k8s.api.batch.v1.PodFailurePolicyOnPodConditionsPattern status optional
 io.k8s.api.batch.v1.PodFailurePolicyRule onPodConditions listType=atomic
+io.k8s.api.batch.v1.PodReplacementPolicy - enum=["Failed","means to wait until a previously created Pod is fully terminated (has phase Failed or Succeeded) before creating a replacement Pod."]
+io.k8s.api.batch.v1.PodReplacementPolicy - enum=["TerminatingOrFailed","means that we recreate pods when they are terminating (has a metadata.deletionTimestamp) or failed."]
 io.k8s.api.batch.v1.SuccessPolicy rules listType=atomic
 io.k8s.api.batch.v1.UncountedTerminatedPods failed listType=set
 io.k8s.api.batch.v1.UncountedTerminatedPods succeeded listType=set
@@ -260,6 +328,29 @@ io.k8s.api.batch.v1beta1.CronJobStatus active listType=atomic
 io.k8s.api.certificates.v1.CertificateSigningRequestSpec groups listType=atomic
 io.k8s.api.certificates.v1.CertificateSigningRequestSpec usages listType=atomic
 io.k8s.api.certificates.v1.CertificateSigningRequestStatus conditions listType=map listMapKey=type
+io.k8s.api.certificates.v1.KeyUsage - enum=["any",""]
+io.k8s.api.certificates.v1.KeyUsage - enum=["cert sign",""]
+io.k8s.api.certificates.v1.KeyUsage - enum=["client auth",""]
+io.k8s.api.certificates.v1.KeyUsage - enum=["code signing",""]
+io.k8s.api.certificates.v1.KeyUsage - enum=["content commitment",""]
+io.k8s.api.certificates.v1.KeyUsage - enum=["crl sign",""]
+io.k8s.api.certificates.v1.KeyUsage - enum=["data encipherment",""]
+io.k8s.api.certificates.v1.KeyUsage - enum=["decipher only",""]
+io.k8s.api.certificates.v1.KeyUsage - enum=["digital signature",""]
+io.k8s.api.certificates.v1.KeyUsage - enum=["email protection",""]
+io.k8s.api.certificates.v1.KeyUsage - enum=["encipher only",""]
+io.k8s.api.certificates.v1.KeyUsage - enum=["ipsec end system",""]
+io.k8s.api.certificates.v1.KeyUsage - enum=["ipsec tunnel",""]
+io.k8s.api.certificates.v1.KeyUsage - enum=["ipsec user",""]
+io.k8s.api.certificates.v1.KeyUsage - enum=["key agreement",""]
+io.k8s.api.certificates.v1.KeyUsage - enum=["key encipherment",""]
+io.k8s.api.certificates.v1.KeyUsage - enum=["microsoft sgc",""]
+io.k8s.api.certificates.v1.KeyUsage - enum=["netscape sgc",""]
+io.k8s.api.certificates.v1.KeyUsage - enum=["ocsp signing",""]
+io.k8s.api.certificates.v1.KeyUsage - enum=["s/mime",""]
+io.k8s.api.certificates.v1.KeyUsage - enum=["server auth",""]
+io.k8s.api.certificates.v1.KeyUsage - enum=["signing",""]
+io.k8s.api.certificates.v1.KeyUsage - enum=["timestamping",""]
 io.k8s.api.certificates.v1.PodCertificateRequestSpec maxExpirationSeconds default=86400
 io.k8s.api.certificates.v1.PodCertificateRequestStatus conditions listType=map listMapKey=type
 io.k8s.api.certificates.v1beta1.CertificateSigningRequestCondition status optional
@@ -274,7 +365,16 @@ io.k8s.api.coordination.v1alpha2.LeaseCandidate spec required
 io.k8s.api.coordination.v1alpha2.LeaseCandidateSpec strategy required
 io.k8s.api.coordination.v1beta1.LeaseCandidate spec required
 io.k8s.api.coordination.v1beta1.LeaseCandidateSpec strategy required
+io.k8s.api.core.v1.AppArmorProfileType - enum=["Localhost","indicates that a profile pre-loaded on the node should be used."]
+io.k8s.api.core.v1.AppArmorProfileType - enum=["RuntimeDefault","indicates that the container runtime's default AppArmor profile should be used."]
+io.k8s.api.core.v1.AppArmorProfileType - enum=["Unconfined","indicates that no AppArmor profile should be enforced."]
 io.k8s.api.core.v1.AvoidPods preferAvoidPods listType=atomic
+io.k8s.api.core.v1.AzureDataDiskCachingMode - enum=["None",""]
+io.k8s.api.core.v1.AzureDataDiskCachingMode - enum=["ReadOnly",""]
+io.k8s.api.core.v1.AzureDataDiskCachingMode - enum=["ReadWrite",""]
+io.k8s.api.core.v1.AzureDataDiskKind - enum=["Dedicated",""]
+io.k8s.api.core.v1.AzureDataDiskKind - enum=["Managed",""]
+io.k8s.api.core.v1.AzureDataDiskKind - enum=["Shared",""]
 io.k8s.api.core.v1.AzureDiskVolumeSource cachingMode default="ReadWrite"
 io.k8s.api.core.v1.AzureDiskVolumeSource fsType default="ext4"
 io.k8s.api.core.v1.AzureDiskVolumeSource kind default="Shared"
@@ -284,6 +384,11 @@ io.k8s.api.core.v1.Capabilities add listType=atomic
 io.k8s.api.core.v1.Capabilities drop listType=atomic
 io.k8s.api.core.v1.CephFSPersistentVolumeSource monitors listType=atomic
 io.k8s.api.core.v1.CephFSVolumeSource monitors listType=atomic
+io.k8s.api.core.v1.ClaimResourceStatus - enum=["ControllerResizeInProgress","State set when resize controller starts resizing the volume in control-plane."]
+io.k8s.api.core.v1.ClaimResourceStatus - enum=["ControllerResizeInfeasible","State set when resize has failed in resize controller with a terminal unrecoverable error. Transient errors such as timeout should not set this status and should leave allocatedResourceStatus unmodified, so as resize controller can resume the volume expansion."]
+io.k8s.api.core.v1.ClaimResourceStatus - enum=["NodeResizeInProgress","State set when kubelet starts resizing the volume."]
+io.k8s.api.core.v1.ClaimResourceStatus - enum=["NodeResizeInfeasible","State set when resizing has failed in kubelet with a terminal unrecoverable error. Transient errors shouldn't set this status"]
+io.k8s.api.core.v1.ClaimResourceStatus - enum=["NodeResizePending","State set when resize controller has finished resizing the volume but further resizing of volume is needed on the node."]
 io.k8s.api.core.v1.ComponentStatus conditions listType=map listMapKey=type
 io.k8s.api.core.v1.ConfigMapKeySelector - structType=atomic
 io.k8s.api.core.v1.ConfigMapProjection items listType=atomic
@@ -304,6 +409,10 @@ io.k8s.api.core.v1.ContainerRestartRuleOnExitCodes operator required
 io.k8s.api.core.v1.ContainerRestartRuleOnExitCodes values listType=set
 io.k8s.api.core.v1.ContainerStatus allocatedResourcesStatus listType=map listMapKey=name
 io.k8s.api.core.v1.ContainerStatus volumeMounts listType=map listMapKey=mountPath
+io.k8s.api.core.v1.DNSPolicy - enum=["ClusterFirst","indicates that the pod should use cluster DNS first unless hostNetwork is true, if it is available, then fall back on the default (as determined by kubelet) DNS settings."]
+io.k8s.api.core.v1.DNSPolicy - enum=["ClusterFirstWithHostNet","indicates that the pod should use cluster DNS first, if it is available, then fall back on the default (as determined by kubelet) DNS settings."]
+io.k8s.api.core.v1.DNSPolicy - enum=["Default","indicates that the pod should use the default (as determined by kubelet) DNS settings."]
+io.k8s.api.core.v1.DNSPolicy - enum=["None","indicates that the pod should use empty DNS settings. DNS parameters such as nameservers and search paths should be defined via DNSConfig."]
 io.k8s.api.core.v1.DownwardAPIProjection items listType=atomic
 io.k8s.api.core.v1.DownwardAPIVolumeSource items listType=atomic
 io.k8s.api.core.v1.EndpointAddress - structType=atomic
@@ -330,8 +439,26 @@ io.k8s.api.core.v1.FCVolumeSource wwids listType=atomic
 io.k8s.api.core.v1.FileKeySelector - structType=atomic
 io.k8s.api.core.v1.FileKeySelector optional default=false
 io.k8s.api.core.v1.GRPCAction service optional default=""
+io.k8s.api.core.v1.GRPCProbeMode - enum=["Plaintext","indicates that the probe should use a plaintext (insecure) gRPC connection."]
+io.k8s.api.core.v1.GRPCProbeMode - enum=["TLS","indicates that the probe should connect using TLS without certificate verification."]
 io.k8s.api.core.v1.HTTPGetAction httpHeaders listType=atomic
+io.k8s.api.core.v1.HTTPProtocol - enum=["HTTP1","uses HTTP/1.1 (the existing default)."]
+io.k8s.api.core.v1.HTTPProtocol - enum=["HTTP2","uses HTTP/2. Currently, only cleartext with prior knowledge (h2c) is supported, and must be used with scheme HTTP."]
 io.k8s.api.core.v1.HostAlias hostnames listType=atomic
+io.k8s.api.core.v1.HostPathType - enum=["","For backwards compatible, leave it empty if unset"]
+io.k8s.api.core.v1.HostPathType - enum=["BlockDevice","A block device must exist at the given path"]
+io.k8s.api.core.v1.HostPathType - enum=["CharDevice","A character device must exist at the given path"]
+io.k8s.api.core.v1.HostPathType - enum=["Directory","A directory must exist at the given path"]
+io.k8s.api.core.v1.HostPathType - enum=["DirectoryOrCreate","If nothing exists at the given path, an empty directory will be created there as needed with file mode 0755, having the same group and ownership with Kubelet."]
+io.k8s.api.core.v1.HostPathType - enum=["File","A file must exist at the given path"]
+io.k8s.api.core.v1.HostPathType - enum=["FileOrCreate","If nothing exists at the given path, an empty file will be created there as needed with file mode 0644, having the same group and ownership with Kubelet."]
+io.k8s.api.core.v1.HostPathType - enum=["Socket","A UNIX socket must exist at the given path"]
+io.k8s.api.core.v1.IPFamily - enum=["","indicates that this IP is unknown protocol"]
+io.k8s.api.core.v1.IPFamily - enum=["IPv4","indicates that this IP is IPv4 protocol"]
+io.k8s.api.core.v1.IPFamily - enum=["IPv6","indicates that this IP is IPv6 protocol"]
+io.k8s.api.core.v1.IPFamilyPolicy - enum=["PreferDualStack","indicates that this service prefers dual-stack when the cluster is configured for dual-stack. If the cluster is not configured for dual-stack the service will be assigned a single IPFamily. If the IPFamily is not set in service.spec.ipFamilies then the service will be assigned the default IPFamily configured on the cluster"]
+io.k8s.api.core.v1.IPFamilyPolicy - enum=["RequireDualStack","indicates that this service requires dual-stack. Using IPFamilyPolicyRequireDualStack on a single stack cluster will result in validation errors. The IPFamilies (and their order) assigned to this service is based on service.spec.ipFamilies. If service.spec.ipFamilies was not provided then it will be assigned according to how they are configured on the cluster. If service.spec.ipFamilies has only one entry then the alternative IPFamily will be added by apiserver"]
+io.k8s.api.core.v1.IPFamilyPolicy - enum=["SingleStack","indicates that this service is required to have a single IPFamily. The IPFamily assigned is based on the default IPFamily used by the cluster or as identified by service.spec.ipFamilies field"]
 io.k8s.api.core.v1.ISCSIPersistentVolumeSource iscsiInterface default="default"
 io.k8s.api.core.v1.ISCSIPersistentVolumeSource portals listType=atomic
 io.k8s.api.core.v1.ISCSIVolumeSource iscsiInterface default="default"
@@ -343,16 +470,32 @@ io.k8s.api.core.v1.LoadBalancerIngress ports listType=atomic
 io.k8s.api.core.v1.LoadBalancerStatus ingress listType=atomic
 io.k8s.api.core.v1.LocalObjectReference - structType=atomic
 io.k8s.api.core.v1.LocalObjectReference name default=""
+io.k8s.api.core.v1.MountPropagationMode - enum=["Bidirectional","means that the volume in a container will receive new mounts from the host or other containers, and its own mounts will be propagated from the container to the host or other containers. Note that this mode is recursively applied to all mounts in the volume (\"rshared\" in Linux terminology)."]
+io.k8s.api.core.v1.MountPropagationMode - enum=["HostToContainer","means that the volume in a container will receive new mounts from the host or other containers, but filesystems mounted inside the container won't be propagated to the host or other containers. Note that this mode is recursively applied to all mounts in the volume (\"rslave\" in Linux terminology)."]
+io.k8s.api.core.v1.MountPropagationMode - enum=["None","means that the volume in a container will not receive new mounts from the host or other containers, and filesystems mounted inside the container won't be propagated to the host or other containers. Note that this mode corresponds to \"private\" in Linux terminology."]
+io.k8s.api.core.v1.NamespacePhase - enum=["Active","means the namespace is available for use in the system"]
+io.k8s.api.core.v1.NamespacePhase - enum=["Terminating","means the namespace is undergoing graceful termination"]
 io.k8s.api.core.v1.NamespaceSpec finalizers listType=atomic
 io.k8s.api.core.v1.NamespaceStatus conditions listType=map listMapKey=type
 io.k8s.api.core.v1.NodeAffinity preferredDuringSchedulingIgnoredDuringExecution listType=atomic
 io.k8s.api.core.v1.NodeAllocatableResourceClaimStatus containers listType=set
 io.k8s.api.core.v1.NodeAllocatableResourceClaimStatus mapping listType=map listMapKey=name
 io.k8s.api.core.v1.NodeAllocatableResourceClaimStatus overhead listType=map listMapKey=name
+io.k8s.api.core.v1.NodeInclusionPolicy - enum=["Honor","means use this scheduling directive when calculating pod topology spread skew."]
+io.k8s.api.core.v1.NodeInclusionPolicy - enum=["Ignore","means ignore this scheduling directive when calculating pod topology spread skew."]
+io.k8s.api.core.v1.NodePhase - enum=["Pending","means the node has been created/added by the system, but not configured."]
+io.k8s.api.core.v1.NodePhase - enum=["Running","means the node has been configured and has Kubernetes components running."]
+io.k8s.api.core.v1.NodePhase - enum=["Terminated","means the node has been removed from the cluster."]
 io.k8s.api.core.v1.NodePodPreemptionPolicy disableResizePreemption listType=set
 io.k8s.api.core.v1.NodeRuntimeHandler name optional
 io.k8s.api.core.v1.NodeSelector - structType=atomic
 io.k8s.api.core.v1.NodeSelector nodeSelectorTerms listType=atomic
+io.k8s.api.core.v1.NodeSelectorOperator - enum=["DoesNotExist",""]
+io.k8s.api.core.v1.NodeSelectorOperator - enum=["Exists",""]
+io.k8s.api.core.v1.NodeSelectorOperator - enum=["Gt",""]
+io.k8s.api.core.v1.NodeSelectorOperator - enum=["In",""]
+io.k8s.api.core.v1.NodeSelectorOperator - enum=["Lt",""]
+io.k8s.api.core.v1.NodeSelectorOperator - enum=["NotIn",""]
 io.k8s.api.core.v1.NodeSelectorRequirement values listType=atomic
 io.k8s.api.core.v1.NodeSelectorTerm - structType=atomic
 io.k8s.api.core.v1.NodeSelectorTerm matchExpressions listType=atomic
@@ -368,10 +511,30 @@ io.k8s.api.core.v1.NodeStatus volumesAttached listType=atomic
 io.k8s.api.core.v1.NodeStatus volumesInUse listType=atomic
 io.k8s.api.core.v1.ObjectFieldSelector - structType=atomic
 io.k8s.api.core.v1.ObjectReference - structType=atomic
+io.k8s.api.core.v1.PersistentVolumeAccessMode - enum=["ReadOnlyMany","can be mounted in read-only mode to many hosts"]
+io.k8s.api.core.v1.PersistentVolumeAccessMode - enum=["ReadWriteMany","can be mounted in read/write mode to many hosts"]
+io.k8s.api.core.v1.PersistentVolumeAccessMode - enum=["ReadWriteOnce","can be mounted in read/write mode to exactly 1 host"]
+io.k8s.api.core.v1.PersistentVolumeAccessMode - enum=["ReadWriteOncePod","can be mounted in read/write mode to exactly 1 pod cannot be used in combination with other access modes"]
+io.k8s.api.core.v1.PersistentVolumeClaimModifyVolumeStatus - enum=["InProgress","InProgress indicates that the volume is being modified"]
+io.k8s.api.core.v1.PersistentVolumeClaimModifyVolumeStatus - enum=["Infeasible","Infeasible indicates that the request has been rejected as invalid by the CSI driver. To resolve the error, a valid VolumeAttributesClass needs to be specified"]
+io.k8s.api.core.v1.PersistentVolumeClaimModifyVolumeStatus - enum=["Pending","Pending indicates that the PersistentVolumeClaim cannot be modified due to unmet requirements, such as the specified VolumeAttributesClass not existing"]
+io.k8s.api.core.v1.PersistentVolumeClaimPhase - enum=["Bound","used for PersistentVolumeClaims that are bound"]
+io.k8s.api.core.v1.PersistentVolumeClaimPhase - enum=["Lost","used for PersistentVolumeClaims that lost their underlying PersistentVolume. The claim was bound to a PersistentVolume and this volume does not exist any longer and all data on it was lost."]
+io.k8s.api.core.v1.PersistentVolumeClaimPhase - enum=["Pending","used for PersistentVolumeClaims that are not yet bound"]
 io.k8s.api.core.v1.PersistentVolumeClaimSpec accessModes listType=atomic
 io.k8s.api.core.v1.PersistentVolumeClaimStatus accessModes listType=atomic
 io.k8s.api.core.v1.PersistentVolumeClaimStatus allocatedResourceStatuses mapType=granular
 io.k8s.api.core.v1.PersistentVolumeClaimStatus conditions listType=map listMapKey=type
+io.k8s.api.core.v1.PersistentVolumeMode - enum=["Block","means the volume will not be formatted with a filesystem and will remain a raw block device."]
+io.k8s.api.core.v1.PersistentVolumeMode - enum=["Filesystem","means the volume will be or is formatted with a filesystem."]
+io.k8s.api.core.v1.PersistentVolumePhase - enum=["Available","used for PersistentVolumes that are not yet bound Available volumes are held by the binder and matched to PersistentVolumeClaims"]
+io.k8s.api.core.v1.PersistentVolumePhase - enum=["Bound","used for PersistentVolumes that are bound"]
+io.k8s.api.core.v1.PersistentVolumePhase - enum=["Failed","used for PersistentVolumes that failed to be correctly recycled or deleted after being released from a claim"]
+io.k8s.api.core.v1.PersistentVolumePhase - enum=["Pending","used for PersistentVolumes that are not available"]
+io.k8s.api.core.v1.PersistentVolumePhase - enum=["Released","used for PersistentVolumes where the bound PersistentVolumeClaim was deleted released volumes must be recycled before becoming available again this phase is used by the persistent volume claim binder to signal to another process to reclaim the resource"]
+io.k8s.api.core.v1.PersistentVolumeReclaimPolicy - enum=["Delete","means the volume will be deleted from Kubernetes on release from its claim. The volume plugin must support Deletion."]
+io.k8s.api.core.v1.PersistentVolumeReclaimPolicy - enum=["Recycle","means the volume will be recycled back into the pool of unbound persistent volumes on release from its claim. The volume plugin must support Recycling."]
+io.k8s.api.core.v1.PersistentVolumeReclaimPolicy - enum=["Retain","means the volume will be left in its current phase (Released) for manual reclamation by the administrator. The default policy is Retain."]
 io.k8s.api.core.v1.PersistentVolumeSpec accessModes listType=atomic
 io.k8s.api.core.v1.PersistentVolumeSpec claimRef structType=granular
 io.k8s.api.core.v1.PersistentVolumeSpec mountOptions listType=atomic
@@ -389,7 +552,17 @@ io.k8s.api.core.v1.PodDNSConfig options listType=atomic
 io.k8s.api.core.v1.PodDNSConfig searches listType=atomic
 io.k8s.api.core.v1.PodExecOptions command listType=atomic
 io.k8s.api.core.v1.PodExtendedResourceClaimStatus requestMappings listType=atomic
+io.k8s.api.core.v1.PodFSGroupChangePolicy - enum=["Always","indicates that volume's ownership and permissions should always be changed whenever volume is mounted inside a Pod. This the default behavior."]
+io.k8s.api.core.v1.PodFSGroupChangePolicy - enum=["OnRootMismatch","indicates that volume's ownership and permissions will be changed only when permission and ownership of root directory does not match with expected permissions on the volume. This can help shorten the time it takes to change ownership and permissions of a volume."]
+io.k8s.api.core.v1.PodPhase - enum=["Failed","means that all containers in the pod have terminated, and at least one container has terminated in a failure (exited with a non-zero exit code or was stopped by the system)."]
+io.k8s.api.core.v1.PodPhase - enum=["Pending","means the pod has been accepted by the system, but one or more of the containers has not been started. This includes time before being bound to a node, as well as time spent pulling images onto the host."]
+io.k8s.api.core.v1.PodPhase - enum=["Running","means the pod has been bound to a node and all of the containers have been started. At least one container is still running or is in the process of being restarted."]
+io.k8s.api.core.v1.PodPhase - enum=["Succeeded","means that all containers in the pod have voluntarily terminated with a container exit code of 0, and the system is not going to restart any of these containers."]
+io.k8s.api.core.v1.PodPhase - enum=["Unknown","means that for some reason the state of the pod could not be obtained, typically due to an error in communicating with the host of the pod. Deprecated: It isn't being set since 2015 (74da3b14b0c0f658b3bb8d2def5094686d0e9095)"]
 io.k8s.api.core.v1.PodPortForwardOptions ports listType=atomic
+io.k8s.api.core.v1.PodQOSClass - enum=["BestEffort","is the BestEffort qos class."]
+io.k8s.api.core.v1.PodQOSClass - enum=["Burstable","is the Burstable qos class."]
+io.k8s.api.core.v1.PodQOSClass - enum=["Guaranteed","is the Guaranteed qos class."]
 io.k8s.api.core.v1.PodSecurityContext supplementalGroups listType=atomic
 io.k8s.api.core.v1.PodSecurityContext sysctls listType=atomic
 io.k8s.api.core.v1.PodSpec containers listType=map listMapKey=name
@@ -415,7 +588,17 @@ io.k8s.api.core.v1.PodStatus podIPs listType=map listMapKey=ip
 io.k8s.api.core.v1.PodStatus resourceClaimStatuses listType=map listMapKey=name
 io.k8s.api.core.v1.PodStatus volumeHealth listType=map listMapKey=name
 io.k8s.api.core.v1.PodVolumeHealth healthConditions listType=map listMapKey=status listMapKey=reason
+io.k8s.api.core.v1.PreemptionPolicy - enum=["Never","means that pod never preempts other pods with lower priority."]
+io.k8s.api.core.v1.PreemptionPolicy - enum=["PreemptLowerPriority","means that pod can preempt other pods with lower priority."]
+io.k8s.api.core.v1.ProcMountType - enum=["Default","uses the container runtime defaults for readonly and masked paths for /proc. Most container runtimes mask certain paths in /proc to avoid accidental security exposure of special devices or information."]
+io.k8s.api.core.v1.ProcMountType - enum=["Unmasked","bypasses the default masking behavior of the container runtime and ensures the newly created /proc the container stays in tact with no modifications."]
 io.k8s.api.core.v1.ProjectedVolumeSource sources optional listType=atomic
+io.k8s.api.core.v1.Protocol - enum=["SCTP","is the SCTP protocol."]
+io.k8s.api.core.v1.Protocol - enum=["TCP","is the TCP protocol."]
+io.k8s.api.core.v1.Protocol - enum=["UDP","is the UDP protocol."]
+io.k8s.api.core.v1.PullPolicy - enum=["Always","means that kubelet always attempts to pull the latest image. Container will fail If the pull fails."]
+io.k8s.api.core.v1.PullPolicy - enum=["IfNotPresent","means that kubelet pulls if the image isn't present on disk. Container will fail if the image isn't present and the pull fails."]
+io.k8s.api.core.v1.PullPolicy - enum=["Never","means that kubelet never pulls an image, but only uses a local image. Container will fail if the image isn't present"]
 io.k8s.api.core.v1.RBDPersistentVolumeSource keyring default="/etc/ceph/keyring"
 io.k8s.api.core.v1.RBDPersistentVolumeSource monitors listType=atomic
 io.k8s.api.core.v1.RBDPersistentVolumeSource pool default="rbd"
@@ -429,22 +612,45 @@ io.k8s.api.core.v1.ReplicationControllerSpec replicas default=1
 io.k8s.api.core.v1.ReplicationControllerSpec selector mapType=atomic
 io.k8s.api.core.v1.ReplicationControllerStatus conditions listType=map listMapKey=type
 io.k8s.api.core.v1.ResourceFieldSelector - structType=atomic
+io.k8s.api.core.v1.ResourceQuotaScope - enum=["BestEffort","Match all pod objects that have best effort quality of service"]
+io.k8s.api.core.v1.ResourceQuotaScope - enum=["CrossNamespacePodAffinity","Match all pod objects that have cross-namespace pod (anti)affinity mentioned."]
+io.k8s.api.core.v1.ResourceQuotaScope - enum=["NotBestEffort","Match all pod objects that do not have best effort quality of service"]
+io.k8s.api.core.v1.ResourceQuotaScope - enum=["NotTerminating","Match all pod objects where spec.activeDeadlineSeconds is nil"]
+io.k8s.api.core.v1.ResourceQuotaScope - enum=["PriorityClass","Match all pod objects that have priority class mentioned"]
+io.k8s.api.core.v1.ResourceQuotaScope - enum=["Terminating","Match all pod objects where spec.activeDeadlineSeconds \u003e=0"]
+io.k8s.api.core.v1.ResourceQuotaScope - enum=["VolumeAttributesClass","Match all pvc objects that have volume attributes class mentioned."]
 io.k8s.api.core.v1.ResourceQuotaSpec scopes listType=atomic
 io.k8s.api.core.v1.ResourceRequirements claims listType=map listMapKey=name
 io.k8s.api.core.v1.ResourceStatus resources listType=map listMapKey=resourceID
+io.k8s.api.core.v1.RestartPolicy - enum=["Always",""]
+io.k8s.api.core.v1.RestartPolicy - enum=["Never",""]
+io.k8s.api.core.v1.RestartPolicy - enum=["OnFailure",""]
 io.k8s.api.core.v1.ScaleIOPersistentVolumeSource fsType default="xfs"
 io.k8s.api.core.v1.ScaleIOPersistentVolumeSource storageMode default="ThinProvisioned"
 io.k8s.api.core.v1.ScaleIOVolumeSource fsType default="xfs"
 io.k8s.api.core.v1.ScaleIOVolumeSource storageMode default="ThinProvisioned"
 io.k8s.api.core.v1.ScopeSelector - structType=atomic
 io.k8s.api.core.v1.ScopeSelector matchExpressions listType=atomic
+io.k8s.api.core.v1.ScopeSelectorOperator - enum=["DoesNotExist",""]
+io.k8s.api.core.v1.ScopeSelectorOperator - enum=["Exists",""]
+io.k8s.api.core.v1.ScopeSelectorOperator - enum=["In",""]
+io.k8s.api.core.v1.ScopeSelectorOperator - enum=["NotIn",""]
 io.k8s.api.core.v1.ScopedResourceSelectorRequirement values listType=atomic
+io.k8s.api.core.v1.SeccompProfileType - enum=["Localhost","indicates a profile defined in a file on the node should be used. The file's location relative to \u003ckubelet-root-dir\u003e/seccomp."]
+io.k8s.api.core.v1.SeccompProfileType - enum=["RuntimeDefault","represents the default container runtime seccomp profile."]
+io.k8s.api.core.v1.SeccompProfileType - enum=["Unconfined","indicates no seccomp profile is applied (A.K.A. unconfined)."]
 io.k8s.api.core.v1.SecretKeySelector - structType=atomic
 io.k8s.api.core.v1.SecretProjection items listType=atomic
 io.k8s.api.core.v1.SecretReference - structType=atomic
 io.k8s.api.core.v1.SecretVolumeSource items listType=atomic
 io.k8s.api.core.v1.ServiceAccount imagePullSecrets listType=atomic
 io.k8s.api.core.v1.ServiceAccount secrets listType=map listMapKey=name
+io.k8s.api.core.v1.ServiceAffinity - enum=["ClientIP","is the Client IP based."]
+io.k8s.api.core.v1.ServiceAffinity - enum=["None","- no session affinity."]
+io.k8s.api.core.v1.ServiceExternalTrafficPolicy - enum=["Cluster","routes traffic to all endpoints."]
+io.k8s.api.core.v1.ServiceExternalTrafficPolicy - enum=["Local","preserves the source IP of the traffic by routing only to endpoints on the same node as the traffic was received on (dropping the traffic if there are no local endpoints)."]
+io.k8s.api.core.v1.ServiceInternalTrafficPolicy - enum=["Cluster","routes traffic to all endpoints."]
+io.k8s.api.core.v1.ServiceInternalTrafficPolicy - enum=["Local","routes traffic only to endpoints on the same node as the client pod (dropping the traffic if there are no local endpoints)."]
 io.k8s.api.core.v1.ServicePort protocol default="TCP"
 io.k8s.api.core.v1.ServiceSpec clusterIPs listType=atomic
 io.k8s.api.core.v1.ServiceSpec externalIPs listType=atomic
@@ -453,6 +659,86 @@ io.k8s.api.core.v1.ServiceSpec loadBalancerSourceRanges listType=atomic
 io.k8s.api.core.v1.ServiceSpec ports listType=map listMapKey=port listMapKey=protocol
 io.k8s.api.core.v1.ServiceSpec selector mapType=atomic
 io.k8s.api.core.v1.ServiceStatus conditions listType=map listMapKey=type
+io.k8s.api.core.v1.ServiceType - enum=["ClusterIP","means a service will only be accessible inside the cluster, via the cluster IP."]
+io.k8s.api.core.v1.ServiceType - enum=["ExternalName","means a service consists of only a reference to an external name that kubedns or equivalent will return as a CNAME record, with no exposing or proxying of any pods involved."]
+io.k8s.api.core.v1.ServiceType - enum=["LoadBalancer","means a service will be exposed via an external load balancer (if the cloud provider supports it), in addition to 'NodePort' type."]
+io.k8s.api.core.v1.ServiceType - enum=["NodePort","means a service will be exposed on one port of every node, in addition to 'ClusterIP' type."]
+io.k8s.api.core.v1.Signal - enum=["SIGABRT",""]
+io.k8s.api.core.v1.Signal - enum=["SIGALRM",""]
+io.k8s.api.core.v1.Signal - enum=["SIGBUS",""]
+io.k8s.api.core.v1.Signal - enum=["SIGCHLD",""]
+io.k8s.api.core.v1.Signal - enum=["SIGCLD",""]
+io.k8s.api.core.v1.Signal - enum=["SIGCONT",""]
+io.k8s.api.core.v1.Signal - enum=["SIGFPE",""]
+io.k8s.api.core.v1.Signal - enum=["SIGHUP",""]
+io.k8s.api.core.v1.Signal - enum=["SIGILL",""]
+io.k8s.api.core.v1.Signal - enum=["SIGINT",""]
+io.k8s.api.core.v1.Signal - enum=["SIGIO",""]
+io.k8s.api.core.v1.Signal - enum=["SIGIOT",""]
+io.k8s.api.core.v1.Signal - enum=["SIGKILL",""]
+io.k8s.api.core.v1.Signal - enum=["SIGPIPE",""]
+io.k8s.api.core.v1.Signal - enum=["SIGPOLL",""]
+io.k8s.api.core.v1.Signal - enum=["SIGPROF",""]
+io.k8s.api.core.v1.Signal - enum=["SIGPWR",""]
+io.k8s.api.core.v1.Signal - enum=["SIGQUIT",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMAX",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMAX-1",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMAX-10",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMAX-11",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMAX-12",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMAX-13",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMAX-14",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMAX-2",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMAX-3",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMAX-4",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMAX-5",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMAX-6",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMAX-7",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMAX-8",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMAX-9",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMIN",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMIN+1",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMIN+10",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMIN+11",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMIN+12",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMIN+13",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMIN+14",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMIN+15",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMIN+2",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMIN+3",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMIN+4",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMIN+5",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMIN+6",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMIN+7",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMIN+8",""]
+io.k8s.api.core.v1.Signal - enum=["SIGRTMIN+9",""]
+io.k8s.api.core.v1.Signal - enum=["SIGSEGV",""]
+io.k8s.api.core.v1.Signal - enum=["SIGSTKFLT",""]
+io.k8s.api.core.v1.Signal - enum=["SIGSTOP",""]
+io.k8s.api.core.v1.Signal - enum=["SIGSYS",""]
+io.k8s.api.core.v1.Signal - enum=["SIGTERM",""]
+io.k8s.api.core.v1.Signal - enum=["SIGTRAP",""]
+io.k8s.api.core.v1.Signal - enum=["SIGTSTP",""]
+io.k8s.api.core.v1.Signal - enum=["SIGTTIN",""]
+io.k8s.api.core.v1.Signal - enum=["SIGTTOU",""]
+io.k8s.api.core.v1.Signal - enum=["SIGURG",""]
+io.k8s.api.core.v1.Signal - enum=["SIGUSR1",""]
+io.k8s.api.core.v1.Signal - enum=["SIGUSR2",""]
+io.k8s.api.core.v1.Signal - enum=["SIGVTALRM",""]
+io.k8s.api.core.v1.Signal - enum=["SIGWINCH",""]
+io.k8s.api.core.v1.Signal - enum=["SIGXCPU",""]
+io.k8s.api.core.v1.Signal - enum=["SIGXFSZ",""]
+io.k8s.api.core.v1.SupplementalGroupsPolicy - enum=["Merge","means that the container's provided SupplementalGroups and FsGroup (specified in SecurityContext) will be merged with the primary user's groups as defined in the container image (in /etc/group)."]
+io.k8s.api.core.v1.SupplementalGroupsPolicy - enum=["Strict","means that the container's provided SupplementalGroups and FsGroup (specified in SecurityContext) will be used instead of any groups defined in the container image."]
+io.k8s.api.core.v1.TaintEffect - enum=["NoExecute","Evict any already-running pods that do not tolerate the taint. Currently enforced by NodeController."]
+io.k8s.api.core.v1.TaintEffect - enum=["NoSchedule","Do not allow new pods to schedule onto the node unless they tolerate the taint, but allow all pods submitted to Kubelet without going through the scheduler to start, and allow all already-running pods to continue running. Enforced by the scheduler."]
+io.k8s.api.core.v1.TaintEffect - enum=["PreferNoSchedule","Like TaintEffectNoSchedule, but the scheduler tries not to schedule new pods onto the node, rather than prohibiting new pods from scheduling onto the node entirely. Enforced by the scheduler."]
+io.k8s.api.core.v1.TerminationMessagePolicy - enum=["FallbackToLogsOnError","will read the most recent contents of the container logs for the container status message when the container exits with an error and the terminationMessagePath has no contents."]
+io.k8s.api.core.v1.TerminationMessagePolicy - enum=["File","is the default behavior and will set the container status message to the contents of the container's terminationMessagePath when the container exits."]
+io.k8s.api.core.v1.TolerationOperator - enum=["Equal",""]
+io.k8s.api.core.v1.TolerationOperator - enum=["Exists",""]
+io.k8s.api.core.v1.TolerationOperator - enum=["Gt",""]
+io.k8s.api.core.v1.TolerationOperator - enum=["Lt",""]
 io.k8s.api.core.v1.TopologySelectorLabelRequirement values listType=atomic
 io.k8s.api.core.v1.TopologySelectorTerm - structType=atomic
 io.k8s.api.core.v1.TopologySelectorTerm matchLabelExpressions listType=atomic
@@ -460,7 +746,14 @@ io.k8s.api.core.v1.TopologySpreadConstraint matchLabelKeys listType=atomic
 io.k8s.api.core.v1.TypedLocalObjectReference - structType=atomic
 io.k8s.api.core.v1.TypedLocalObjectReference apiGroup optional
 io.k8s.api.core.v1.TypedObjectReference apiGroup optional
+io.k8s.api.core.v1.URIScheme - enum=["HTTP","means that the scheme used will be http://"]
+io.k8s.api.core.v1.URIScheme - enum=["HTTPS","means that the scheme used will be https://"]
+io.k8s.api.core.v1.UnsatisfiableConstraintAction - enum=["DoNotSchedule","instructs the scheduler not to schedule the pod when constraints are not satisfied."]
+io.k8s.api.core.v1.UnsatisfiableConstraintAction - enum=["ScheduleAnyway","instructs the scheduler to schedule the pod even if constraints are not satisfied."]
 io.k8s.api.core.v1.VolumeHealthStatus healthConditions listType=map listMapKey=status listMapKey=reason
+io.k8s.api.core.v1.VolumeHealthStatusType - enum=["DataLoss","indicates data loss has been detected on the volume."]
+io.k8s.api.core.v1.VolumeHealthStatusType - enum=["Degraded","indicates the volume is functioning but with reduced capability."]
+io.k8s.api.core.v1.VolumeHealthStatusType - enum=["Inaccessible","indicates the volume cannot be accessed."]
 io.k8s.api.core.v1.VolumeMount bindMountOptions listType=set
 io.k8s.api.discovery.v1.Endpoint addresses listType=set
 io.k8s.api.discovery.v1.EndpointHints forNodes listType=atomic
@@ -583,12 +876,21 @@ io.k8s.api.flowcontrol.v1beta3.ResourcePolicyRule verbs listType=set
 io.k8s.api.imagepolicy.v1alpha1.ImageReview spec optional
 io.k8s.api.imagepolicy.v1alpha1.ImageReviewSpec containers listType=atomic
 io.k8s.api.imagepolicy.v1alpha1.ImageReviewStatus allowed optional
+io.k8s.api.lifecycle.v1alpha1.EvictionRequestIntent - enum=["Eviction","means that the requester is interested in the eviction of the target."]
+io.k8s.api.lifecycle.v1alpha1.EvictionRequestIntent - enum=["Withdrawn","means that the requester is no longer interested in the eviction of the target. If all requesters' intents are withdrawn for a common target, the eviction will be canceled. Cancellation consequences: - Inactive responders will never run. - Active responders are expected to cancel the eviction. - Completed or Interrupted responders should not take any action."]
 io.k8s.api.lifecycle.v1alpha1.EvictionRequestStatus conditions listType=map listMapKey=type
 io.k8s.api.lifecycle.v1alpha1.EvictionStatus conditions listType=map listMapKey=type
 io.k8s.api.lifecycle.v1alpha1.EvictionStatus requesters listType=map listMapKey=name
 io.k8s.api.lifecycle.v1alpha1.EvictionStatus responders listType=map listMapKey=name
 io.k8s.api.lifecycle.v1alpha1.EvictionStatus targetResponders listType=map listMapKey=name
 io.k8s.api.lifecycle.v1alpha1.Requester - structType=atomic
+io.k8s.api.lifecycle.v1alpha1.RequesterIntent - enum=["Eviction","means that the requester is interested in the eviction of the target."]
+io.k8s.api.lifecycle.v1alpha1.RequesterIntent - enum=["Withdrawn","means that the requester is no longer interested in the eviction of the target. If all requesters' intents are withdrawn, the eviction will be canceled. Cancellation consequences: - Inactive responders will never run. - Active responders are expected to cancel the eviction. - Completed or Interrupted responders should not take any action."]
+io.k8s.api.lifecycle.v1alpha1.ResponderStateType - enum=["Active","means that the responder is either running or expected to start soon. Also, startTime has been set in the ResponderStatus by the evictionrequest-controller. An active responder should currently interact with the eviction process by updating .status.responders, where .name is the active responder name. ResponderStatus fields should be periodically updated to indicate the progress or completion of the eviction process. If .status.responders[].heartbeatTime field is not updated within the heartbeat deadline defined by the Eviction API (currently 20 minutes), the eviction is passed over to the next responder with a lower priority. Only one responder can be active at a time."]
+io.k8s.api.lifecycle.v1alpha1.ResponderStateType - enum=["Canceled","means that the responder has been canceled. In other words, there is no EvictionRequest with the same target and Eviction intent in .spec.intent."]
+io.k8s.api.lifecycle.v1alpha1.ResponderStateType - enum=["Completed","means that the responder has successfully completed and set completionTime in ResponderStatus."]
+io.k8s.api.lifecycle.v1alpha1.ResponderStateType - enum=["Inactive","means that the responder should not yet process this eviction request."]
+io.k8s.api.lifecycle.v1alpha1.ResponderStateType - enum=["Interrupted","means that the responder has failed to start or failed to update heartbeatTime in ResponderStatus in a timely manner."]
 io.k8s.api.lifecycle.v1alpha1.ResponderStatus - structType=granular
 io.k8s.api.lifecycle.v1alpha1.TargetResponder - structType=atomic
 io.k8s.api.networking.v1.HTTPIngressRuleValue paths listType=atomic
@@ -611,6 +913,8 @@ io.k8s.api.networking.v1.NetworkPolicySpec podSelector optional
 io.k8s.api.networking.v1.NetworkPolicySpec policyTypes listType=atomic
 io.k8s.api.networking.v1.ParentReference name required
 io.k8s.api.networking.v1.ParentReference resource required
+io.k8s.api.networking.v1.PolicyType - enum=["Egress","is a NetworkPolicy that affects egress traffic on selected pods"]
+io.k8s.api.networking.v1.PolicyType - enum=["Ingress","is a NetworkPolicy that affects ingress traffic on selected pods"]
 io.k8s.api.networking.v1.ServiceBackendPort - structType=atomic
 io.k8s.api.networking.v1.ServiceCIDRSpec cidrs listType=atomic
 io.k8s.api.networking.v1.ServiceCIDRStatus conditions listType=map listMapKey=type
@@ -637,11 +941,15 @@ io.k8s.api.policy.v1.PodDisruptionBudgetStatus currentHealthy optional
 io.k8s.api.policy.v1.PodDisruptionBudgetStatus desiredHealthy optional
 io.k8s.api.policy.v1.PodDisruptionBudgetStatus disruptionsAllowed optional
 io.k8s.api.policy.v1.PodDisruptionBudgetStatus expectedPods optional
+io.k8s.api.policy.v1.UnhealthyPodEvictionPolicyType - enum=["AlwaysAllow","policy means that all running pods (status.phase=\"Running\"), but not yet healthy are considered disrupted and can be evicted regardless of whether the criteria in a PDB is met. This means perspective running pods of a disrupted application might not get a chance to become healthy. Healthy pods will be subject to the PDB for eviction."]
+io.k8s.api.policy.v1.UnhealthyPodEvictionPolicyType - enum=["IfHealthyBudget","policy means that running pods (status.phase=\"Running\"), but not yet healthy can be evicted only if the guarded application is not disrupted (status.currentHealthy is at least equal to status.desiredHealthy). Healthy pods will be subject to the PDB for eviction."]
 io.k8s.api.policy.v1beta1.PodDisruptionBudgetStatus conditions listType=map listMapKey=type
 io.k8s.api.policy.v1beta1.PodDisruptionBudgetStatus currentHealthy optional
 io.k8s.api.policy.v1beta1.PodDisruptionBudgetStatus desiredHealthy optional
 io.k8s.api.policy.v1beta1.PodDisruptionBudgetStatus disruptionsAllowed optional
 io.k8s.api.policy.v1beta1.PodDisruptionBudgetStatus expectedPods optional
+io.k8s.api.policy.v1beta1.UnhealthyPodEvictionPolicyType - enum=["AlwaysAllow","policy means that all running pods (status.phase=\"Running\"), but not yet healthy are considered disrupted and can be evicted regardless of whether the criteria in a PDB is met. This means perspective running pods of a disrupted application might not get a chance to become healthy. Healthy pods will be subject to the PDB for eviction."]
+io.k8s.api.policy.v1beta1.UnhealthyPodEvictionPolicyType - enum=["IfHealthyBudget","policy means that running pods (status.phase=\"Running\"), but not yet healthy can be evicted only if the guarded application is not disrupted (status.currentHealthy is at least equal to status.desiredHealthy). Healthy pods will be subject to the PDB for eviction."]
 io.k8s.api.rbac.v1.AggregationRule clusterRoleSelectors listType=atomic
 io.k8s.api.rbac.v1.ClusterRole rules optional listType=atomic
 io.k8s.api.rbac.v1.ClusterRoleBinding subjects listType=atomic
@@ -678,6 +986,8 @@ io.k8s.api.rbac.v1beta1.Role rules optional listType=atomic
 io.k8s.api.rbac.v1beta1.RoleBinding subjects listType=atomic
 io.k8s.api.rbac.v1beta1.RoleRef apiGroup optional
 io.k8s.api.resource.v1.AllocatedDeviceStatus conditions optional listType=map listMapKey=type
+io.k8s.api.resource.v1.AllocationConfigSource - enum=["FromClaim",""]
+io.k8s.api.resource.v1.AllocationConfigSource - enum=["FromClass",""]
 io.k8s.api.resource.v1.CapacityRequestPolicy default optional
 io.k8s.api.resource.v1.CapacityRequestPolicy validValues listType=atomic
 io.k8s.api.resource.v1.CapacityRequestPolicyRange min required
@@ -711,9 +1021,14 @@ io.k8s.api.resource.v1.DeviceRequestAllocationResult tolerations listType=atomic
 io.k8s.api.resource.v1.DeviceSubRequest derivedAttributes listType=atomic
 io.k8s.api.resource.v1.DeviceSubRequest selectors listType=atomic
 io.k8s.api.resource.v1.DeviceSubRequest tolerations listType=atomic
+io.k8s.api.resource.v1.DeviceTaintEffect - enum=["NoExecute","Evict any already-running pods that do not tolerate the device taint."]
+io.k8s.api.resource.v1.DeviceTaintEffect - enum=["NoSchedule","Do not allow new pods to schedule which use a tainted device unless they tolerate the taint, but allow all pods submitted to Kubelet without going through the scheduler to start, and allow all already-running pods to continue running."]
+io.k8s.api.resource.v1.DeviceTaintEffect - enum=["None","No effect, the taint is purely informational."]
 io.k8s.api.resource.v1.DeviceTaintRuleSpec taint required
 io.k8s.api.resource.v1.DeviceTaintRuleStatus conditions listType=map listMapKey=type
 io.k8s.api.resource.v1.DeviceToleration operator default="Equal"
+io.k8s.api.resource.v1.DeviceTolerationOperator - enum=["Equal",""]
+io.k8s.api.resource.v1.DeviceTolerationOperator - enum=["Exists",""]
 io.k8s.api.resource.v1.ExactDeviceRequest derivedAttributes listType=atomic
 io.k8s.api.resource.v1.ExactDeviceRequest selectors listType=atomic
 io.k8s.api.resource.v1.ExactDeviceRequest tolerations listType=atomic
@@ -727,6 +1042,12 @@ io.k8s.api.resource.v1.ResourceClaimTemplateSpec spec optional
 io.k8s.api.resource.v1.ResourceSliceSpec devices listType=atomic
 io.k8s.api.resource.v1.ResourceSliceSpec sharedCounters listType=atomic
 io.k8s.api.resource.v1.ResourceSliceSpec skipNodeOperations listType=set
+io.k8s.api.resource.v1.SkipNodeOperation - enum=["*","indicates that all node-local resource operations are skipped."]
+io.k8s.api.resource.v1.SkipNodeOperation - enum=["NodePrepareResources","indicates that NodePrepareResources gRPC calls are skipped."]
+io.k8s.api.resource.v1.SkipNodeOperation - enum=["NodeUnprepareResources","indicates that NodeUnprepareResources gRPC calls are skipped."]
+io.k8s.api.resource.v1alpha3.DeviceTaintEffect - enum=["NoExecute","Evict any already-running pods that do not tolerate the device taint."]
+io.k8s.api.resource.v1alpha3.DeviceTaintEffect - enum=["NoSchedule","Do not allow new pods to schedule which use a tainted device unless they tolerate the taint, but allow all pods submitted to Kubelet without going through the scheduler to start, and allow all already-running pods to continue running."]
+io.k8s.api.resource.v1alpha3.DeviceTaintEffect - enum=["None","No effect, the taint is purely informational."]
 io.k8s.api.resource.v1alpha3.DeviceTaintRuleSpec taint required
 io.k8s.api.resource.v1alpha3.DeviceTaintRuleStatus conditions listType=map listMapKey=type
 io.k8s.api.resource.v1alpha3.PartitionTypeStatus allocatable required
@@ -748,6 +1069,8 @@ io.k8s.api.resource.v1alpha3.ShareableSummaryStatus capacity listType=atomic
 io.k8s.api.resource.v1alpha3.ShareableSummaryStatus fullyAvailableDevices required
 io.k8s.api.resource.v1alpha3.ShareableSummaryStatus partiallyAvailableDevices required
 io.k8s.api.resource.v1beta1.AllocatedDeviceStatus conditions optional listType=map listMapKey=type
+io.k8s.api.resource.v1beta1.AllocationConfigSource - enum=["FromClaim",""]
+io.k8s.api.resource.v1beta1.AllocationConfigSource - enum=["FromClass",""]
 io.k8s.api.resource.v1beta1.BasicDevice bindingConditions listType=atomic
 io.k8s.api.resource.v1beta1.BasicDevice bindingFailureConditions listType=atomic
 io.k8s.api.resource.v1beta1.BasicDevice consumesCounters listType=atomic
@@ -785,7 +1108,12 @@ io.k8s.api.resource.v1beta1.DeviceRequestAllocationResult tolerations listType=a
 io.k8s.api.resource.v1beta1.DeviceSubRequest derivedAttributes listType=atomic
 io.k8s.api.resource.v1beta1.DeviceSubRequest selectors listType=atomic
 io.k8s.api.resource.v1beta1.DeviceSubRequest tolerations listType=atomic
+io.k8s.api.resource.v1beta1.DeviceTaintEffect - enum=["NoExecute","Evict any already-running pods that do not tolerate the device taint."]
+io.k8s.api.resource.v1beta1.DeviceTaintEffect - enum=["NoSchedule","Do not allow new pods to schedule which use a tainted device unless they tolerate the taint, but allow all pods submitted to Kubelet without going through the scheduler to start, and allow all already-running pods to continue running."]
+io.k8s.api.resource.v1beta1.DeviceTaintEffect - enum=["None","No effect, the taint is purely informational."]
 io.k8s.api.resource.v1beta1.DeviceToleration operator default="Equal"
+io.k8s.api.resource.v1beta1.DeviceTolerationOperator - enum=["Equal",""]
+io.k8s.api.resource.v1beta1.DeviceTolerationOperator - enum=["Exists",""]
 io.k8s.api.resource.v1beta1.NetworkDeviceData ips listType=atomic
 io.k8s.api.resource.v1beta1.ResourceClaim spec optional
 io.k8s.api.resource.v1beta1.ResourceClaimSpec devices optional
@@ -796,7 +1124,12 @@ io.k8s.api.resource.v1beta1.ResourceClaimTemplateSpec spec optional
 io.k8s.api.resource.v1beta1.ResourceSliceSpec devices listType=atomic
 io.k8s.api.resource.v1beta1.ResourceSliceSpec sharedCounters listType=atomic
 io.k8s.api.resource.v1beta1.ResourceSliceSpec skipNodeOperations listType=set
+io.k8s.api.resource.v1beta1.SkipNodeOperation - enum=["*","indicates that all node-local resource operations are skipped."]
+io.k8s.api.resource.v1beta1.SkipNodeOperation - enum=["NodePrepareResources","indicates that NodePrepareResources gRPC calls are skipped."]
+io.k8s.api.resource.v1beta1.SkipNodeOperation - enum=["NodeUnprepareResources","indicates that NodeUnprepareResources gRPC calls are skipped."]
 io.k8s.api.resource.v1beta2.AllocatedDeviceStatus conditions optional listType=map listMapKey=type
+io.k8s.api.resource.v1beta2.AllocationConfigSource - enum=["FromClaim",""]
+io.k8s.api.resource.v1beta2.AllocationConfigSource - enum=["FromClass",""]
 io.k8s.api.resource.v1beta2.CapacityRequestPolicy default optional
 io.k8s.api.resource.v1beta2.CapacityRequestPolicy validValues listType=atomic
 io.k8s.api.resource.v1beta2.CapacityRequestPolicyRange min required
@@ -830,9 +1163,14 @@ io.k8s.api.resource.v1beta2.DeviceRequestAllocationResult tolerations listType=a
 io.k8s.api.resource.v1beta2.DeviceSubRequest derivedAttributes listType=atomic
 io.k8s.api.resource.v1beta2.DeviceSubRequest selectors listType=atomic
 io.k8s.api.resource.v1beta2.DeviceSubRequest tolerations listType=atomic
+io.k8s.api.resource.v1beta2.DeviceTaintEffect - enum=["NoExecute","Evict any already-running pods that do not tolerate the device taint."]
+io.k8s.api.resource.v1beta2.DeviceTaintEffect - enum=["NoSchedule","Do not allow new pods to schedule which use a tainted device unless they tolerate the taint, but allow all pods submitted to Kubelet without going through the scheduler to start, and allow all already-running pods to continue running."]
+io.k8s.api.resource.v1beta2.DeviceTaintEffect - enum=["None","No effect, the taint is purely informational."]
 io.k8s.api.resource.v1beta2.DeviceTaintRuleSpec taint required
 io.k8s.api.resource.v1beta2.DeviceTaintRuleStatus conditions listType=map listMapKey=type
 io.k8s.api.resource.v1beta2.DeviceToleration operator default="Equal"
+io.k8s.api.resource.v1beta2.DeviceTolerationOperator - enum=["Equal",""]
+io.k8s.api.resource.v1beta2.DeviceTolerationOperator - enum=["Exists",""]
 io.k8s.api.resource.v1beta2.ExactDeviceRequest derivedAttributes listType=atomic
 io.k8s.api.resource.v1beta2.ExactDeviceRequest selectors listType=atomic
 io.k8s.api.resource.v1beta2.ExactDeviceRequest tolerations listType=atomic
@@ -846,6 +1184,9 @@ io.k8s.api.resource.v1beta2.ResourceClaimTemplateSpec spec optional
 io.k8s.api.resource.v1beta2.ResourceSliceSpec devices listType=atomic
 io.k8s.api.resource.v1beta2.ResourceSliceSpec sharedCounters listType=atomic
 io.k8s.api.resource.v1beta2.ResourceSliceSpec skipNodeOperations listType=set
+io.k8s.api.resource.v1beta2.SkipNodeOperation - enum=["*","indicates that all node-local resource operations are skipped."]
+io.k8s.api.resource.v1beta2.SkipNodeOperation - enum=["NodePrepareResources","indicates that NodePrepareResources gRPC calls are skipped."]
+io.k8s.api.resource.v1beta2.SkipNodeOperation - enum=["NodeUnprepareResources","indicates that NodeUnprepareResources gRPC calls are skipped."]
 io.k8s.api.scheduling.v1.PriorityClass value optional
 io.k8s.api.scheduling.v1alpha3.CompositePodGroupSchedulingConstraints topology listType=atomic
 io.k8s.api.scheduling.v1alpha3.CompositePodGroupSpec disruptionMode default={"single":{}}
@@ -859,6 +1200,8 @@ io.k8s.api.scheduling.v1alpha3.PodGroupStatus conditions listType=map listMapKey
 io.k8s.api.scheduling.v1alpha3.PodGroupStatus resourceClaimStatuses listType=map listMapKey=name
 io.k8s.api.scheduling.v1alpha3.PodGroupTemplate resourceClaims listType=map listMapKey=name
 io.k8s.api.scheduling.v1alpha3.PodGroupTemplate schedulingConstraints optional
+io.k8s.api.scheduling.v1alpha3.PreemptionPolicy - enum=["Never","means that pod never preempts other pods with lower priority."]
+io.k8s.api.scheduling.v1alpha3.PreemptionPolicy - enum=["PreemptLowerPriority","means that pod can preempt other pods with lower priority."]
 io.k8s.api.scheduling.v1alpha3.WorkloadCompositePodGroupSchedulingConstraints topology listType=atomic
 io.k8s.api.scheduling.v1alpha3.WorkloadPodGroupSchedulingConstraints topology listType=atomic
 io.k8s.api.scheduling.v1alpha3.WorkloadSpec compositePodGroupTemplates listType=map listMapKey=name
@@ -873,6 +1216,8 @@ io.k8s.api.scheduling.v1beta1.PodGroupStatus conditions listType=map listMapKey=
 io.k8s.api.scheduling.v1beta1.PodGroupStatus resourceClaimStatuses listType=map listMapKey=name
 io.k8s.api.scheduling.v1beta1.PodGroupTemplate resourceClaims listType=map listMapKey=name
 io.k8s.api.scheduling.v1beta1.PodGroupTemplate schedulingConstraints optional
+io.k8s.api.scheduling.v1beta1.PreemptionPolicy - enum=["Never","means that pod never preempts other pods with lower priority."]
+io.k8s.api.scheduling.v1beta1.PreemptionPolicy - enum=["PreemptLowerPriority","means that pod can preempt other pods with lower priority."]
 io.k8s.api.scheduling.v1beta1.PriorityClass value optional
 io.k8s.api.scheduling.v1beta1.WorkloadSpec compositePodGroupTemplates listType=map listMapKey=name
 io.k8s.api.scheduling.v1beta1.WorkloadSpec podGroupTemplates optional listType=map listMapKey=name
@@ -884,6 +1229,10 @@ io.k8s.api.storage.v1.CSINodeStatus storageHealth listType=map listMapKey=name
 io.k8s.api.storage.v1.StorageClass allowedTopologies listType=atomic
 io.k8s.api.storage.v1.StorageClass mountOptions listType=atomic
 io.k8s.api.storage.v1.StorageHealth healthConditions listType=atomic
+io.k8s.api.storage.v1.StorageHealthStatusType - enum=["StorageDegraded","indicates the storage backend is functioning with reduced capability."]
+io.k8s.api.storage.v1.StorageHealthStatusType - enum=["StorageUnreachable","indicates the storage backend is unreachable."]
+io.k8s.api.storage.v1.VolumeBindingMode - enum=["Immediate","indicates that PersistentVolumeClaims should be immediately provisioned and bound. This is the default mode."]
+io.k8s.api.storage.v1.VolumeBindingMode - enum=["WaitForFirstConsumer","indicates that PersistentVolumeClaims should not be provisioned and bound until the first Pod is created that references the PeristentVolumeClaim. The volume provisioning and binding will occur during Pod scheduing."]
 io.k8s.api.storage.v1beta1.CSIDriverSpec tokenRequests listType=atomic
 io.k8s.api.storage.v1beta1.CSIDriverSpec volumeLifecycleModes listType=atomic
 io.k8s.api.storage.v1beta1.CSINodeDriver topologyKeys optional listType=atomic
@@ -892,6 +1241,8 @@ io.k8s.api.storage.v1beta1.CSINodeStatus storageHealth listType=map listMapKey=n
 io.k8s.api.storage.v1beta1.StorageClass allowedTopologies listType=atomic
 io.k8s.api.storage.v1beta1.StorageClass mountOptions listType=atomic
 io.k8s.api.storage.v1beta1.StorageHealth healthConditions listType=atomic
+io.k8s.api.storage.v1beta1.StorageHealthStatusType - enum=["StorageDegraded","indicates the storage backend is functioning with reduced capability."]
+io.k8s.api.storage.v1beta1.StorageHealthStatusType - enum=["StorageUnreachable","indicates the storage backend is unreachable."]
 io.k8s.api.storagemigration.v1.StorageVersionMigrationStatus conditions listType=map listMapKey=type
 io.k8s.api.storagemigration.v1beta1.StorageVersionMigrationStatus conditions listType=map listMapKey=type
 io.k8s.apimachinery.pkg.apis.meta.v1.APIGroup serverAddressByClientCIDRs listType=atomic

@@ -68,49 +68,124 @@ func TestMarkersTableMatchesSources(t *testing.T) {
 	}
 }
 
-// scanPackageMarkers lists the marker lines of one package's types.go.
+// scanPackageMarkers lists the marker lines of one package: markers of its
+// types and their fields, and the values of its +enum types.
 func scanPackageMarkers(dir, prefix string) ([]string, error) {
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, filepath.Join(dir, "types.go"), nil, parser.ParseComments)
+	files, err := parsePackage(dir)
 	if err != nil {
 		return nil, err
 	}
-	consts, err := packageConstants(dir)
-	if err != nil {
-		return nil, err
-	}
+	consts := packageConstants(files)
 	var out []string
-	for _, decl := range f.Decls {
-		gd, ok := decl.(*ast.GenDecl)
-		if !ok || gd.Tok != token.TYPE {
-			continue
-		}
-		for _, spec := range gd.Specs {
-			ts := spec.(*ast.TypeSpec)
-			doc := ts.Doc
-			if doc == nil && len(gd.Specs) == 1 {
-				doc = gd.Doc
-			}
-			def := prefix + "." + ts.Name.Name
-			if m := typeMarkers(commentTags(doc)); m != "" {
-				out = append(out, def+" - "+m)
-			}
-			st, ok := ts.Type.(*ast.StructType)
-			if !ok {
+	enums := map[string]bool{}
+	for _, f := range files {
+		for _, decl := range f.Decls {
+			gd, ok := decl.(*ast.GenDecl)
+			if !ok || gd.Tok != token.TYPE {
 				continue
 			}
-			for _, field := range st.Fields.List {
-				line, err := fieldMarkers(def, field, consts)
-				if err != nil {
-					return nil, err
+			for _, spec := range gd.Specs {
+				ts := spec.(*ast.TypeSpec)
+				doc := ts.Doc
+				if doc == nil && len(gd.Specs) == 1 {
+					doc = gd.Doc
 				}
-				if line != "" {
-					out = append(out, line)
+				def := prefix + "." + ts.Name.Name
+				tags := commentTags(doc)
+				if m := typeMarkers(tags); m != "" {
+					out = append(out, def+" - "+m)
+				}
+				if _, ok := tags["enum"]; ok {
+					enums[ts.Name.Name] = true
+				}
+				if st, ok := ts.Type.(*ast.StructType); ok {
+					for _, field := range st.Fields.List {
+						line, err := fieldMarkers(def, field, consts)
+						if err != nil {
+							return nil, err
+						}
+						if line != "" {
+							out = append(out, line)
+						}
+					}
 				}
 			}
 		}
 	}
-	return out, nil
+	return append(out, enumLines(files, prefix, enums)...), nil
+}
+
+// enumLines lists the values of the package's +enum types with their
+// descriptions, as upstream's generator words them: the constant's comment
+// without its leading name, whitespace collapsed. A value defined twice
+// keeps the longer comment.
+func enumLines(files []*ast.File, prefix string, enums map[string]bool) []string {
+	type value struct{ value, comment string }
+	values := map[string]map[string]value{}
+	for _, f := range files {
+		for _, decl := range f.Decls {
+			gd, ok := decl.(*ast.GenDecl)
+			if !ok || gd.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				vs := spec.(*ast.ValueSpec)
+				typ, ok := vs.Type.(*ast.Ident)
+				if !ok || !enums[typ.Name] {
+					continue
+				}
+				doc := vs.Doc
+				if doc == nil && len(gd.Specs) == 1 {
+					doc = gd.Doc
+				}
+				for i, n := range vs.Names {
+					lit, ok := vs.Values[i].(*ast.BasicLit)
+					if !ok || lit.Kind != token.STRING {
+						continue
+					}
+					v, _ := strconv.Unquote(lit.Value)
+					comment := strings.Join(strings.Fields(strings.TrimPrefix(strings.TrimSpace(doc.Text()), n.Name)), " ")
+					if values[typ.Name] == nil {
+						values[typ.Name] = map[string]value{}
+					}
+					if old, ok := values[typ.Name][v]; !ok || len(old.comment) < len(comment) ||
+						len(old.comment) == len(comment) && old.comment > comment {
+						values[typ.Name][v] = value{v, comment}
+					}
+				}
+			}
+		}
+	}
+	var out []string
+	for typ, vals := range values {
+		for _, v := range vals {
+			b, _ := json.Marshal([]string{v.value, v.comment})
+			out = append(out, prefix+"."+typ+" - enum="+rawSafe(b))
+		}
+	}
+	return out
+}
+
+// parsePackage parses the non-test, hand-written Go files of a package.
+func parsePackage(dir string) ([]*ast.File, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	fset := token.NewFileSet()
+	var files []*ast.File
+	for _, e := range entries {
+		n := e.Name()
+		if !strings.HasSuffix(n, ".go") || strings.HasSuffix(n, "_test.go") || strings.Contains(n, "generated") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(dir, n), nil, parser.ParseComments)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	return files, nil
 }
 
 // typeMarkers are the markers of a type declaration that matter here.
@@ -181,25 +256,17 @@ func defaultValue(raw string, consts map[string]string) (string, error) {
 		return "", fmt.Errorf("default %s: %w", raw, err)
 	}
 	b, err := json.Marshal(v)
-	return string(b), err
+	return rawSafe(b), err
 }
 
+// rawSafe spells backquotes in JSON text as \u0060, so the table can be a
+// Go raw string.
+func rawSafe(b []byte) string { return strings.ReplaceAll(string(b), "`", `\u0060`) }
+
 // packageConstants maps the constants of a package to their literal values.
-func packageConstants(dir string) (map[string]string, error) {
+func packageConstants(files []*ast.File) map[string]string {
 	out := map[string]string{}
-	fset := token.NewFileSet()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, filepath.Join(dir, e.Name()), nil, 0)
-		if err != nil {
-			return nil, err
-		}
+	for _, f := range files {
 		for _, decl := range f.Decls {
 			gd, ok := decl.(*ast.GenDecl)
 			if !ok || gd.Tok != token.CONST {
@@ -217,7 +284,7 @@ func packageConstants(dir string) (map[string]string, error) {
 			}
 		}
 	}
-	return out, nil
+	return out
 }
 
 // commentTags extracts "+name=value" markers from a doc comment, the way

@@ -23,6 +23,7 @@ type node struct {
 	required    []string
 	oneOf       []string // OpenAPI v3 only: alternative scalar types
 	dflt        any      // OpenAPI v3 only: default value, nil for none
+	enum        []string // allowed values of an enum string type
 
 	gvks          []schema.GroupVersionKind // x-kubernetes-group-version-kind
 	listType      string                    // x-kubernetes-list-type
@@ -180,7 +181,11 @@ func (m *modeler) fields(t reflect.Type, n *node, seen map[string]bool) error {
 		p.patchStrategy = f.Tag.Get("patchStrategy")
 		p.patchMergeKey = f.Tag.Get("patchMergeKey")
 		if nt := derefType(f.Type); nt.Kind() != reflect.Struct && nt.Name() != "" && nt.PkgPath() != "" {
-			m.marks.typ(definitionName(nt)).apply(p) // a named slice or map type's own markers
+			tm := m.marks.typ(definitionName(nt))
+			tm.apply(p) // a named slice or map type's own markers
+			if d := tm.enumDescription(); d != "" {
+				p.description = strings.TrimSpace(p.description + "\n\n" + d)
+			}
 		}
 		fm := m.marks.field(definitionName(t), name)
 		fm.apply(p)
@@ -230,7 +235,11 @@ func (m *modeler) schemaOf(t reflect.Type) *node {
 		values.dflt = zeroDefault(t.Elem(), false)
 		return &node{typ: "object", additional: values}
 	case reflect.String:
-		return &node{typ: "string"}
+		n := &node{typ: "string"}
+		if t.Name() != "" && t.PkgPath() != "" {
+			n.enum = m.marks.typ(definitionName(t)).enumValues()
+		}
+		return n
 	case reflect.Bool:
 		return &node{typ: "boolean"}
 	case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Uint8, reflect.Uint16:

@@ -79,6 +79,10 @@ func (n *node) schemaProto() *openapi_v2.Schema {
 	if n.typ != "" {
 		s.Type = &openapi_v2.TypeItem{Value: []string{n.typ}}
 	}
+	for _, v := range n.enum {
+		text, _ := json.Marshal(v)
+		s.Enum = append(s.Enum, &openapi_v2.Any{Yaml: string(text) + "\n"})
+	}
 	if n.items != nil {
 		s.Items = &openapi_v2.ItemsItem{Schema: []*openapi_v2.Schema{n.items.schemaProto()}}
 	}

@@ -92,11 +92,7 @@ func (g *routeGen) resource(res *registry.Resource) []*route {
 		ns, n.scope = "/namespaces/{namespace}", "Namespaced"
 	}
 	base := gvPrefix(gv)
-	coll := &route{path: base + ns + "/" + res.Resource}
-	item := &route{path: coll.path + "/{name}"}
-	self, list := g.kindRef(res.GroupVersionKind()), g.kindRef(gv.WithKind(res.Kind+"List"))
 	g.common()
-	gvk := res.GroupVersionKind()
 	scope := func(ps ...*param) []*param {
 		out := join(ps)
 		if res.Namespaced {
@@ -107,6 +103,36 @@ func (g *routeGen) resource(res *registry.Resource) []*route {
 	name := namePathParam(res.Kind)
 	itemScope := func(ps ...*param) []*param { return scope(join(ps, []*param{name})...) }
 
+	coll, item := g.mainRoutes(res, n, base+ns+"/"+res.Resource, scope, itemScope)
+	routes := []*route{coll, item}
+	if list := g.kindRef(gv.WithKind(res.Kind + "List")); res.Namespaced && res.HasVerb("list") && list != "" {
+		all := &route{path: base + "/" + res.Resource}
+		all.add(listOp(opNamer{gv: gv, kind: res.Kind}, res.GroupVersionKind(), list, "list", "ForAllNamespaces",
+			res.HasVerb("watch"), join([]*param{g.std.pretty}, g.std.list)))
+		routes = append(routes, all)
+	}
+	if res.HasVerb("watch") {
+		routes = append(routes, g.watchRoutes(res, n, base, ns)...)
+	}
+	for _, sub := range res.Subresources {
+		routes = append(routes, g.subresource(res, sub, n, item.path, itemScope)...)
+	}
+	routes = nonEmpty(routes)
+	for _, r := range routes {
+		for _, op := range r.ops {
+			op.tag = tagOf(gv)
+		}
+	}
+	return routes
+}
+
+// mainRoutes are the collection and item routes of a resource with the
+// operations its verbs allow.
+func (g *routeGen) mainRoutes(res *registry.Resource, n opNamer, path string,
+	scope, itemScope func(...*param) []*param) (coll, item *route) {
+	coll, item = &route{path: path}, &route{path: path + "/{name}"}
+	gvk := res.GroupVersionKind()
+	self, list := g.kindRef(gvk), g.kindRef(res.GroupVersion.WithKind(res.Kind+"List"))
 	if res.HasVerb("list") && list != "" {
 		coll.add(listOp(n, gvk, list, "list", "", res.HasVerb("watch"), scope(g.std.list...)))
 	}
@@ -128,31 +154,12 @@ func (g *routeGen) resource(res *registry.Resource) []*route {
 	}
 	if res.HasVerb("delete") {
 		op := deleteOp(n.id("delete", ""), "delete"+article(res.Kind)+res.Kind, "delete", gvk, itemScope(g.std.delete...))
-		if self != "" && returnsDeletedObject[res.GroupVersionKind().GroupKind()] {
+		if self != "" && returnsDeletedObject[gvk.GroupKind()] {
 			op.responses[0].ref, op.responses[1].ref = self, self
 		}
 		item.add(op)
 	}
-	routes := []*route{coll, item}
-	if res.Namespaced && res.HasVerb("list") && list != "" {
-		all := &route{path: base + "/" + res.Resource}
-		all.add(listOp(opNamer{gv: gv, kind: res.Kind}, gvk, list, "list", "ForAllNamespaces", res.HasVerb("watch"),
-			join([]*param{g.std.pretty}, g.std.list)))
-		routes = append(routes, all)
-	}
-	if res.HasVerb("watch") {
-		routes = append(routes, g.watchRoutes(res, n, base, ns)...)
-	}
-	for _, sub := range res.Subresources {
-		routes = append(routes, g.subresource(res, sub, n, item.path, itemScope)...)
-	}
-	routes = nonEmpty(routes)
-	for _, r := range routes {
-		for _, op := range r.ops {
-			op.tag = tagOf(gv)
-		}
-	}
-	return routes
+	return coll, item
 }
 
 // watchRoutes are the deprecated /watch/ paths upstream still serves.
