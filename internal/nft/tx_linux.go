@@ -124,11 +124,18 @@ func (tx *Tx) set(s *Set) *nftables.Set {
 
 // AddSet adds a set or map with its elements.
 func (tx *Tx) AddSet(s *Set) {
-	ns := tx.set(s)
-	if err := tx.c.AddSet(ns, nil); err != nil && tx.err == nil {
+	tx.addEmptySet(s)
+	tx.addAllElements(s)
+}
+
+func (tx *Tx) addEmptySet(s *Set) {
+	if err := tx.c.AddSet(tx.set(s), nil); err != nil && tx.err == nil {
 		tx.err = fmt.Errorf("add set %s: %w", s.Name, err)
 	}
 	tx.ops++
+}
+
+func (tx *Tx) addAllElements(s *Set) {
 	elems := make([]Element, 0, len(s.Elements))
 	for _, k := range sortedKeys(s.Elements) {
 		elems = append(elems, s.Elements[k])
@@ -205,18 +212,25 @@ func (tx *Tx) elements(s *Set, elems []Element) []nftables.SetElement {
 	return out
 }
 
-// Full queues the whole table: chains, then sets and maps (whose elements
-// name chains), then rules (which name sets and chains).
+// Full queues the whole table: empty sets and maps, chains, rules (which
+// name sets and chains), and only then the elements (which may name
+// chains). Binding a map to a rule makes the kernel walk the map's
+// elements, so filling maps after the rules keeps a full sync linear: the
+// other order walked a 40k-element map once per Service rule.
 func (tx *Tx) Full(t *Table) {
 	chains := t.orderedChains()
+	sets := sortedKeys(t.Sets)
+	for _, name := range sets {
+		tx.addEmptySet(t.Sets[name])
+	}
 	for _, c := range chains {
 		tx.AddChain(c)
 	}
-	for _, name := range sortedKeys(t.Sets) {
-		tx.AddSet(t.Sets[name])
-	}
 	for _, c := range chains {
 		tx.AddRules(c)
+	}
+	for _, name := range sets {
+		tx.addAllElements(t.Sets[name])
 	}
 }
 

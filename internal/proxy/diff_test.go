@@ -53,7 +53,7 @@ func TestDiffOnlyWhatChanged(t *testing.T) {
 		if got := chainNames(c.flushChains); !slices.Equal(got, []string{svcChain}) {
 			t.Errorf("rewritten chains %v (the modulus changes)", got)
 		}
-		want := map[string][]string{mapEndpoints: {slot(1) + " : 10.42.0.3 . 80"}}
+		want := map[string][]string{endpointMap(chainID(svcChain)): {slot(1) + " : 10.42.0.3 . 80"}}
 		if got := elemKeys(c.addElems); !mapsEqual(got, want) {
 			t.Errorf("added elements %v", got)
 		}
@@ -67,19 +67,19 @@ func TestDiffOnlyWhatChanged(t *testing.T) {
 		if len(c.flushChains)+len(c.addChains)+len(c.delChains) != 0 {
 			t.Errorf("chains touched: %+v", c)
 		}
-		if got := elemKeys(c.delElems); !mapsEqual(got, map[string][]string{mapEndpoints: {slot(1) + " : 10.42.0.3 . 80"}}) {
+		if got := elemKeys(c.delElems); !mapsEqual(got, map[string][]string{endpointMap(chainID(svcChain)): {slot(1) + " : 10.42.0.3 . 80"}}) {
 			t.Errorf("deleted elements %v", got)
 		}
-		if got := elemKeys(c.addElems); !mapsEqual(got, map[string][]string{mapEndpoints: {slot(1) + " : 10.42.0.9 . 80"}}) {
+		if got := elemKeys(c.addElems); !mapsEqual(got, map[string][]string{endpointMap(chainID(svcChain)): {slot(1) + " : 10.42.0.9 . 80"}}) {
 			t.Errorf("added elements %v", got)
 		}
 	})
 	t.Run("last endpoint gone", func(t *testing.T) {
 		c := diff(build(cfg, &one), build(cfg, &none))
 		want := map[string][]string{
-			mapServiceIPs:       {"10.43.0.10 . tcp . 80 : goto " + svcChain},
-			mapServiceNodePorts: {"tcp . 30080 : goto " + extChain},
-			mapEndpoints:        {slot(0) + " : 10.42.0.2 . 80"},
+			mapServiceIPs:                  {"10.43.0.10 . tcp . 80 : goto " + svcChain},
+			mapServiceNodePorts:            {"tcp . 30080 : goto " + extChain},
+			endpointMap(chainID(svcChain)): {slot(0) + " : 10.42.0.2 . 80"},
 		}
 		if got := elemKeys(c.delElems); !mapsEqual(got, want) {
 			t.Errorf("deleted elements %v", got)
@@ -98,7 +98,7 @@ func TestDiffOnlyWhatChanged(t *testing.T) {
 	})
 	t.Run("service removed", func(t *testing.T) {
 		c := diff(build(cfg, &two), nil)
-		if len(c.delChains) != 2 || len(c.addChains)+len(c.addElems) != 0 || len(c.delElems[mapEndpoints]) != 2 {
+		if len(c.delChains) != 2 || len(c.addChains)+len(c.addElems) != 0 || len(c.delElems[endpointMap(chainID(svcChain))]) != 2 {
 			t.Errorf("removal: %+v", c)
 		}
 	})

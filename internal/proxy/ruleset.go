@@ -23,7 +23,7 @@ const (
 	chainReject         = "reject-chain"
 	chainMasquerading   = "masquerading"
 	setHairpin          = "hairpin-endpoints"
-	mapEndpoints        = "service-endpoints"
+	mapEndpoints        = "service-endpoints-" // + shard number
 	filterPriority      = nft.PriorityDstNAT - 10
 	prefixService       = "service-"
 	prefixLocal         = "local-"
@@ -31,7 +31,22 @@ const (
 	prefixAffinity      = "affinity-"
 )
 
-var skeletonMaps = []string{mapServiceIPs, mapServiceNodePorts, mapNoEndpointIPs, mapNoEndpointPorts, mapEndpoints}
+// endpointShards is how many endpoint maps share the Service chains. The
+// kernel checks every element added to a data map against every rule
+// bound to that map, so one map for 10k Services made a full sync
+// quadratic; 64 maps cut that 64-fold and keep per-change work small.
+const endpointShards = 64
+
+var skeletonMaps = func() []string {
+	m := []string{mapServiceIPs, mapServiceNodePorts, mapNoEndpointIPs, mapNoEndpointPorts}
+	for i := range endpointShards {
+		m = append(m, endpointMap(uint64(i)))
+	}
+	return m
+}()
+
+// endpointMap is the shard of the endpoint map a chain id uses.
+func endpointMap(id uint64) string { return fmt.Sprintf("%s%d", mapEndpoints, id%endpointShards) }
 
 // skeleton is the part of the table that does not depend on Services.
 func skeleton(cfg Config) *nft.Table {
@@ -42,7 +57,9 @@ func skeleton(cfg Config) *nft.Table {
 	t.AddSet(&nft.Set{Name: mapServiceNodePorts, Fields: nft.ProtoPortFields(), Map: true})
 	t.AddSet(&nft.Set{Name: mapNoEndpointPorts, Fields: nft.ProtoPortFields(), Map: true})
 	t.AddSet(&nft.Set{Name: setHairpin, Fields: f.AddrPairFields()})
-	t.AddSet(&nft.Set{Name: mapEndpoints, Fields: nft.SlotFields(), Data: f.EndpointFields()})
+	for i := range endpointShards {
+		t.AddSet(&nft.Set{Name: endpointMap(uint64(i)), Fields: nft.SlotFields(), Data: f.EndpointFields()})
+	}
 
 	base := func(name, typ string, hook nft.Hook, prio int32, rules ...nft.Rule) {
 		t.AddChain(&nft.Chain{Name: name, Base: &nft.Base{Type: typ, Hook: hook, Priority: prio}, Rules: rules})
@@ -144,9 +161,9 @@ func build(cfg Config, s *Service) *fragment {
 			// changed endpoint is an element change, not a rule change.
 			id := chainID(name)
 			for i, e := range eps {
-				fr.addValue(mapEndpoints, nft.SlotKey(uint32(i), id), f.EndpointValue(e.IP, e.Port))
+				fr.addValue(endpointMap(id), nft.SlotKey(uint32(i), id), f.EndpointValue(e.IP, e.Port))
 			}
-			rules = append(rules, f.Rule().L4Proto(s.Protocol).DNATMap(len(eps), id, mapEndpoints))
+			rules = append(rules, f.Rule().L4Proto(s.Protocol).DNATMap(len(eps), id, endpointMap(id)))
 			fr.chains = append(fr.chains, &nft.Chain{Name: name, Rules: rules})
 			return
 		}
