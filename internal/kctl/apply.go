@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -160,7 +161,11 @@ func (o *applyOptions) applyOne(f *Factory, cmd *cobra.Command, mapping *meta.RE
 		return o.print(f.IO.Out, current, "unchanged")
 	}
 	if o.client() {
-		return o.print(f.IO.Out, m.obj, "configured")
+		merged, err := applyPatchLocally(newScheme(), current, currentJSON, patch, ptype)
+		if err != nil {
+			return err
+		}
+		return o.print(f.IO.Out, merged, "configured")
 	}
 	opts := o.patchOptions()
 	opts.FieldValidation = o.validation()
@@ -222,4 +227,21 @@ func setLastApplied(u *unstructured.Unstructured) error {
 	ann[lastAppliedAnnotation] = string(js)
 	u.SetAnnotations(ann)
 	return nil
+}
+
+// applyPatchLocally is what a client dry run shows: the live object with
+// the computed patch applied.
+func applyPatchLocally(s *runtime.Scheme, current *unstructured.Unstructured, currentJSON, patch []byte, pt types.PatchType) (*unstructured.Unstructured, error) {
+	var out []byte
+	var err error
+	if pt == types.StrategicMergePatchType {
+		out, err = strategicpatch.StrategicMergePatch(currentJSON, patch, typedFor(s, current.GroupVersionKind()))
+	} else {
+		out, err = jsonpatch.MergePatch(currentJSON, patch)
+	}
+	if err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{}
+	return u, u.UnmarshalJSON(out)
 }

@@ -136,14 +136,12 @@ func (o *applyOptions) dryRunApply(f *Factory, cmd *cobra.Command, rc dynamic.Re
 		force := o.forceConflicts
 		return rc.Patch(cmd.Context(), m.obj.GetName(), types.ApplyPatchType, body, metav1.PatchOptions{DryRun: []string{metav1.DryRunAll}, FieldManager: o.fieldManager, Force: &force})
 	}
-	withAnn := m.obj.DeepCopy()
-	if err := setLastApplied(withAnn); err != nil {
-		return nil, err
-	}
+	// Like kubectl diff, the would-be object does not get a new
+	// last-applied annotation.
 	if cur == nil {
 		return rc.Create(cmd.Context(), m.obj, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}, FieldManager: o.fieldManager})
 	}
-	modified, err := withAnn.MarshalJSON()
+	modified, err := m.obj.MarshalJSON()
 	if err != nil {
 		return nil, err
 	}

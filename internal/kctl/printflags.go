@@ -15,7 +15,7 @@ import (
 	"kserver.dev/kserver/internal/kctl/printers"
 )
 
-const allowedFormats = "custom-columns,custom-columns-file,go-template,go-template-file,json,jsonpath,jsonpath-as-json,jsonpath-file,name,template,templatefile,wide,yaml"
+const allowedFormats = "custom-columns,custom-columns-file,go-template,go-template-file,json,jsonpath,jsonpath-as-json,jsonpath-file,kyaml,name,template,templatefile,wide,yaml"
 
 // objectPrinter returns the printer for a machine-readable -o value
 // (everything but the default table and wide). template is --template.
@@ -36,6 +36,8 @@ func objectPrinter(output, template string, noHeaders bool) (cliprinters.Resourc
 		return &cliprinters.JSONPrinter{}, nil
 	case "yaml":
 		return &cliprinters.YAMLPrinter{}, nil
+	case "kyaml":
+		return &cliprinters.KYAMLPrinter{}, nil
 	case "name":
 		return &cliprinters.NamePrinter{}, nil
 	case "jsonpath", "jsonpath-as-json", "jsonpath-file":

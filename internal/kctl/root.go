@@ -31,9 +31,16 @@ func Main(ctx context.Context, args []string, streams genericiooptions.IOStreams
 	f := NewFactory(streams, prefs)
 	root := NewRootCommand(f)
 	root.SetArgs(args)
+	// Like kubectl, cobra's own messages (flag deprecations) go to stderr;
+	// only help goes to stdout.
 	root.SetIn(streams.In)
-	root.SetOut(streams.Out)
+	root.SetOut(streams.ErrOut)
 	root.SetErr(streams.ErrOut)
+	help := root.HelpFunc()
+	root.SetHelpFunc(func(c *cobra.Command, args []string) {
+		c.SetOut(streams.Out)
+		help(c, args)
+	})
 	if hint := slipHint(root, args); hint != "" {
 		fmt.Fprint(streams.ErrOut, hint)
 		return 1

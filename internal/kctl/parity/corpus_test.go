@@ -1,0 +1,137 @@
+package parity
+
+// pcase is one command line of the corpus. {NS} is the tool's own
+// namespace (kubectl and kctl each get one, prepared identically), {F} the
+// folder of manifests. Every command runs with `-n {NS}` unless noNS.
+type pcase struct {
+	args  string
+	setup []string // run with kubectl in both namespaces first
+	stdin string
+	noNS  bool
+	// minMinor is the oldest kubectl whose output this case expects (the
+	// output changed in that release); older reference kubectls skip it.
+	minMinor int
+	// unordered compares sorted lines (kubectl's order is not stable).
+	unordered bool
+	// maskDigits hides numbers (resource versions differ between runs).
+	maskDigits bool
+	// known documents a deliberate difference; the case still counts as
+	// a difference in the parity rate.
+	known string
+}
+
+const hintDiff = "kctl adds a learner hint to the error on stderr"
+
+// corpus is every command form of the seed study notes (§5 of
+// seed-features.md) plus the flags of issue 7.
+var corpus = []pcase{
+	// get
+	{args: "get nodes"}, {args: "get node"}, {args: "get cs"},
+	{args: "get pods"}, {args: "get pod"}, {args: "get pods -o wide"},
+	{args: "get pods kubia-manual -o wide"}, {args: "get pods kubia-manual -o yaml"},
+	{args: "get pods kubia-manual -o=custom-columns=NAME:.metadata.name,RSRC:.metadata.resourceVersion", maskDigits: true},
+	{args: "get pods kubia-manual -o=custom-columns-file={F}/template.txt", maskDigits: true},
+	{args: "get pods --sort-by=.metadata.name"},
+	{args: "get pods kubia-manual -o go-template"},
+	{args: "get pods kubia-manual -o go-template --template={{.metadata.name}}"},
+	{args: "get deployments"}, {args: "get rs"}, {args: "get rc"}, {args: "get rc,service"},
+	{args: "get endpoints"}, {args: "get svc tomcat-service -o yaml"},
+	{args: "get namespaces {NS}"}, {args: "get ns {NS} -o name"},
+	{args: "get po --show-labels"}, {args: "get po -l createtion_method=manual"},
+	{args: "get pod kubia-manual -Lrole"}, {args: "get jobs -l jobgroup=jobexample"},
+	{args: "get sa"}, {args: "get secrets"}, {args: "get psp", known: hintDiff},
+	{args: "get podSecurityPolicy", known: hintDiff}, {args: "get sc"}, {args: "get limits"},
+	{args: "get pods--namespaces=kube-system", known: hintDiff},
+	{args: "get pods kubia-manual nope"}, {args: "get pods/kubia-manual rc/redis-slave"},
+	{args: "get all"}, {args: "get all -o wide"}, {args: "get pods -o json"}, {args: "get pods -o name"},
+	{args: "get pods -o jsonpath={.items[*].metadata.name}"}, {args: "get pods --no-headers"},
+	{args: "get pods --field-selector=metadata.name=kubia-manual"}, {args: "get deploy,svc -o name"},
+	{args: "get pods -l tier=frontend --show-labels"}, {args: "get cm -o custom-columns=NAME:.metadata.name,DATA:.data"},
+	{args: "get pods --sort-by=.metadata.creationTimestamp -o name"}, {args: "get pods nope --ignore-not-found"},
+	{args: "get pods -o foo"}, {args: "get"}, {args: "get pods --foo"},
+	{args: "get ev --field-selector involvedObject.name=nope"},
+	// describe
+	{args: "describe nodes"}, {args: "describe pod kubia-manual"}, {args: "describe pods/kubia-manual"},
+	{args: "describe pods kubia"}, {args: "describe deployments"}, {args: "describe serviceaccounts"},
+	{args: "describe quota rq-name --namespce=ns-name"}, {args: "describe svc tomcat-service"},
+	{args: "describe rc redis-slave"}, {args: "describe cm fortunes-config"}, {args: "describe ns {NS}"},
+	{args: "describe limits"}, {args: "describe pod nope"},
+	// create
+	{args: "create -f {F}/kubia-manual.yaml"}, {args: "create -f {F}/dir"},
+	{args: "create -f {F}/service.yaml -f {F}/rc.yaml"}, {args: "create -f {F}/limitrange-file.yaml"},
+	{args: "create namespace {NS}-custom", noNS: true}, {args: "create serviceaccount foo"},
+	{args: "create configmap fortunes-config2 --from-literal=sleep-interval=25"},
+	{args: "create secret generic fortune-https --from-file={F}/https.key"},
+	{args: "create configmap cm2 --from-file={F}/dir --from-literal=a=b"},
+	{args: "create configmap cm3 --from-literal=key1=value1 --from-literal=key2=value2 --dry-run=client -o yaml"},
+	{args: "create rolebinding my-sa-view --clusterrole=view --serviceaccount={NS}:my-sa"},
+	{args: "create clusterrolebinding {NS}-add-ons --clusterrole=cluster-admin --serviceaccount=kube-system:default", noNS: true},
+	{args: "create rolebinding bob-admin-binding --clusterrole=admin --user=bob"},
+	{args: "create clusterrolebinding {NS}-cluster-binding --clusterrole=cluster-admin --user=root", noNS: true},
+	{args: "create deployment web --image=nginx --dry-run=client -o yaml"}, {args: "create deployment web --image=nginx"},
+	{args: "create job j --image=busybox -- echo hi"},
+	{args: "create cronjob cj --image=busybox --schedule='*/5 * * * *'"},
+	{args: "create service nodeport np --tcp=80:8080 --dry-run=client -o yaml"},
+	{args: "create role r --verb=get,list --resource=pods,deployments.apps"},
+	// apply / replace / patch / edit
+	{args: "apply -f {F}/cm.yaml"}, {args: "apply -f {F}/cm.yaml"}, {args: "apply -f {F}/cm-v2.yaml"},
+	{args: "apply -f {F}/cm.yaml --dry-run=server"}, {args: "apply -f {F}/cm.yaml --dry-run=client -o yaml"},
+	{args: "apply -f {F}/cm.yaml -f {F}/kubia-manual.yaml"},
+	{args: "apply -f {F}/old-deploy.yaml", known: "kctl names apps/v1 and the field changes under kubectl's error (learner help)"},
+	{args: "apply --server-side -f {F}/dir"},
+	{args: "replace -f {F}/cm.yaml"}, {args: "patch cm fortunes-config -p {\"data\":{\"a\":\"b\"}}"},
+	{args: "patch cm fortunes-config --type=merge -p {\"data\":{\"a\":\"b\"}}"},
+	{args: "patch cm fortunes-config --type=json -p [{\"op\":\"remove\",\"path\":\"/data/a\"}]"},
+	{args: "edit configmap fortunes-config"},
+	// labels and annotations
+	{args: "label po kubia-manual createtion_method=manual"},
+	{args: "label pod kubia-manual createtion_method=x"},
+	{args: "label pod kubia-manual createtion_method=x --overwrite"},
+	{args: "label pod kubia-manual createtion_method-", minMinor: 36},
+	{args: "annotate pod kubia-manual wang.ismy/name=cxk"},
+	{args: "annotate pod kubia-manual wang.ismy/name=other"},
+	// scale, autoscale, expose, run, set, rollout
+	{args: "scale rc redis-slave --replicas=3"}, {args: "scale rc redis-slave --replicas=2 --current-replicas=5"},
+	{args: "scale deploy frontend --replicas=2"},
+	{args: "autoscale deployment frontend --cpu-percent=30 --min=1 --max=5"},
+	{args: "autoscale rc redis-slave --min=1 --max=10 --cpu=50% --dry-run=client -o yaml"},
+	{args: "expose rc redis-slave --name=rs-exposed --port=6379"},
+	{args: "expose deploy frontend --port=80 --target-port=8080 --type=NodePort --dry-run=client -o yaml"},
+	{args: "run kubia --image=luksa/kubia --port=8080"},
+	{args: "run nginx --image=nginx --dry-run=client -o yaml"},
+	{args: "set image deployment frontend tomcat-demo=tomcat:10"},
+	{args: "set image deployment/frontend nope=x"},
+	{args: "set env deploy/frontend A=b"}, {args: "set resources deploy/frontend --limits=cpu=200m"},
+	{args: "rollout history deployment frontend"}, {args: "rollout pause deployment frontend"},
+	{args: "rollout pause deployment frontend"}, {args: "rollout resume deployment frontend"},
+	{args: "rollout restart deployment nope"},
+	// nodes
+	{args: "cordon {NS}-node", noNS: true}, {args: "cordon {NS}-node", noNS: true},
+	{args: "uncordon {NS}-node", noNS: true},
+	{args: "taint node {NS}-node node-type=production:NoSchedule", noNS: true},
+	{args: "taint node {NS}-node node-type=production:NoSchedule", noNS: true},
+	{args: "taint node {NS}-node node-type-", noNS: true},
+	{args: "label nodes {NS}-node zone=north", noNS: true},
+	{args: "patch node {NS}-node -p {\"spec\":{\"unschedulable\":true}}", noNS: true},
+	{args: "drain {NS}-node --ignore-daemonsets", noNS: true, unordered: true},
+	{args: "describe node {NS}-node", noNS: true},
+	// pods that never run (no node agent here)
+	{args: "exec kubia-manual -- env"}, {args: "exec kubia-manual date"},
+	{args: "logs kubia-manual"}, {args: "logs -f kubia-manual -c kubia", known: "kubectl -f retries a failing log request for --pod-running-timeout (20s), printing each failure; kctl reports the server's error once"},
+	{args: "port-forward kubia-manual 8080:8080"},
+	{args: "top nodes"}, {args: "top pods"},
+	// cluster, config
+	{args: "cluster-info"}, {args: "version"}, {args: "version --client"},
+	{args: "config view"}, {args: "config get-contexts"}, {args: "config current-context"},
+	{args: "context use-context default", known: hintDiff},
+	{args: "api-resources"}, {args: "api-resources --namespaced=false -o name"}, {args: "api-versions"},
+	{args: "auth can-i create pods"}, {args: "auth can-i get nodes"},
+	{args: "wait --for=condition=Ready pod/kubia-manual --timeout=1s"},
+	{args: "wait --for=delete pod/nope --timeout=1s"},
+	{args: "diff -f {F}/cm.yaml"},
+	// delete last
+	{args: "delete -f {F}/service.yaml"}, {args: "delete pods,services -l name=redis-slave"},
+	{args: "delete po kubia-manual"}, {args: "delete pods --all"}, {args: "delete cm nope"},
+	{args: "delete cm -l nothing=here"},
+	{args: "delete namespace {NS}-custom", noNS: true},
+}

@@ -1,0 +1,208 @@
+package parity
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strings"
+	"testing"
+
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"kserver.dev/kserver/internal/e2e"
+	"kserver.dev/kserver/internal/kctl"
+)
+
+// result is one tool's run of a command line.
+type result struct {
+	out, err string
+	code     int
+}
+
+// TestParity runs the corpus with stock kubectl and with kctl against one
+// kserver and reports the parity rate. A difference fails the test unless
+// the case documents it as deliberate (known).
+func TestParity(t *testing.T) {
+	if os.Getenv("KCTL_PARITY") == "0" || testing.Short() {
+		t.Skip("parity suite disabled (KCTL_PARITY=0 or -short)")
+	}
+	k := referenceKubectl(t)
+	c := e2e.Start(t)
+	dir := writeManifests(t)
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("KUBECONFIG", c.Kubeconfig)
+	t.Setenv("KUBE_EDITOR", "sed -i s/sleep-interval/sleep_interval/")
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, "config"))
+	tools := map[string]func(stdin string, args []string) result{
+		"ns-kubectl": func(stdin string, args []string) result { return runKubectl(k, c, stdin, args) },
+		"ns-kctl":    func(stdin string, args []string) result { return runKctl(t, c, stdin, args) },
+	}
+	for ns := range tools {
+		prepare(t, k, c, ns, dir)
+	}
+	same, diff, known, skipped := 0, 0, 0, 0
+	var report []string
+	for i, pc := range corpus {
+		if pc.minMinor > k.Minor {
+			skipped++
+			continue
+		}
+		got := map[string]string{}
+		for _, ns := range []string{"ns-kubectl", "ns-kctl"} {
+			for _, s := range pc.setup {
+				runKubectl(k, c, "", expand(s, ns, dir, false))
+			}
+			r := tools[ns](pc.stdin, expand(pc.args, ns, dir, !pc.noNS))
+			got[ns] = normalise(fmt.Sprintf("%s\n--stderr--\n%s\n--exit %d--", r.out, r.err, r.code), pc)
+		}
+		switch {
+		case got["ns-kubectl"] == got["ns-kctl"]:
+			same++
+		case pc.known != "":
+			known++
+			report = append(report, fmt.Sprintf("#%d kubectl %s: known difference: %s", i, pc.args, pc.known))
+		default:
+			diff++
+			t.Errorf("#%d kubectl %s differs:\n--- kubectl %d.%d\n%s\n+++ kctl\n%s", i, pc.args, 1, k.Minor, got["ns-kubectl"], got["ns-kctl"])
+		}
+	}
+	total := same + diff + known
+	rate := 100 * float64(same) / float64(max(total, 1))
+	t.Logf("parity against %s (1.%d): %d of %d command lines identical (%.1f%%), %d documented differences, %d undocumented, %d skipped for this kubectl version",
+		filepath.Base(k.Path), k.Minor, same, total, rate, known, diff, skipped)
+	for _, r := range report {
+		t.Log(r)
+	}
+}
+
+// referenceKubectl prefers $KSERVER_E2E_KUBECTL, then a kubectl 1.37 the
+// e2e harness already built, then whatever e2e.FindKubectl finds.
+func referenceKubectl(t *testing.T) *e2e.Kubectl {
+	if os.Getenv("KSERVER_E2E_KUBECTL") == "" {
+		if cache, err := os.UserCacheDir(); err == nil {
+			p := filepath.Join(cache, "kserver-e2e", "kubectl-v0.37.2-"+runtime.GOARCH)
+			if _, err := os.Stat(p); err == nil {
+				return &e2e.Kubectl{Path: p, Minor: 37}
+			}
+		}
+	}
+	k := e2e.FindKubectl(t)
+	if k.Minor == 0 {
+		k.Minor = 37
+	}
+	return k
+}
+
+// prepare gives a namespace the objects the study notes create first.
+func prepare(t *testing.T, k *e2e.Kubectl, c *e2e.Cluster, ns, dir string) {
+	for _, s := range []string{
+		"create namespace {NS}",
+		"create -n {NS} -f {F}/kubia-manual.yaml -f {F}/tomcat-deployment.yaml -f {F}/tomcat-service.yaml -f {F}/rc.yaml -f {F}/service.yaml -f {F}/cm.yaml --validate=false",
+		"create node-placeholder",
+	} {
+		if s == "create node-placeholder" {
+			node := fmt.Sprintf(`{"apiVersion":"v1","kind":"Node","metadata":{"name":"%s-node","labels":{"kubernetes.io/hostname":"%s-node"}}}`, ns, ns)
+			if r := runKubectl(k, c, node, []string{"create", "-f", "-", "--validate=false"}); r.code != 0 {
+				t.Fatalf("prepare %s: %s", ns, r.err)
+			}
+			continue
+		}
+		if r := runKubectl(k, c, "", expand(s, ns, dir, false)); r.code != 0 {
+			t.Fatalf("prepare %s: %s %s", ns, s, r.err)
+		}
+	}
+}
+
+func runKubectl(k *e2e.Kubectl, c *e2e.Cluster, stdin string, args []string) result {
+	r := k.Run(c, stdin, args...)
+	code := 0
+	if r.Err != nil {
+		code = 1
+		if ee, ok := r.Err.(interface{ ExitCode() int }); ok {
+			code = ee.ExitCode()
+		}
+	}
+	return result{r.Stdout, r.Stderr, code}
+}
+
+func runKctl(t *testing.T, c *e2e.Cluster, stdin string, args []string) result {
+	t.Setenv("KUBECACHEDIR", filepath.Join(c.DataDir, "kctl-cache"))
+	var out, errOut bytes.Buffer
+	code := kctl.Main(context.Background(), args, genericiooptions.IOStreams{In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut})
+	return result{out.String(), errOut.String(), code}
+}
+
+// expand fills {NS} and {F} and splits like a shell (single quotes group).
+func expand(s, ns, dir string, withNS bool) []string {
+	s = strings.ReplaceAll(strings.ReplaceAll(s, "{NS}", ns), "{F}", dir)
+	var args []string
+	var cur strings.Builder
+	inQuote, started := false, false
+	for _, r := range s {
+		switch {
+		case r == '\'':
+			inQuote, started = !inQuote, true
+		case r == ' ' && !inQuote:
+			if started {
+				args = append(args, cur.String())
+				cur.Reset()
+				started = false
+			}
+		default:
+			cur.WriteRune(r)
+			started = true
+		}
+	}
+	if started {
+		args = append(args, cur.String())
+	}
+	if withNS {
+		args = append([]string{"-n", ns}, args...)
+	}
+	return args
+}
+
+var normalisers = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}`), "TIME"},
+	{regexp.MustCompile(`\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z`), "TIME"},
+	{regexp.MustCompile(`\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d+ [+-]\d{4}`), "TIME"},
+	{regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`), "UID"},
+	{regexp.MustCompile(`resourceVersion: "\d+"`), `resourceVersion: "RV"`},
+	{regexp.MustCompile(`"resourceVersion": "\d+"`), `"resourceVersion": "RV"`},
+	{regexp.MustCompile(`\b10\.43\.\d+\.\d+\b`), "CLUSTER-IP"},
+	{regexp.MustCompile(`\b3\d{4}\b`), "NODEPORT"},
+	{regexp.MustCompile(`\b(\d+y)?(\d+d)?(\d+h)?(\d+m)?\d+s\b|\b\d+[mhdy](\d+[smhd])?\b`), "AGE"},
+	{regexp.MustCompile(`-[bcdfghjklmnpqrstvwxz2456789]{8,10}(-[bcdfghjklmnpqrstvwxz2456789]{5})?\b`), "-HASH"},
+	{regexp.MustCompile(`/tmp/[A-Za-z0-9_./-]+`), "PATH"},
+	{regexp.MustCompile(`\bkctl\b`), "kubectl"},
+	{regexp.MustCompile(` {2,}`), "  "},
+}
+
+// normalise removes what legitimately differs between two runs: the
+// namespace, times, ages, UIDs, resource versions, allocated IPs and ports,
+// generated name suffixes, temp paths, the program name, and column
+// padding (alignment is checked byte for byte by the unit tests).
+func normalise(s string, pc pcase) string {
+	s = strings.ReplaceAll(strings.ReplaceAll(s, "ns-kubectl", "NS"), "ns-kctl", "NS")
+	for _, n := range normalisers {
+		s = n.re.ReplaceAllString(s, n.with)
+	}
+	if pc.maskDigits {
+		s = regexp.MustCompile(`\d+`).ReplaceAllString(s, "N")
+	}
+	if pc.unordered {
+		lines := strings.Split(s, "\n")
+		sort.Strings(lines)
+		s = strings.Join(lines, "\n")
+	}
+	return s
+}
