@@ -58,9 +58,10 @@ func TestStockKubectlExplain(t *testing.T) {
 	}
 }
 
-// stockKubectls are the oldest and newest stock kubectl builds installed.
+// stockKubectls are $KSERVER_E2E_KUBECTL (the e2e harness's choice), else the
+// oldest and newest stock kubectl builds installed.
 func stockKubectls() []string {
-	if bin := os.Getenv("KSERVER_TEST_KUBECTL"); bin != "" {
+	if bin := os.Getenv("KSERVER_E2E_KUBECTL"); bin != "" {
 		return []string{bin}
 	}
 	matches, _ := filepath.Glob("/usr/lib/google-cloud-sdk/bin/kubectl.1.*")
