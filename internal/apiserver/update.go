@@ -179,7 +179,10 @@ func (c *call) admitUpdate(ctx context.Context, obj, old runtime.Object, subreso
 			c.warn(w)
 		}
 	}
-	if o.apply {
+	// Upstream's binding writes the pod below the request handler, so the
+	// pod's managed fields do not change (and computing them would cost more
+	// than the rest of the binding).
+	if o.apply || subresource == "binding" {
 		return nil
 	}
 	managed, err := c.updateManagedFields(old, obj, o.manager, subresource)
