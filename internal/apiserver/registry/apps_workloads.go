@@ -155,7 +155,7 @@ func statefulSetStrategy() *typeStrategy {
 			errs = append(errs, nonNegativePtr(ss.Spec.Replicas, sp.Child("replicas"))...)
 			sel, serrs := validateSelector(ss.Spec.Selector, sp.Child("selector"), "empty selector is invalid for statefulset")
 			errs = append(errs, serrs...)
-			return append(errs, validateTemplate(&ss.Spec.Template, sel, sp.Child("template"), true, "StatefulSet")...)
+			return append(errs, validateTemplate(withClaimVolumes(ss), sel, sp.Child("template"), true, "StatefulSet")...)
 		},
 		validateUpdate: func(obj, old runtime.Object) field.ErrorList {
 			ss, ok1 := obj.(*appsv1.StatefulSet)
@@ -168,6 +168,24 @@ func statefulSetStrategy() *typeStrategy {
 		columns: statefulSetColumns(),
 		row:     statefulSetRow,
 	}
+}
+
+// withClaimVolumes is the set's template with a volume for each
+// volumeClaimTemplate it does not define itself, as the controller gives
+// its pods: containers may mount claim templates by name.
+func withClaimVolumes(ss *appsv1.StatefulSet) *corev1.PodTemplateSpec {
+	t := ss.Spec.Template.DeepCopy()
+	have := map[string]bool{}
+	for _, v := range t.Spec.Volumes {
+		have[v.Name] = true
+	}
+	for _, c := range ss.Spec.VolumeClaimTemplates {
+		if !have[c.Name] {
+			t.Spec.Volumes = append(t.Spec.Volumes, corev1.Volume{Name: c.Name, VolumeSource: corev1.VolumeSource{
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: c.Name}}})
+		}
+	}
+	return t
 }
 
 func defaultStatefulSet(ss *appsv1.StatefulSet) {
