@@ -63,16 +63,11 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	dataDir := *dir
-	if dataDir == "" {
-		if dataDir, err = os.MkdirTemp("", "kbench-"); err != nil {
-			return err
-		}
-		defer os.RemoveAll(dataDir)
-	} else if err := os.MkdirAll(dataDir, 0o700); err != nil {
+	dataDir, cleanup, err := dataDirectory(*dir)
+	if err != nil {
 		return err
 	}
-	dataDir, _ = filepath.Abs(dataDir)
+	defer cleanup()
 	env := &bench.Env{Dir: dataDir, Exe: exe, Runs: *runs,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 
@@ -83,7 +78,10 @@ func run(ctx context.Context, args []string) error {
 	fmt.Printf("machine: %s, %d cores, %.1f GiB, kernel %s, %s\n", m.CPU, m.Cores, m.MemoryGiB, m.Kernel, m.Go)
 	fmt.Printf("fsync in %s: p50 %.3f ms, p99 %.3f ms\n\n", dataDir, float64(m.FsyncP50.Microseconds())/1000, float64(m.FsyncP99.Microseconds())/1000)
 	figs, fails := bench.RunAll(ctx, env, selected, func(s string) { fmt.Fprintln(os.Stderr, "kbench: "+s) })
-	fmt.Println()
+	if m.FsyncEndP50, m.FsyncEndP99, err = bench.MeasureFsync(dataDir, 300); err != nil {
+		return err
+	}
+	fmt.Printf("\nfsync after the run: p50 %.3f ms, p99 %.3f ms\n\n", float64(m.FsyncEndP50.Microseconds())/1000, float64(m.FsyncEndP99.Microseconds())/1000)
 	bench.PrintTable(os.Stdout, figs, fails)
 	if *out != "" {
 		if err := bench.WriteMarkdown(*out, m, all, figs, fails); err != nil {
@@ -95,4 +93,25 @@ func run(ctx context.Context, args []string) error {
 		return fmt.Errorf("%d benchmark(s) failed", len(fails))
 	}
 	return nil
+}
+
+// dataDirectory returns the absolute data directory: dir (created 0700)
+// or a new temporary folder that cleanup removes.
+func dataDirectory(dir string) (string, func(), error) {
+	cleanup := func() {}
+	if dir == "" {
+		d, err := os.MkdirTemp("", "kbench-")
+		if err != nil {
+			return "", nil, err
+		}
+		dir, cleanup = d, func() { os.RemoveAll(d) }
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", nil, err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	return abs, cleanup, nil
 }

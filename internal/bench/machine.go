@@ -24,8 +24,11 @@ type Machine struct {
 	FS        string        // file system type of the data directory
 	FsyncP50  time.Duration // 4 KiB write + fsync in the data directory
 	FsyncP99  time.Duration
-	LoadAvg   string // 1, 5 and 15 minute load averages when the run began
-	When      time.Time
+	// The same probe after the benchmarks, since a shared machine's disk
+	// can change its mind in the meantime.
+	FsyncEndP50, FsyncEndP99 time.Duration
+	LoadAvg                  string // 1, 5 and 15 minute load averages when the run began
+	When                     time.Time
 }
 
 // DescribeMachine reads /proc for the CPU, memory and kernel.
@@ -125,6 +128,9 @@ func (m Machine) Markdown() string {
 	fmt.Fprintf(&b, "| Go | %s |\n", m.Go)
 	fmt.Fprintf(&b, "| Load average at start (1/5/15 min) | %s |\n", m.LoadAvg)
 	fmt.Fprintf(&b, "| Data directory | `%s` on %s |\n", filepath.Clean(m.DataDir), m.FS)
-	fmt.Fprintf(&b, "| fsync (4 KiB write + fsync) | p50 %.3f ms, p99 %.3f ms |\n", ms(m.FsyncP50), ms(m.FsyncP99))
+	fmt.Fprintf(&b, "| fsync (4 KiB write + fsync), before the run | p50 %.3f ms, p99 %.3f ms |\n", ms(m.FsyncP50), ms(m.FsyncP99))
+	if m.FsyncEndP50 > 0 {
+		fmt.Fprintf(&b, "| fsync, after the run | p50 %.3f ms, p99 %.3f ms |\n", ms(m.FsyncEndP50), ms(m.FsyncEndP99))
+	}
 	return b.String()
 }
