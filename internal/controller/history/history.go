@@ -10,12 +10,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"sort"
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -158,4 +160,39 @@ func Patcher(set *client.Set) podcontrol.Patcher {
 		_, err := set.ControllerRevisions(ns).Patch(ctx, name, pt, data, metav1.PatchOptions{})
 		return err
 	}
+}
+
+// TemplatePatch is the data of a revision of obj (a StatefulSet or
+// DaemonSet): the strategic merge patch that puts its pod template back,
+// {"spec":{"template":{…,"$patch":"replace"}}}, which is also what
+// `kubectl rollout undo` applies.
+func TemplatePatch(obj any) ([]byte, error) {
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	spec, _ := m["spec"].(map[string]any)
+	tmpl, _ := spec["template"].(map[string]any)
+	if tmpl == nil {
+		tmpl = map[string]any{}
+	}
+	tmpl["$patch"] = "replace"
+	return json.Marshal(map[string]any{"spec": map[string]any{"template": tmpl}})
+}
+
+// TemplateOf is the pod template a revision holds.
+func TemplateOf(rev *appsv1.ControllerRevision) (*corev1.PodTemplateSpec, error) {
+	var p struct {
+		Spec struct {
+			Template corev1.PodTemplateSpec `json:"template"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal(rev.Data.Raw, &p); err != nil {
+		return nil, fmt.Errorf("decode controller revision %s: %w", rev.Name, err)
+	}
+	return &p.Spec.Template, nil
 }
