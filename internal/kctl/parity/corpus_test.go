@@ -9,7 +9,8 @@ type pcase struct {
 	stdin string
 	noNS  bool
 	// minMinor is the oldest kubectl whose output this case expects (the
-	// output changed in that release); older reference kubectls skip it.
+	// output changed in that release, or in one between 1.34 and 1.37 that
+	// could not be pinned down here); older reference kubectls skip it.
 	minMinor int
 	// unordered compares sorted lines (kubectl's order is not stable).
 	unordered bool
@@ -48,11 +49,11 @@ var corpus = []pcase{
 	{args: "get pods --field-selector=metadata.name=kubia-manual"}, {args: "get deploy,svc -o name"},
 	{args: "get pods -l tier=frontend --show-labels"}, {args: "get cm -o custom-columns=NAME:.metadata.name,DATA:.data"},
 	{args: "get pods --sort-by=.metadata.creationTimestamp -o name"}, {args: "get pods nope --ignore-not-found"},
-	{args: "get pods -o foo"}, {args: "get"}, {args: "get pods --foo"},
+	{args: "get pods -o foo", minMinor: 34}, {args: "get"}, {args: "get pods --foo"},
 	{args: "get ev --field-selector involvedObject.name=nope"},
 	// describe
-	{args: "describe nodes"}, {args: "describe pod kubia-manual"}, {args: "describe pods/kubia-manual"},
-	{args: "describe pods kubia"}, {args: "describe deployments"}, {args: "describe serviceaccounts"},
+	{args: "describe nodes", minMinor: 36}, {args: "describe pod kubia-manual"}, {args: "describe pods/kubia-manual"},
+	{args: "describe pods kubia", minMinor: 36}, {args: "describe deployments"}, {args: "describe serviceaccounts"},
 	{args: "describe quota rq-name --namespce=ns-name"}, {args: "describe svc tomcat-service"},
 	{args: "describe rc redis-slave"}, {args: "describe cm fortunes-config"}, {args: "describe ns {NS}"},
 	{args: "describe limits"}, {args: "describe pod nope"},
@@ -63,19 +64,19 @@ var corpus = []pcase{
 	{args: "create configmap fortunes-config2 --from-literal=sleep-interval=25"},
 	{args: "create secret generic fortune-https --from-file={F}/https.key"},
 	{args: "create configmap cm2 --from-file={F}/dir --from-literal=a=b"},
-	{args: "create configmap cm3 --from-literal=key1=value1 --from-literal=key2=value2 --dry-run=client -o yaml"},
+	{args: "create configmap cm3 --from-literal=key1=value1 --from-literal=key2=value2 --dry-run=client -o yaml", minMinor: 35},
 	{args: "create rolebinding my-sa-view --clusterrole=view --serviceaccount={NS}:my-sa"},
 	{args: "create clusterrolebinding {NS}-add-ons --clusterrole=cluster-admin --serviceaccount=kube-system:default", noNS: true},
 	{args: "create rolebinding bob-admin-binding --clusterrole=admin --user=bob"},
 	{args: "create clusterrolebinding {NS}-cluster-binding --clusterrole=cluster-admin --user=root", noNS: true},
-	{args: "create deployment web --image=nginx --dry-run=client -o yaml"}, {args: "create deployment web --image=nginx"},
+	{args: "create deployment web --image=nginx --dry-run=client -o yaml", minMinor: 35}, {args: "create deployment web --image=nginx"},
 	{args: "create job j --image=busybox -- echo hi"},
 	{args: "create cronjob cj --image=busybox --schedule='*/5 * * * *'"},
-	{args: "create service nodeport np --tcp=80:8080 --dry-run=client -o yaml"},
+	{args: "create service nodeport np --tcp=80:8080 --dry-run=client -o yaml", minMinor: 35},
 	{args: "create role r --verb=get,list --resource=pods,deployments.apps"},
 	// apply / replace / patch / edit
 	{args: "apply -f {F}/cm.yaml"}, {args: "apply -f {F}/cm.yaml"}, {args: "apply -f {F}/cm-v2.yaml"},
-	{args: "apply -f {F}/cm.yaml --dry-run=server"}, {args: "apply -f {F}/cm.yaml --dry-run=client -o yaml"},
+	{args: "apply -f {F}/cm.yaml --dry-run=server"}, {args: "apply -f {F}/cm.yaml --dry-run=client -o yaml", minMinor: 35},
 	{args: "apply -f {F}/cm.yaml -f {F}/kubia-manual.yaml"},
 	{args: "apply -f {F}/old-deploy.yaml", known: "kctl names apps/v1 and the field changes under kubectl's error (learner help)"},
 	{args: "apply --server-side -f {F}/dir"},
@@ -93,12 +94,12 @@ var corpus = []pcase{
 	// scale, autoscale, expose, run, set, rollout
 	{args: "scale rc redis-slave --replicas=3"}, {args: "scale rc redis-slave --replicas=2 --current-replicas=5"},
 	{args: "scale deploy frontend --replicas=2"},
-	{args: "autoscale deployment frontend --cpu-percent=30 --min=1 --max=5"},
-	{args: "autoscale rc redis-slave --min=1 --max=10 --cpu=50% --dry-run=client -o yaml"},
+	{args: "autoscale deployment frontend --cpu-percent=30 --min=1 --max=5", minMinor: 35},
+	{args: "autoscale rc redis-slave --min=1 --max=10 --cpu=50% --dry-run=client -o yaml", minMinor: 35},
 	{args: "expose rc redis-slave --name=rs-exposed --port=6379"},
-	{args: "expose deploy frontend --port=80 --target-port=8080 --type=NodePort --dry-run=client -o yaml"},
+	{args: "expose deploy frontend --port=80 --target-port=8080 --type=NodePort --dry-run=client -o yaml", minMinor: 35},
 	{args: "run kubia --image=luksa/kubia --port=8080"},
-	{args: "run nginx --image=nginx --dry-run=client -o yaml"},
+	{args: "run nginx --image=nginx --dry-run=client -o yaml", minMinor: 35},
 	{args: "set image deployment frontend tomcat-demo=tomcat:10"},
 	{args: "set image deployment/frontend nope=x"},
 	{args: "set env deploy/frontend A=b"}, {args: "set resources deploy/frontend --limits=cpu=200m"},
@@ -114,15 +115,15 @@ var corpus = []pcase{
 	{args: "label nodes {NS}-node zone=north", noNS: true},
 	{args: "patch node {NS}-node -p {\"spec\":{\"unschedulable\":true}}", noNS: true},
 	{args: "drain {NS}-node --ignore-daemonsets", noNS: true, unordered: true},
-	{args: "describe node {NS}-node", noNS: true},
+	{args: "describe node {NS}-node", noNS: true, minMinor: 36},
 	// pods that never run (no node agent here)
-	{args: "exec kubia-manual -- env"}, {args: "exec kubia-manual date"},
+	{args: "exec kubia-manual -- env", minMinor: 34}, {args: "exec kubia-manual date"},
 	{args: "logs kubia-manual"}, {args: "logs -f kubia-manual -c kubia", known: "kubectl -f retries a failing log request for --pod-running-timeout (20s), printing each failure; kctl reports the server's error once"},
 	{args: "port-forward kubia-manual 8080:8080"},
 	{args: "top nodes"}, {args: "top pods"},
 	// cluster, config
-	{args: "cluster-info"}, {args: "version"}, {args: "version --client"},
-	{args: "config view"}, {args: "config get-contexts"}, {args: "config current-context"},
+	{args: "cluster-info"}, {args: "version", minMinor: 36}, {args: "version --client", minMinor: 36},
+	{args: "config view", minMinor: 35}, {args: "config get-contexts"}, {args: "config current-context"},
 	{args: "context use-context default", known: hintDiff},
 	{args: "api-resources"}, {args: "api-resources --namespaced=false -o name"}, {args: "api-versions"},
 	{args: "auth can-i create pods"}, {args: "auth can-i get nodes"},
@@ -130,8 +131,8 @@ var corpus = []pcase{
 	{args: "wait --for=delete pod/nope --timeout=1s"},
 	{args: "diff -f {F}/cm.yaml"},
 	// delete last
-	{args: "delete -f {F}/service.yaml"}, {args: "delete pods,services -l name=redis-slave"},
-	{args: "delete po kubia-manual"}, {args: "delete pods --all"}, {args: "delete cm nope"},
+	{args: "delete -f {F}/service.yaml", minMinor: 34}, {args: "delete pods,services -l name=redis-slave", minMinor: 34},
+	{args: "delete po kubia-manual", minMinor: 34}, {args: "delete pods --all", minMinor: 34}, {args: "delete cm nope"},
 	{args: "delete cm -l nothing=here"},
 	{args: "delete namespace {NS}-custom", noNS: true},
 }
