@@ -175,3 +175,20 @@ func TestUnauthenticatedIs401(t *testing.T) {
 		}
 	}
 }
+
+func TestPatchCannotRenameOrMove(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	cms := clientset(t, ts.admin).CoreV1().ConfigMaps("default")
+	if _, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := cms.Patch(ctx, "a", types.JSONPatchType, []byte(`[{"op":"replace","path":"/metadata/name","value":"b"}]`), metav1.PatchOptions{})
+	if !apierrors.IsBadRequest(err) || !strings.Contains(err.Error(), "the name of the object (b) does not match the name on the URL (a)") {
+		t.Errorf("rename by patch: %v", err)
+	}
+	_, err = cms.Patch(ctx, "a", types.MergePatchType, []byte(`{"metadata":{"namespace":"kube-system"}}`), metav1.PatchOptions{})
+	if !apierrors.IsBadRequest(err) {
+		t.Errorf("move by patch: %v", err)
+	}
+}

@@ -87,6 +87,12 @@ func (c *call) updateObject(ctx context.Context, o writeOpts, subresource string
 			return store.KeyValue{}, nil, false, err
 		}
 		oldMeta, _ := meta.Accessor(old)
+		if m.GetName() != oldMeta.GetName() {
+			return store.KeyValue{}, nil, false, badRequest("the name of the object (%s) does not match the name on the URL (%s)", m.GetName(), oldMeta.GetName())
+		}
+		if m.GetNamespace() != oldMeta.GetNamespace() {
+			return store.KeyValue{}, nil, false, badRequest("the namespace of the provided object does not match the namespace sent on the request")
+		}
 		precondition := m.GetResourceVersion() != ""
 		if precondition && m.GetResourceVersion() != oldMeta.GetResourceVersion() {
 			return store.KeyValue{}, nil, false, apierrors.NewConflict(c.gr, c.ri.name, errors.New(errConflictMsg))
