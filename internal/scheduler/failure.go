@@ -35,6 +35,9 @@ func (s *Scheduler) handleFailure(ctx context.Context, qp *queuedPod, err error,
 	if p != nil && p.node != "" {
 		s.evict(ctx, pi, p)
 	}
+	if !s.queue.has(pi.uid) {
+		return // deleted or bound meanwhile: nothing to report
+	}
 	if s.recorder != nil {
 		s.recorder.Event(pi.pod, corev1.EventTypeWarning, "FailedScheduling", truncate(msg))
 	}

@@ -3,8 +3,10 @@ package scheduler
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -114,4 +116,12 @@ func mustPop(t *testing.T, s *Scheduler) *queuedPod {
 		t.Fatal(err)
 	}
 	return qp
+}
+
+var errConflictForTest = errors.New(`Operation cannot be fulfilled on pods/binding "p": pod p is already assigned to node "m"`)
+
+func mustPopAfterBackoff(t *testing.T, s *Scheduler) *queuedPod {
+	t.Helper()
+	s.cfg.Clock.(*testingclock.FakeClock).Step(20 * time.Second)
+	return mustPop(t, s)
 }

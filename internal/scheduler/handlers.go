@@ -108,18 +108,38 @@ func (s *Scheduler) podChanged(old, pod *corev1.Pod) {
 			kind = eventAssignedPodUpdate
 		}
 		s.queue.onEvent(clusterEvent{kind: kind, oldPod: old, pod: pod})
-	case !s.responsible(pod) || pod.DeletionTimestamp != nil:
+	case !s.responsible(pod) || pod.DeletionTimestamp != nil || len(pod.Spec.SchedulingGates) > 0:
+		// Gated pods wait until their gates are removed (upstream's
+		// SchedulingGates); the API server marks them SchedulingGated.
 		s.queue.remove(pod.UID)
-	case old == nil || !s.queue.has(pod.UID):
+	default:
+		pi := newPodInfo(pod, s.priorities.priority(pod))
+		s.nominateFromStatus(pi)
+		if old != nil && s.queue.has(pod.UID) {
+			s.queue.update(pi, podSpecChanged(old, pod))
+			return
+		}
 		s.cache.mu.Lock()
 		assumed := s.cache.isAssumed(pod.UID)
 		s.cache.mu.Unlock()
 		if !assumed {
-			s.queue.add(newPodInfo(pod, s.priorities.priority(pod)))
+			s.queue.add(pi)
 		}
-	default:
-		s.queue.update(newPodInfo(pod, s.priorities.priority(pod)), podSpecChanged(old, pod))
 	}
+}
+
+// nominateFromStatus records the node a pending pod's status names (set by
+// an earlier preemption, maybe by a previous scheduler instance), so other
+// pods leave room for it there. Nominations end when the pod is bound or
+// deleted, or when preemption finds it cannot help.
+func (s *Scheduler) nominateFromStatus(pi *podInfo) {
+	n := pi.pod.Status.NominatedNodeName
+	if n == "" {
+		return
+	}
+	s.cache.mu.Lock()
+	defer s.cache.mu.Unlock()
+	s.cache.nominate(pi, n)
 }
 
 // podSpecChanged reports an update that may change scheduling (not just

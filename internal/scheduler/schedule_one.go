@@ -38,6 +38,11 @@ func (s *Scheduler) scheduleCycle(ctx context.Context, qp *queuedPod) (bindJob, 
 		s.handleFailure(ctx, qp, err, p)
 		return bindJob{}, false
 	}
+	if !s.queue.has(pi.uid) {
+		// Deleted, or bound by someone else, during the cycle.
+		s.cache.mu.Unlock()
+		return bindJob{}, false
+	}
 	assumed := pi.withNode(node)
 	s.cache.assume(assumed)
 	var volumes map[string]*corev1.PersistentVolume
