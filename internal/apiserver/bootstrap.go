@@ -105,6 +105,20 @@ func (s *Server) ensureKubernetesService(ctx context.Context) error {
 	if err := s.ensure(ctx, gvr("", "v1", "endpoints"), "default", ep); err != nil {
 		return err
 	}
+	// The node's address may have changed since the last start (DHCP):
+	// point the existing endpoints at this server again.
+	err := s.reconcile(ctx, gvr("", "v1", "endpoints"), "default", "kubernetes", func(cur runtime.Object) bool {
+		e := cur.(*corev1.Endpoints)
+		if len(e.Subsets) == 1 && len(e.Subsets[0].Addresses) == 1 && e.Subsets[0].Addresses[0].IP == addr &&
+			len(e.Subsets[0].Ports) == 1 && e.Subsets[0].Ports[0].Port == port {
+			return false
+		}
+		e.Subsets = ep.Subsets
+		return true
+	})
+	if err != nil {
+		return err
+	}
 	ready := true
 	name, proto := "https", corev1.ProtocolTCP
 	slice := &discoveryv1.EndpointSlice{
@@ -117,5 +131,38 @@ func (s *Server) ensureKubernetesService(ctx context.Context) error {
 	if s.cfg.AdvertiseAddress.Is6() {
 		slice.AddressType = discoveryv1.AddressTypeIPv6
 	}
-	return s.ensure(ctx, gvr("discovery.k8s.io", "v1", "endpointslices"), "default", slice)
+	if err := s.ensure(ctx, gvr("discovery.k8s.io", "v1", "endpointslices"), "default", slice); err != nil {
+		return err
+	}
+	return s.reconcile(ctx, gvr("discovery.k8s.io", "v1", "endpointslices"), "default", "kubernetes", func(cur runtime.Object) bool {
+		es := cur.(*discoveryv1.EndpointSlice)
+		if len(es.Endpoints) == 1 && len(es.Endpoints[0].Addresses) == 1 && es.Endpoints[0].Addresses[0] == addr &&
+			len(es.Ports) == 1 && es.Ports[0].Port != nil && *es.Ports[0].Port == port && es.AddressType == slice.AddressType {
+			return false
+		}
+		es.AddressType, es.Endpoints, es.Ports = slice.AddressType, slice.Endpoints, slice.Ports
+		return true
+	})
+}
+
+// reconcile updates an existing object with fix when fix reports a change.
+func (s *Server) reconcile(ctx context.Context, r schema.GroupVersionResource, ns, name string, fix func(runtime.Object) bool) error {
+	res, ok := s.cfg.Catalog.Lookup(r)
+	if !ok {
+		return fmt.Errorf("bootstrap: %s is not served", r)
+	}
+	c := &call{s: s, ctx: ctx, res: res, gr: qualified(res), ri: requestInfo{gv: res.GroupVersion, namespace: ns, resource: res.Resource, name: name}}
+	o := writeOpts{manager: bootstrapManager, validation: metav1.FieldValidationIgnore}
+	_, _, _, err := c.updateObject(ctx, o, "", func(cur runtime.Object) (runtime.Object, error) {
+		if cur == nil {
+			return nil, apierrors.NewNotFound(c.gr, name)
+		}
+		fix(cur)
+		mustAccessor(cur).SetResourceVersion("")
+		return cur, nil
+	})
+	if err != nil {
+		return fmt.Errorf("bootstrap: update %s %s: %w", res.Kind, name, err)
+	}
+	return nil
 }

@@ -34,7 +34,7 @@ type aggDoc struct {
 	etag string
 }
 
-func newDiscovery(c Catalog) (*discovery, error) {
+func newDiscovery(c Catalog, serverAddress string) (*discovery, error) {
 	d := &discovery{
 		groups:       map[string][]byte{},
 		resourceList: map[schema.GroupVersion][]byte{},
@@ -88,7 +88,7 @@ func newDiscovery(c Catalog) (*discovery, error) {
 	d.apiVersions, _ = json.Marshal(&metav1.APIVersions{
 		TypeMeta:                   metav1.TypeMeta{Kind: "APIVersions"},
 		Versions:                   []string{"v1"},
-		ServerAddressByClientCIDRs: []metav1.ServerAddressByClientCIDR{{ClientCIDR: "0.0.0.0/0", ServerAddress: ""}},
+		ServerAddressByClientCIDRs: []metav1.ServerAddressByClientCIDR{{ClientCIDR: "0.0.0.0/0", ServerAddress: serverAddress}},
 	})
 	for root, list := range map[string]*apidiscoveryv2.APIGroupDiscoveryList{"api": &core, "apis": &named} {
 		d.aggregated[root] = map[string]aggDoc{}

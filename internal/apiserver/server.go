@@ -105,7 +105,11 @@ func New(cfg Config) (*Server, error) {
 		now:           cfg.Now,
 		fieldManagers: map[fmKey]*managedfields.FieldManager{},
 	}
-	if s.disc, err = newDiscovery(cfg.Catalog); err != nil {
+	addr := ""
+	if cfg.AdvertiseAddress.IsValid() && cfg.SecurePort > 0 {
+		addr = netip.AddrPortFrom(cfg.AdvertiseAddress, uint16(cfg.SecurePort)).String()
+	}
+	if s.disc, err = newDiscovery(cfg.Catalog, addr); err != nil {
 		return nil, err
 	}
 	s.alloc = newAllocators(cfg.ServiceCIDR, cfg.NodePortRange, cfg.ClusterDNS)
@@ -151,6 +155,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConfig *tls.Conf
 // ServeHTTP is the request pipeline: authenticate, then route to health,
 // version, discovery, OpenAPI or a resource handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.log.Enabled(r.Context(), slog.LevelDebug) {
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		start := time.Now()
+		defer func() {
+			s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery,
+				"code", rec.code, "user", userFrom(r.Context()).Name, "duration", time.Since(start))
+		}()
+		w = rec
+	}
 	path := r.URL.Path
 	u, authed := authenticate(r)
 	if !authed && !publicPath(path) {
@@ -216,6 +229,21 @@ func (s *Server) isReady() bool {
 	defer s.readyMu.RUnlock()
 	return s.ready
 }
+
+// statusRecorder remembers the status code for the debug request log;
+// Unwrap keeps flushing and hijacking available through
+// http.ResponseController.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.code = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func contextWithUser(ctx context.Context, u User) context.Context {
 	return context.WithValue(ctx, userCtxKey{}, u)
