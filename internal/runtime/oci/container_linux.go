@@ -204,7 +204,7 @@ func (r *Runtime) start(ctx context.Context, c *container, sb *sandboxRecord) er
 		return r.startFailed(ctx, c, err)
 	}
 	m.close()
-	if _, err := r.cli(ctx, "start", c.rec.ID); err != nil {
+	if err := r.release(ctx, c.rec.ID, m.pid); err != nil {
 		return r.startFailed(ctx, c, err)
 	}
 	now := time.Now()
