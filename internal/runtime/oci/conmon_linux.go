@@ -55,29 +55,13 @@ func (m *monitor) close() {
 // PID; for an exec it returns after the attach socket exists, and the
 // caller releases the second start and reads the PID and exit code.
 func (r *Runtime) launch(s monitorSpec) (*monitor, error) {
-	syncR, syncW, err := os.Pipe()
+	m, child, err := monitorPipes(s.execSpec != "")
 	if err != nil {
-		return nil, fmt.Errorf("conmon pipes: %w", err)
+		return nil, err
 	}
-	startR, startW, err := os.Pipe()
-	if err != nil {
-		syncR.Close()
-		syncW.Close()
-		return nil, fmt.Errorf("conmon pipes: %w", err)
-	}
-	m := &monitor{sync: bufio.NewReader(syncR), syncFile: syncR, start: startW}
-	child := []*os.File{syncW, startR}
 	env := []string{"PATH=" + defaultPath, "TMPDIR=" + filepath.Join(r.cfg.RunDir, "tmp"),
 		"_OCI_SYNCPIPE=3", "_OCI_STARTPIPE=4"}
 	if s.execSpec != "" {
-		attachR, attachW, err := os.Pipe()
-		if err != nil {
-			m.close()
-			closeAll(child)
-			return nil, fmt.Errorf("conmon pipes: %w", err)
-		}
-		m.attach = attachR
-		child = append(child, attachW)
 		env = append(env, "_OCI_ATTACHPIPE=5")
 	}
 	stderr, err := os.OpenFile(filepath.Join(s.bundle, "conmon.stderr"), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
@@ -131,6 +115,31 @@ func (r *Runtime) launch(s monitorSpec) (*monitor, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// monitorPipes makes the sync and start pipes (and the attach pipe for an
+// exec session): the monitor's ends, and the child's ends for fds 3, 4, 5.
+func monitorPipes(exec bool) (*monitor, []*os.File, error) {
+	n := 2
+	if exec {
+		n = 3
+	}
+	var r, w [3]*os.File
+	for i := range n {
+		var err error
+		if r[i], w[i], err = os.Pipe(); err != nil {
+			closeAll(r[:i])
+			closeAll(w[:i])
+			return nil, nil, fmt.Errorf("conmon pipes: %w", err)
+		}
+	}
+	// conmon writes sync (3) and attach (5), and reads start (4).
+	m := &monitor{sync: bufio.NewReader(r[0]), syncFile: r[0], start: w[1], attach: r[2]}
+	child := []*os.File{w[0], r[1]}
+	if exec {
+		child = append(child, w[2])
+	}
+	return m, child, nil
 }
 
 func (r *Runtime) conmonArgs(s *monitorSpec) []string {

@@ -28,37 +28,9 @@ func resolveUser(rootfs string, u runtime.User) (user, error) {
 	passwd := readDB(rootfs, "/etc/passwd", 7)
 	group := readDB(rootfs, "/etc/group", 4)
 	name, grp, hasGroup := strings.Cut(u.Name, ":")
-	var res user
-	var login string
-	switch {
-	case u.UID != nil:
-		res.uid = uint32(*u.UID)
-		for _, p := range passwd {
-			if p[2] == strconv.FormatInt(*u.UID, 10) {
-				login, res.gid = p[0], atou(p[3])
-				break
-			}
-		}
-	case name == "":
-	case isNumber(name):
-		res.uid = atou(name)
-		for _, p := range passwd {
-			if p[2] == name {
-				login, res.gid = p[0], atou(p[3])
-				break
-			}
-		}
-	default:
-		found := false
-		for _, p := range passwd {
-			if p[0] == name {
-				login, res.uid, res.gid, found = p[0], atou(p[2]), atou(p[3]), true
-				break
-			}
-		}
-		if !found {
-			return res, fmt.Errorf("unable to find user %s: no matching entries in passwd file: %w", name, runtime.ErrInvalidConfig)
-		}
+	res, login, err := lookupUser(passwd, u.UID, name)
+	if err != nil {
+		return res, err
 	}
 	switch {
 	case u.GID != nil:
@@ -78,23 +50,55 @@ func resolveUser(rootfs string, u runtime.User) (user, error) {
 		}
 	}
 	seen := map[uint32]bool{res.gid: true}
-	if login != "" {
-		for _, g := range group {
-			for _, m := range strings.Split(g[3], ",") {
-				if m == login && !seen[atou(g[2])] {
-					seen[atou(g[2])] = true
-					res.additional = append(res.additional, atou(g[2]))
-				}
+	add := func(gid uint32) {
+		if !seen[gid] {
+			seen[gid] = true
+			res.additional = append(res.additional, gid)
+		}
+	}
+	for _, g := range group {
+		for _, m := range strings.Split(g[3], ",") {
+			if login != "" && m == login {
+				add(atou(g[2]))
 			}
 		}
 	}
 	for _, g := range u.SupplementalGroups {
-		if !seen[uint32(g)] {
-			seen[uint32(g)] = true
-			res.additional = append(res.additional, uint32(g))
-		}
+		add(uint32(g))
 	}
 	return res, nil
+}
+
+// lookupUser finds the UID, primary GID and login name: by the security
+// context's UID, or by the image's user name or number.
+func lookupUser(passwd [][]string, uid *int64, name string) (user, string, error) {
+	var res user
+	byUID := func(id string) string {
+		for _, p := range passwd {
+			if p[2] == id {
+				res.gid = atou(p[3])
+				return p[0]
+			}
+		}
+		return ""
+	}
+	switch {
+	case uid != nil:
+		res.uid = uint32(*uid)
+		return res, byUID(strconv.FormatInt(*uid, 10)), nil
+	case name == "":
+		return res, "", nil
+	case isNumber(name):
+		res.uid = atou(name)
+		return res, byUID(name), nil
+	}
+	for _, p := range passwd {
+		if p[0] == name {
+			res.uid, res.gid = atou(p[2]), atou(p[3])
+			return res, name, nil
+		}
+	}
+	return res, "", fmt.Errorf("unable to find user %s: no matching entries in passwd file: %w", name, runtime.ErrInvalidConfig)
 }
 
 // readDB reads a colon-separated database file of the rootfs, resolving
