@@ -378,3 +378,31 @@ func (w *syncWriter) String() string {
 	defer w.mu.Unlock()
 	return w.buf.String()
 }
+
+// A hostNetwork/hostIPC pod uses the host's namespaces (read only here:
+// nothing is changed in them) and the host's hostname.
+func TestHostNamespaces(t *testing.T) {
+	rt, env := openTest(t, nil)
+	host, _ := os.Hostname()
+	sb := sandboxFor(t, rt, func(c *runtime.SandboxConfig) { c.HostNetwork, c.HostIPC, c.Hostname = true, true, host })
+	id := runContainer(t, rt, env, sb, "hostnet", nil)
+	want, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := rt.ContainerStatus(context.Background(), id)
+	got, err := os.Readlink("/proc/" + strconv.Itoa(st.PID) + "/ns/net")
+	if err != nil || got != want {
+		t.Errorf("container network namespace %q (%v), want the host's %q", got, err, want)
+	}
+	if out, _ := execOut(t, rt, id, "hostname"); strings.TrimSpace(out) != host {
+		t.Errorf("hostname in a hostNetwork pod = %q, want %q", out, host)
+	}
+	ipc, _ := os.Readlink("/proc/self/ns/ipc")
+	if got, _ := os.Readlink("/proc/" + strconv.Itoa(st.PID) + "/ns/ipc"); got != ipc {
+		t.Errorf("container IPC namespace %q, want the host's %q", got, ipc)
+	}
+	if sbs, _ := rt.SandboxStatus(context.Background(), sb); sbs.NetNSPath != "" || !sbs.HostNetwork {
+		t.Errorf("sandbox status %+v", sbs)
+	}
+}
