@@ -3,15 +3,20 @@ package openapi
 import (
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"sigs.k8s.io/yaml"
+
+	"kserver.dev/kserver/internal/apiserver/registry"
 )
 
 // Server-side apply through the type converter: two managers apply
@@ -108,4 +113,37 @@ func fieldOwners(t *testing.T, obj runtime.Object) map[string]string {
 		out[e.Manager] += string(raw)
 	}
 	return out
+}
+
+// Concurrent first requests and first writes build each thing once and
+// safely (run with -race).
+func TestConcurrentLazyBuilds(t *testing.T) {
+	d, err := New(Config{Resources: registry.New().Resources(schema.GroupVersion{Group: "apps", Version: "v1"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 12)
+	for i := range 4 {
+		wg.Add(3)
+		go func() { defer wg.Done(); _, err := d.V3Index(); errs <- err }()
+		go func() { defer wg.Done(); _, _, err := d.V2Protobuf(); errs <- err }()
+		go func() {
+			defer wg.Done()
+			obj := &appsv1.Deployment{}
+			if i%2 == 1 {
+				obj = &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "x"}}
+			}
+			obj.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("Deployment"))
+			_, err := d.TypeConverter().ObjectToTyped(obj)
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
 }
