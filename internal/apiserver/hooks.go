@@ -48,6 +48,7 @@ func (s *Server) beforeUpdate(ctx context.Context, c *call, obj, old runtime.Obj
 // afterUpdate runs after an update was stored (old is nil when the update
 // marked the object for deletion).
 func (s *Server) afterUpdate(ctx context.Context, c *call, obj, old runtime.Object) {
+	s.propagateDeletion(c.res, obj)
 	switch o := obj.(type) {
 	case *corev1.Service:
 		if oldSvc, ok := old.(*corev1.Service); ok {

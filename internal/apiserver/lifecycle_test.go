@@ -197,3 +197,63 @@ func TestNamespaceFinalize(t *testing.T) {
 		t.Errorf("after delete: %v", err)
 	}
 }
+
+func TestCascadeOrphanAndForeground(t *testing.T) {
+	ts := newTestServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cs := clientset(t, ts.admin)
+	cms := cs.CoreV1().ConfigMaps("default")
+	mkOwner := func(name string) *corev1.ConfigMap {
+		o, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		block := true
+		_, err = cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name + "-dep", OwnerReferences: []metav1.OwnerReference{
+			{APIVersion: "v1", Kind: "ConfigMap", Name: name, UID: o.UID, BlockOwnerDeletion: &block}}}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	gone := func(name string) {
+		t.Helper()
+		w, err := cms.Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Stop()
+		if _, err := cms.Get(ctx, name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+			return
+		}
+		for {
+			select {
+			case ev := <-w.ResultChan():
+				if ev.Type == watch.Deleted {
+					return
+				}
+			case <-ctx.Done():
+				t.Fatalf("%s was never deleted", name)
+			}
+		}
+	}
+	orphan := metav1.DeletePropagationOrphan
+	mkOwner("o")
+	if err := cms.Delete(ctx, "o", metav1.DeleteOptions{PropagationPolicy: &orphan}); err != nil {
+		t.Fatal(err)
+	}
+	gone("o")
+	dep, err := cms.Get(ctx, "o-dep", metav1.GetOptions{})
+	if err != nil || len(dep.OwnerReferences) != 0 {
+		t.Errorf("orphaned dependent: %v %+v", err, dep)
+	}
+
+	fg := metav1.DeletePropagationForeground
+	mkOwner("f")
+	if err := cms.Delete(ctx, "f", metav1.DeleteOptions{PropagationPolicy: &fg}); err != nil {
+		t.Fatal(err)
+	}
+	gone("f-dep")
+	gone("f")
+}

@@ -78,6 +78,10 @@ type Server struct {
 
 	readyMu sync.RWMutex
 	ready   bool
+
+	// propagating holds the UIDs of owners whose orphan/foreground
+	// deletion is being processed (dependents.go).
+	propagating sync.Map
 }
 
 // New builds a server; it starts nothing.

@@ -80,7 +80,10 @@ func TestKubectlDeploymentScale(t *testing.T) {
 		{args: []string{"get", "deploy", "web", "-o", "jsonpath={.spec.replicas} {.metadata.generation}"}, wantOut: out("3 2")},
 		{args: []string{"scale", "deployment", "web", "--current-replicas=2", "--replicas=4"}, wantFail: true,
 			containsErr: []string{"Expected replicas to be 2, was 3"}},
-		{args: []string{"delete", "deployment", "web"}, wantOut: out("deployment.apps \"web\" deleted\n")},
+		{args: []string{"delete", "deployment", "web", "--cascade=foreground"}, wantOut: out("deployment.apps \"web\" deleted\n")},
+		{args: []string{"create", "deployment", "web", "--image=nginx"}, wantOut: out("deployment.apps/web created\n")},
+		{args: []string{"delete", "deployment", "web", "--cascade=orphan"}, wantOut: out("deployment.apps \"web\" deleted\n")},
+		{args: []string{"get", "deployment", "web"}, wantFail: true, containsErr: []string{`deployments.apps "web" not found`}},
 	})
 }
 
