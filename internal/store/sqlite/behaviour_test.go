@@ -85,6 +85,15 @@ func TestOldRevisionsReadFromLog(t *testing.T) {
 			t.Fatalf("got revision %d, want %d", ev.KV.ModRevision, rev)
 		}
 	}
+	// A list at an old revision reads the log once, and sees the state then.
+	q = s.Stats().Queries
+	old, err := s.List(t.Context(), "/registry/", store.ListOptions{Revision: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Stats().Queries != q+1 || len(old.KVs) != 12 || old.Revision != 12 {
+		t.Fatalf("list at 12: %d keys at %d with %d queries, want 12 keys with one query", len(old.KVs), old.Revision, s.Stats().Queries-q)
+	}
 	// Recent revisions cost no SQL.
 	q = s.Stats().Queries
 	if _, err := s.List(t.Context(), "/registry/", store.ListOptions{Revision: 39}); err != nil {

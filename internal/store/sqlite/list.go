@@ -57,7 +57,10 @@ func (s *Store) List(ctx context.Context, prefix string, opts store.ListOptions)
 	if opts.Limit < 0 {
 		return store.ListResult{}, fmt.Errorf("list %s: negative limit %d", prefix, opts.Limit)
 	}
-	var older []store.Event // events read from SQLite, when rev is older than the ring
+	// When rev is older than the ring, the events in (rev, readTo] are read
+	// from SQLite into older, and the ring supplies the rest.
+	var older []store.Event
+	readTo := rev
 	for {
 		s.mu.RLock()
 		cur := s.rev.Load()
@@ -77,44 +80,35 @@ func (s *Store) List(ctx context.Context, prefix string, opts store.ListOptions)
 			s.mu.RUnlock()
 			return store.ListResult{}, fmt.Errorf("list %s at revision %d: oldest available is %d: %w", prefix, rev, c, store.ErrCompacted)
 		}
-		from := rev
-		if len(older) > 0 {
-			from = older[len(older)-1].KV.ModRevision
-		}
-		if s.hist.covers(from) {
-			res := s.page(prefix, start, rev, opts.Limit, s.undo(prefix, start, rev, older))
+		if s.hist.covers(readTo) {
+			res := s.page(prefix, start, rev, opts.Limit, s.undo(prefix, start, rev, readTo, older))
 			s.mu.RUnlock()
 			return res, nil
 		}
-		upTo := s.hist.floor
+		floor := s.hist.floor
 		s.mu.RUnlock()
-		evs, err := s.readEvents(ctx, prefix, from, upTo)
+		evs, err := s.readEvents(ctx, prefix, readTo, floor)
 		if err != nil {
 			return store.ListResult{}, fmt.Errorf("list %s at revision %d: %w", prefix, rev, err)
 		}
 		older = append(older, evs...)
-		if len(evs) == 0 {
-			// Nothing of this prefix in (from, upTo]: remember how far we got.
-			older = append(older, store.Event{KV: store.KeyValue{ModRevision: upTo}})
-		}
+		readTo = floor
 	}
 }
 
 // undo computes, for every key with the prefix (at or after start) written
-// after rev, its value at rev (nil: absent then). The caller holds s.mu.
-func (s *Store) undo(prefix, start string, rev int64, older []store.Event) map[string]*store.KeyValue {
+// after rev, its value at rev (nil: absent then), from the events in
+// (rev, readTo] in older and the ring's events after readTo. The caller
+// holds s.mu.
+func (s *Store) undo(prefix, start string, rev, readTo int64, older []store.Event) map[string]*store.KeyValue {
 	at := map[string]*store.KeyValue{}
 	note := func(ev *store.Event) {
-		if ev.Type == 0 || ev.KV.ModRevision <= rev || ev.KV.Key < start || !strings.HasPrefix(ev.KV.Key, prefix) {
+		if ev.KV.ModRevision <= rev || ev.KV.Key < start || !strings.HasPrefix(ev.KV.Key, prefix) {
 			return
 		}
 		at[ev.KV.Key] = ev.Prev // the oldest event after rev wins: visited last
 	}
-	from := rev
-	if len(older) > 0 {
-		from = older[len(older)-1].KV.ModRevision
-	}
-	s.hist.sinceReverse(from, note)
+	s.hist.sinceReverse(readTo, note)
 	for i := len(older) - 1; i >= 0; i-- {
 		note(&older[i])
 	}
