@@ -90,7 +90,16 @@ func newDiscovery(c Catalog, serverAddress string) (*discovery, error) {
 		Versions:                   []string{"v1"},
 		ServerAddressByClientCIDRs: []metav1.ServerAddressByClientCIDR{{ClientCIDR: "0.0.0.0/0", ServerAddress: serverAddress}},
 	})
-	for root, list := range map[string]*apidiscoveryv2.APIGroupDiscoveryList{"api": &core, "apis": &named} {
+	if err := d.renderAggregated(&core, &named); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// renderAggregated renders /api and /apis as aggregated discovery v2 and
+// v2beta1 (same shape, other apiVersion) with their ETags.
+func (d *discovery) renderAggregated(core, named *apidiscoveryv2.APIGroupDiscoveryList) error {
+	for root, list := range map[string]*apidiscoveryv2.APIGroupDiscoveryList{"api": core, "apis": named} {
 		d.aggregated[root] = map[string]aggDoc{}
 		for _, ver := range []string{"v2", "v2beta1"} {
 			list.TypeMeta = metav1.TypeMeta{Kind: "APIGroupDiscoveryList", APIVersion: "apidiscovery.k8s.io/" + ver}
@@ -99,13 +108,13 @@ func newDiscovery(c Catalog, serverAddress string) (*discovery, error) {
 			}
 			body, err := json.Marshal(list)
 			if err != nil {
-				return nil, fmt.Errorf("render aggregated discovery: %w", err)
+				return fmt.Errorf("render aggregated discovery: %w", err)
 			}
 			sum := sha512.Sum512(body)
 			d.aggregated[root][ver] = aggDoc{body: body, etag: fmt.Sprintf("%q", fmt.Sprintf("%X", sum))}
 		}
 	}
-	return d, nil
+	return nil
 }
 
 // legacyResources is a resource and its subresources as /api/v1 lists them.

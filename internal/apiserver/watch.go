@@ -54,27 +54,10 @@ func (s *Server) watch(c *call) {
 	defer cancel()
 	c.ctx = ctx
 	prefix := listPrefix(c.res, c.ri.namespace)
-	initial := o.rv == "" || o.rv == "0"
-	if o.sendInitial != nil {
-		initial = *o.sendInitial
-	}
-	var from int64
-	var init page
-	if initial {
-		if o.rv != "" && o.rv != "0" {
-			rv, _ := parseRV(o.rv)
-			if err := s.waitForRevision(ctx, rv); err != nil {
-				c.fail(err)
-				return
-			}
-		}
-		if init, err = c.collect(listOpts{match: o.match}, prefix); err != nil {
-			c.fail(err)
-			return
-		}
-		from = init.rev
-	} else {
-		from, _ = parseRV(o.rv)
+	from, init, err := c.watchStart(o, prefix)
+	if err != nil {
+		c.fail(err)
+		return
 	}
 	ws := &watchStream{c: c, rc: http.NewResponseController(c.w), proto: c.out.media == mediaProtobuf && c.out.as == ""}
 	watcher, err := s.cfg.Store.Watch(ctx, prefix, from)
@@ -93,20 +76,47 @@ func (s *Server) watch(c *call) {
 			return
 		}
 	}
-	last := from
 	if o.sendInitial != nil && *o.sendInitial && o.allowBookmarks {
 		if !ws.bookmark(from, true) {
 			return
 		}
 	}
 	ws.flush()
+	ws.loop(ctx, o, watcher.Events(), from)
+}
+
+// watchStart decides where a watch begins: with initial events (RV unset
+// or 0, or sendInitialEvents) it lists the current state first and watches
+// from the list's revision; otherwise it watches from the given RV.
+func (c *call) watchStart(o listOpts, prefix string) (int64, page, error) {
+	initial := o.rv == "" || o.rv == "0"
+	if o.sendInitial != nil {
+		initial = *o.sendInitial
+	}
+	if !initial {
+		from, _ := parseRV(o.rv)
+		return from, page{}, nil
+	}
+	if o.rv != "" && o.rv != "0" {
+		rv, _ := parseRV(o.rv)
+		if err := c.s.waitForRevision(c.ctx, rv); err != nil {
+			return 0, page{}, err
+		}
+	}
+	init, err := c.collect(listOpts{match: o.match}, prefix)
+	return init.rev, init, err
+}
+
+// loop relays store events (and bookmarks when allowed) until the watch
+// ends: timeout, client gone, or the store dropped the watcher (the client
+// then re-watches from its last resourceVersion).
+func (ws *watchStream) loop(ctx context.Context, o listOpts, events <-chan store.Event, last int64) {
 	var tick <-chan time.Time
 	if o.allowBookmarks {
 		t := time.NewTicker(bookmarkInterval)
 		defer t.Stop()
 		tick = t.C
 	}
-	events := watcher.Events()
 	for {
 		select {
 		case <-ctx.Done():
@@ -122,7 +132,7 @@ func (s *Server) watch(c *call) {
 			ws.flush()
 		case ev, ok := <-events:
 			if !ok {
-				return // dropped or closed: the client re-watches from its last RV
+				return
 			}
 			last = ev.KV.ModRevision
 			if !ws.event(o.match, ev) {
