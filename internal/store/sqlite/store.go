@@ -97,7 +97,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s.log.Debug("store loaded", "path", cfg.Path, "keys", s.index.Len(), "rev", s.rev.Load(),
 		"compacted", s.compacted, "took", time.Since(start))
-	s.w.init(s)
+	if err := s.w.init(ctx, s); err != nil {
+		s.cancel()
+		s.db.Close()
+		s.rdb.Close()
+		return nil, err
+	}
 	s.done.Add(3)
 	go s.writeLoop()
 	go s.checkpointLoop()

@@ -64,9 +64,15 @@ type writerState struct {
 	pruneAt int
 }
 
-func (w *writerState) init(s *Store) {
+func (w *writerState) init(ctx context.Context, s *Store) error {
 	w.overlay = map[string]*store.KeyValue{}
 	w.pruneAt = max(4096, 2*len(w.ttl))
+	var err error
+	w.insert, err = s.db.PrepareContext(ctx, `INSERT INTO log (rev, key, create_rev, prev_rev, deleted, expires, value) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("prepare the log insert: %w", err)
+	}
+	return nil
 }
 
 // submit hands r to the writer and waits for its outcome. A request the
@@ -91,13 +97,7 @@ func (s *Store) submit(ctx context.Context, r *request) (store.KeyValue, error) 
 // gathers), commits them in one transaction and applies them in order.
 func (s *Store) writeLoop() {
 	defer s.done.Done()
-	var err error
-	s.w.insert, err = s.db.Prepare(`INSERT INTO log (rev, key, create_rev, prev_rev, deleted, expires, value) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		s.log.Error("prepare insert", "err", err)
-	} else {
-		defer s.w.insert.Close()
-	}
+	defer s.w.insert.Close()
 	s.armTTL()
 	for {
 		var timerC <-chan time.Time
@@ -242,9 +242,6 @@ func verb(op opKind) string {
 
 // writeTx inserts the staged rows in one transaction and commits it.
 func (s *Store) writeTx(st []staged) error {
-	if s.w.insert == nil {
-		return fmt.Errorf("insert statement unavailable")
-	}
 	tx, err := s.db.Begin()
 	if err != nil {
 		return err
