@@ -9,7 +9,7 @@ func commandsBasic1(f *Factory) []*cobra.Command {
 }
 
 func commandsBasic2(f *Factory) []*cobra.Command {
-	return []*cobra.Command{newGetCommand(f), newEditCommand(f), newDeleteCommand(f)}
+	return []*cobra.Command{newExplainCommand(f), newGetCommand(f), newEditCommand(f), newDeleteCommand(f)}
 }
 
 func commandsDeploy(f *Factory) []*cobra.Command {

@@ -131,6 +131,11 @@ func (r *resolver) mapping(t string) (*meta.RESTMapping, error) {
 	}
 	if err != nil {
 		if meta.IsNoMatchError(err) {
+			// An unreachable server also looks like "no match"; report the
+			// connection problem instead, as kubectl does.
+			if derr := discoveryError(r.f); derr != nil {
+				return nil, derr
+			}
 			return nil, &meta.NoResourceMatchError{PartialResource: schema.GroupVersionResource{Resource: t}}
 		}
 		return nil, err
@@ -259,4 +264,15 @@ func (r *resolver) mappingForObject(u *unstructured.Unstructured, source string)
 		return nil, errors.New(msg)
 	}
 	return nil, err
+}
+
+// discoveryError is the error of fetching the API groups, nil when
+// discovery works.
+func discoveryError(f *Factory) error {
+	disc, err := f.Discovery()
+	if err != nil {
+		return err
+	}
+	_, err = disc.ServerGroups()
+	return err
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/klog/v2"
 )
 
 // Command groups, in the order kubectl's help lists them, plus kctl's own.
@@ -24,6 +25,9 @@ var groups = []*cobra.Group{
 
 // Main runs kctl with args and returns the process exit code.
 func Main(ctx context.Context, args []string, streams genericiooptions.IOStreams) int {
+	// kubectl logs client-go's errors through klog without contextual
+	// logging; do the same so the lines look alike.
+	klog.EnableContextualLogging(false)
 	prefs, err := LoadPrefs(prefsDir())
 	if err != nil {
 		return PrintError(streams.ErrOut, err)

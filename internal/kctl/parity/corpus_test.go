@@ -57,6 +57,9 @@ var corpus = []pcase{
 	{args: "describe quota rq-name --namespce=ns-name"}, {args: "describe svc tomcat-service"},
 	{args: "describe rc redis-slave"}, {args: "describe cm fortunes-config"}, {args: "describe ns {NS}"},
 	{args: "describe limits"}, {args: "describe pod nope"},
+	// explain (OpenAPI v3)
+	{args: "explain pods"}, {args: "explain deploy.spec.strategy"}, {args: "explain pods.spec.containers.ports"},
+	{args: "explain svc --recursive"}, {args: "explain pods.spec.nope"}, {args: "explain nope"},
 	// create
 	{args: "create -f {F}/kubia-manual.yaml"}, {args: "create -f {F}/dir"},
 	{args: "create -f {F}/service.yaml -f {F}/rc.yaml"}, {args: "create -f {F}/limitrange-file.yaml"},
