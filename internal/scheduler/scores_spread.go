@@ -48,6 +48,38 @@ func (a *algorithm) spreadScores(cs *cycleState, nodes []*nodeInfo, out []int64)
 	if len(constraints) == 0 {
 		return false
 	}
+	ignored, domains, weights := spreadDomains(constraints, nodes, requireAll)
+	a.countDomains(cs, constraints, requireAll, domains)
+	for i, ni := range nodes {
+		out[i] = 0
+		if ignored[i] {
+			continue
+		}
+		var score float64
+		for j := range constraints {
+			c := &constraints[j]
+			v, ok := ni.node.Labels[c.topologyKey]
+			if !ok {
+				continue
+			}
+			var n int64
+			if c.topologyKey == corev1.LabelHostname {
+				n = int64(countMatching(ni.pods, c.selector, pod.Namespace))
+			} else if d := domains[topologyPair{c.topologyKey, v}]; d != nil {
+				n = *d
+			}
+			score += float64(n)*weights[j] + float64(c.maxSkew-1)
+		}
+		out[i] = int64(math.Round(score))
+	}
+	normalizeSpread(out, ignored)
+	return true
+}
+
+// spreadDomains finds, among the feasible nodes, those ignored for lacking a
+// topology label, the domains to count pods in, and each constraint's
+// weight ln(domains + 2).
+func spreadDomains(constraints []spreadConstraint, nodes []*nodeInfo, requireAll bool) ([]bool, map[topologyPair]*int64, []float64) {
 	ignored := make([]bool, len(nodes))
 	numIgnored := 0
 	domains := map[topologyPair]*int64{}
@@ -78,31 +110,7 @@ func (a *algorithm) spreadScores(cs *cycleState, nodes []*nodeInfo, out []int64)
 		}
 		weights[j] = math.Log(float64(size + 2))
 	}
-	a.countDomains(cs, constraints, requireAll, domains)
-	for i, ni := range nodes {
-		out[i] = 0
-		if ignored[i] {
-			continue
-		}
-		var score float64
-		for j := range constraints {
-			c := &constraints[j]
-			v, ok := ni.node.Labels[c.topologyKey]
-			if !ok {
-				continue
-			}
-			var n int64
-			if c.topologyKey == corev1.LabelHostname {
-				n = int64(countMatching(ni.pods, c.selector, pod.Namespace))
-			} else if d := domains[topologyPair{c.topologyKey, v}]; d != nil {
-				n = *d
-			}
-			score += float64(n)*weights[j] + float64(c.maxSkew-1)
-		}
-		out[i] = int64(math.Round(score))
-	}
-	normalizeSpread(out, ignored)
-	return true
+	return ignored, domains, weights
 }
 
 // countDomains counts, over all nodes, the matching pods in each domain that
