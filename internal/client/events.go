@@ -43,3 +43,14 @@ func (e *eventSink) Patch(old *corev1.Event, data []byte) (*corev1.Event, error)
 	defer cancel()
 	return e.set.Events(old.Namespace).Patch(ctx, old.Name, types.StrategicMergePatchType, data, metav1.PatchOptions{})
 }
+
+// NewBroadcaster returns one event broadcaster writing through s, on which
+// several components make recorders of their own (b.NewRecorder(s.Scheme(),
+// corev1.EventSource{Component: name})): one sink and one set of goroutines
+// for the whole control plane instead of one per component. Shut it down
+// when done.
+func NewBroadcaster(s *Set) record.EventBroadcaster {
+	b := record.NewBroadcaster()
+	b.StartRecordingToSink(&eventSink{set: s})
+	return b
+}

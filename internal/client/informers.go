@@ -23,6 +23,12 @@ type Informers struct {
 	mu        sync.Mutex
 	informers map[informerKey]cache.SharedIndexInformer
 	started   map[informerKey]bool
+
+	// A view made by Scope: informers are parent's, handlers added
+	// through the view are recorded in regs, and Start uses root.
+	parent *Informers
+	root   context.Context
+	regs   []handlerReg
 }
 
 type informerKey struct {
@@ -55,6 +61,9 @@ func (f ListFilter) key() string { return f.LabelSelector + "|" + f.FieldSelecto
 // namespaces, creating it on first use. T and L are its object and list
 // types (e.g. *corev1.Pod, *corev1.PodList).
 func InformerFor[T Object, L runtime.Object](f *Informers, gvr schema.GroupVersionResource, filter ListFilter) cache.SharedIndexInformer {
+	if f.parent != nil {
+		return &scopedInformer{SharedIndexInformer: InformerFor[T, L](f.parent, gvr, filter), scope: f}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	k := informerKey{gvr: gvr, filter: filter.key()}
@@ -90,8 +99,13 @@ func InformerFor[T Object, L runtime.Object](f *Informers, gvr schema.GroupVersi
 }
 
 // Start runs every informer created so far that is not yet running; call it
-// again after creating more. Informers stop when ctx ends.
+// again after creating more. Informers stop when ctx ends; on a view made
+// by Scope they run with the view's root context instead.
 func (f *Informers) Start(ctx context.Context) {
+	if f.parent != nil {
+		f.parent.Start(f.root)
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for k, inf := range f.informers {
@@ -105,6 +119,9 @@ func (f *Informers) Start(ctx context.Context) {
 // WaitForCacheSync waits until every started informer has listed once, or
 // ctx ends; it reports whether all synced.
 func (f *Informers) WaitForCacheSync(ctx context.Context) bool {
+	if f.parent != nil {
+		return f.parent.WaitForCacheSync(ctx)
+	}
 	f.mu.Lock()
 	var synced []cache.InformerSynced
 	for k, inf := range f.informers {

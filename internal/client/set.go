@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/gentype"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 )
 
@@ -33,6 +34,7 @@ type Set struct {
 	config *rest.Config
 	http   *http.Client
 	rest   map[schema.GroupVersion]*rest.RESTClient
+	meta   metadata.Interface
 }
 
 // ContentTypeJSON makes New use JSON instead of the default protobuf (for
@@ -80,6 +82,9 @@ func New(cfg *rest.Config) (*Set, error) {
 			return nil, fmt.Errorf("rest client for %s: %w", gv, err)
 		}
 		s.rest[gv] = client
+	}
+	if err := newMetadataClient(s); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
