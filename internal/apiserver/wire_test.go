@@ -227,3 +227,31 @@ func TestServiceAllocation(t *testing.T) {
 		t.Errorf("reuse after delete: %v", err)
 	}
 }
+
+func TestHTTP2AndHTTP11AndYAMLBodies(t *testing.T) {
+	ts := newTestServer(t)
+	for _, proto := range []string{"h2", "http/1.1"} {
+		cfg := rest.CopyConfig(ts.admin)
+		if proto == "http/1.1" {
+			cfg.NextProtos = []string{"http/1.1"}
+		}
+		hc, err := rest.HTTPClientFor(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := hc.Get(ts.url + "/api/v1/namespaces")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		want := map[string]int{"h2": 2, "http/1.1": 1}[proto]
+		if resp.StatusCode != 200 || resp.ProtoMajor != want {
+			t.Errorf("ALPN %s: %d over %s", proto, resp.StatusCode, resp.Proto)
+		}
+	}
+	code, _, body := ts.raw(t, "POST", "/api/v1/namespaces/default/configmaps", map[string]string{"Content-Type": "application/yaml"},
+		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\ndata:\n  a: b\n")
+	if code != 201 || !strings.Contains(string(body), `"name":"from-yaml"`) {
+		t.Errorf("yaml body: %d %s", code, body)
+	}
+}

@@ -59,6 +59,8 @@ func TestKubectlConfigMaps(t *testing.T) {
 		{args: []string{"get", "cm", "--field-selector", "metadata.name=web", "-o", "jsonpath={.items[*].metadata.annotations.note}"}, wantOut: out("hi")},
 		{args: []string{"get", "cm", "-A", "-o", "custom-columns=NS:.metadata.namespace,NAME:.metadata.name", "-l", "app=web"},
 			wantOut: out("NS        NAME\ndefault   web\n")},
+		{args: []string{"get", "cm", "-A", "-l", "app=web"}, containsOut: []string{"NAMESPACE   NAME   DATA   AGE\ndefault     web    1      "}},
+		{args: []string{"get", "cm", "-l", "app=web", "--show-labels"}, containsOut: []string{"LABELS", "app=web"}},
 		{args: []string{"patch", "cm", "web", "-p", `{"data":{"b":"c"}}`}, wantOut: out("configmap/web patched\n")},
 		{args: []string{"patch", "cm", "web", "--type", "merge", "-p", `{"data":{"m":"1"}}`}, wantOut: out("configmap/web patched\n")},
 		{args: []string{"patch", "cm", "web", "--type", "json", "-p", `[{"op":"remove","path":"/data/m"}]`}, wantOut: out("configmap/web patched\n")},
