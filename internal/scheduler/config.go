@@ -42,7 +42,7 @@ func DefaultConfig() Config {
 		PodInitialBackoff:     time.Second,
 		PodMaxBackoff:         10 * time.Second,
 		PodMaxInUnschedulable: 5 * time.Minute,
-		BindWorkers:           32,
+		BindWorkers:           64,
 		Clock:                 clock.RealClock{},
 	}
 }
