@@ -212,30 +212,37 @@ func (cg *cgroups) createPodV2(path string, res runtime.Resources) error {
 }
 
 // monitorProcs are the cgroup.procs files a container monitor is moved
-// into: the pod cgroup on v1, a leaf beside the containers on v2 (where a
-// cgroup with children may hold no processes).
-func (cg *cgroups) monitorProcs(podPath string) []string {
+// into. On v1 that is the pod cgroup in the memory hierarchy (its few
+// hundred KiB are the pod's) and the name=systemd one (so that a service
+// manager restarting kserver does not count the monitors as kserver's) —
+// but not cpu: the OCI runtime's create runs as the monitor's child, and in
+// a pod cgroup with the minimum CPU weight (a pod without CPU requests) it
+// starves on a busy machine. Nor pids, whose pod limit must not count
+// the runtime's threads. On v2, where one cgroup holds all controllers,
+// monitors go to a cgroup of their own beside the pods.
+func (cg *cgroups) monitorProcs(podPath, root string) []string {
 	if cg.v2 {
-		leaf := filepath.Join(cg.unified, podPath, "monitors")
-		_ = os.Mkdir(leaf, 0o755)
-		return []string{filepath.Join(leaf, "cgroup.procs")}
+		dir := filepath.Join(cg.unified, filepath.Dir(root), "kserver-monitors")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil
+		}
+		return []string{filepath.Join(dir, "cgroup.procs")}
 	}
 	var files []string
-	for _, d := range cg.podDirs(podPath) {
-		files = append(files, filepath.Join(d, "cgroup.procs"))
+	for _, c := range []string{"memory", "name=systemd"} {
+		if m := cg.v1[c]; m != "" {
+			files = append(files, filepath.Join(m, podPath, "cgroup.procs"))
+		}
 	}
 	return files
 }
 
-// remove deletes path (which must have no children left but a v2
-// monitors leaf) in every hierarchy. A cgroup whose last process exited a
+// remove deletes path (which must have no children left) in every
+// hierarchy. A cgroup whose last process exited a
 // moment ago can still be busy, so EBUSY is retried briefly.
 func (cg *cgroups) remove(path string) error {
 	var errs []error
 	for _, d := range cg.allDirs(path) {
-		if cg.v2 {
-			_ = unix.Rmdir(filepath.Join(d, "monitors"))
-		}
 		var err error
 		for i := 0; i < 50; i++ {
 			if err = unix.Rmdir(d); err == nil || errors.Is(err, unix.ENOENT) {

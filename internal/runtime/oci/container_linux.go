@@ -198,7 +198,7 @@ func (r *Runtime) start(ctx context.Context, c *container, sb *sandboxRecord) er
 		containerID: c.rec.ID, uuid: c.rec.ID, bundle: r.bundleDir(c.rec.ID),
 		name:    fmt.Sprintf("k8s_%s_%s_%s_%s_%d", cfg.Name, sb.Config.Name, sb.Config.Namespace, sb.Config.UID, cfg.Attempt),
 		exitDir: filepath.Join(r.cfg.RunDir, "exits"), logPath: c.rec.LogPath, tty: cfg.TTY,
-		stdin: cfg.Stdin, leaveStdin: !cfg.StdinOnce, cgroupProcs: r.cg.monitorProcs(sb.Cgroup),
+		stdin: cfg.Stdin, leaveStdin: !cfg.StdinOnce, cgroupProcs: r.cg.monitorProcs(sb.Cgroup, r.cfg.CgroupRoot),
 	})
 	if err != nil {
 		return r.startFailed(ctx, c, err)

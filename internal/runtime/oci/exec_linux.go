@@ -40,7 +40,10 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts runtime.ExecOptions)
 		r.mu.Unlock()
 		return 0, fmt.Errorf("container %s is %s: %w", c.rec.Config.Name, c.rec.State, runtime.ErrNotRunning)
 	}
-	cgroup := r.sandboxes[c.rec.SandboxID].rec.Cgroup
+	var cgroup string
+	if sb := r.sandboxes[c.rec.SandboxID]; sb != nil {
+		cgroup = sb.rec.Cgroup
+	}
 	r.mu.Unlock()
 
 	dir, err := os.MkdirTemp(filepath.Join(r.cfg.RunDir, "exec"), "")
@@ -143,8 +146,12 @@ func (r *Runtime) execTTY(ctx context.Context, id, dir, procPath, cgroup string,
 		return 0, fmt.Errorf("exec: %w", err)
 	}
 	defer os.Remove(filepath.Join(r.socketDir(), session))
+	var procs []string
+	if cgroup != "" {
+		procs = r.cg.monitorProcs(cgroup, r.cfg.CgroupRoot)
+	}
 	m, err := r.launch(monitorSpec{containerID: id, uuid: session, name: "exec-" + session, bundle: dir, exitDir: exits,
-		tty: true, stdin: opts.Stdin != nil, execSpec: procPath, cgroupProcs: r.cg.monitorProcs(cgroup)})
+		tty: true, stdin: opts.Stdin != nil, execSpec: procPath, cgroupProcs: procs})
 	if err != nil {
 		return 0, fmt.Errorf("exec: %w", err)
 	}
