@@ -23,7 +23,7 @@ func commandsCluster(f *Factory) []*cobra.Command {
 
 func commandsDebug(f *Factory) []*cobra.Command {
 	return []*cobra.Command{newDescribeCommand(f), newLogsCommand(f), newAttachCommand(f), newExecCommand(f),
-		newPortForwardCommand(f), newProxyCommand(f), newAuthCommand(f)}
+		newPortForwardCommand(f), newProxyCommand(f), newCpCommand(f), newAuthCommand(f)}
 }
 
 func commandsAdvanced(f *Factory) []*cobra.Command {

@@ -1,6 +1,7 @@
 package kctl
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -88,24 +89,46 @@ func (o *streamOptions) run(f *Factory, cmd *cobra.Command, target string, comma
 	if container == "" {
 		container = defaultContainer(f, pod, o.quiet)
 	}
-	cfg, err := f.RESTConfig()
-	if err != nil {
-		return err
-	}
 	tty := o.tty && o.stdin && isTerminal(f.IO.In)
 	if o.tty && !tty && !o.quiet {
 		fmt.Fprintln(f.IO.ErrOut, "Unable to use a TTY - input is not a terminal or the right kind of file")
+	}
+	var in io.Reader
+	if o.stdin {
+		in = f.IO.In
+	}
+	var sizes remotecommand.TerminalSizeQueue
+	if tty {
+		restore, q := rawTerminal(f.IO.In, f.IO.Out)
+		defer restore()
+		sizes = q
+	}
+	err = streamTo(cmd.Context(), f, ns, pod.Name, sub, container, command, in, f.IO.Out, f.IO.ErrOut, tty, sizes)
+	var ce exec.CodeExitError
+	if errors.As(err, &ce) {
+		return &ExitError{Code: ce.Code, Msg: fmt.Sprintf("command terminated with exit code %d", ce.Code)}
+	}
+	return err
+}
+
+// streamTo runs an exec or attach session on a pod's container:
+// WebSocket (v5.channel.k8s.io) first, SPDY when the upgrade is refused,
+// like kubectl 1.30+.
+func streamTo(ctx context.Context, f *Factory, ns, pod, sub, container string, command []string, in io.Reader, out, errOut io.Writer, tty bool, sizes remotecommand.TerminalSizeQueue) error {
+	cfg, err := f.RESTConfig()
+	if err != nil {
+		return err
 	}
 	u, err := url.Parse(cfg.Host)
 	if err != nil {
 		return err
 	}
-	u.Path = "/api/v1/namespaces/" + ns + "/pods/" + pod.Name + "/" + sub
+	u.Path = "/api/v1/namespaces/" + ns + "/pods/" + pod + "/" + sub
 	q := url.Values{"container": {container}, "stdout": {"true"}}
 	for _, c := range command {
 		q.Add("command", c)
 	}
-	if o.stdin {
+	if in != nil {
 		q.Set("stdin", "true")
 	}
 	if tty {
@@ -128,24 +151,11 @@ func (o *streamOptions) run(f *Factory, cmd *cobra.Command, target string, comma
 	if err != nil {
 		return err
 	}
-	opts := remotecommand.StreamOptions{Stdout: f.IO.Out, Tty: tty}
-	if o.stdin {
-		opts.Stdin = f.IO.In
-	}
+	opts := remotecommand.StreamOptions{Stdin: in, Stdout: out, Tty: tty, TerminalSizeQueue: sizes}
 	if !tty {
-		opts.Stderr = f.IO.ErrOut
+		opts.Stderr = errOut
 	}
-	if tty {
-		restore, sizes := rawTerminal(f.IO.In, f.IO.Out)
-		defer restore()
-		opts.TerminalSizeQueue = sizes
-	}
-	err = ex.StreamWithContext(cmd.Context(), opts)
-	var ce exec.CodeExitError
-	if errors.As(err, &ce) {
-		return &ExitError{Code: ce.Code, Msg: fmt.Sprintf("command terminated with exit code %d", ce.Code)}
-	}
-	return err
+	return ex.StreamWithContext(ctx, opts)
 }
 
 func isTerminal(r io.Reader) bool {
