@@ -112,6 +112,31 @@ func TestRolloutWithKubectl(t *testing.T) {
 		}
 	}
 
+	// rollout restart stamps kubectl.kubernetes.io/restartedAt on the
+	// template: a new rollout; pause holds a change back until resume.
+	run("", "rollout", "restart", "deployment/web")
+	run("", "rollout", "status", "deployment/web", "--timeout=60s")
+	env.Eventually("restart is revision 4", func() bool {
+		return strings.Contains(run("", "rollout", "history", "deployment/web"), "\n4         ")
+	})
+	run("", "rollout", "pause", "deployment/web")
+	run("", "set", "image", "deployment/web", "app=nginx:1.27")
+	env.Eventually("paused generation observed", func() bool {
+		d, err := env.Set.Deployments("default").Get(env.Ctx, "web", metav1.GetOptions{})
+		return err == nil && d.Status.ObservedGeneration == d.Generation
+	})
+	if h := run("", "rollout", "history", "deployment/web"); strings.Contains(h, "\n5         ") {
+		t.Fatalf("a paused deployment rolled out:\n%s", h)
+	}
+	run("", "rollout", "resume", "deployment/web")
+	run("", "rollout", "status", "deployment/web", "--timeout=60s")
+	desc := run("", "describe", "deployment", "web")
+	for _, want := range []string{"NewReplicaSetAvailable", "MinimumReplicasAvailable", "ScalingReplicaSet", "Scaled up replica set web-", "NewReplicaSet:"} {
+		if !strings.Contains(desc, want) {
+			t.Fatalf("kubectl describe lacks %q:\n%s", want, desc)
+		}
+	}
+
 	run("", "scale", "deployment/web", "--replicas=5")
 	env.Eventually("5 pods", func() bool { return len(env.Pods("default", sel)) == 5 })
 	run("", "rollout", "status", "deployment/web", "--timeout=60s")
