@@ -1,0 +1,6 @@
+package endpointslice
+
+import "context"
+
+// Sync runs one reconcile of key (for tests in package endpointslice_test).
+func (c *Controller) Sync(ctx context.Context, key string) error { return c.sync(ctx, key) }
