@@ -58,4 +58,3 @@ func (t *writeTracker) forget(svcKey string) {
 	delete(t.byServ, svcKey)
 	t.mu.Unlock()
 }
-
