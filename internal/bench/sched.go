@@ -219,11 +219,11 @@ func s1() Benchmark {
 			"server, store, scheduler) used meanwhile per pod — the machine-independent cost. `bin/kbench --only S1`",
 			s1Nodes, s1Pods, s1Pods, s1Pods),
 		Run: func(ctx context.Context, env *Env, _ any) ([]Sample, error) {
-			live, liveCPU, err := s1Live(ctx, env)
+			live, liveCPU, err := s1Live(ctx, env, s1Nodes, s1Pods)
 			if err != nil {
 				return nil, err
 			}
-			backlog, cpu, err := s1Backlog(ctx, env)
+			backlog, cpu, err := s1Backlog(ctx, env, s1Nodes, s1Pods)
 			if err != nil {
 				return nil, err
 			}
@@ -239,13 +239,13 @@ func s1() Benchmark {
 
 // s1Live measures pods created while the scheduler runs: pods/s and
 // process CPU milliseconds per pod (creating it included).
-func s1Live(ctx context.Context, env *Env) (float64, float64, error) {
+func s1Live(ctx context.Context, env *Env, nodes, pods int) (float64, float64, error) {
 	c, err := startSchedCluster(ctx, env)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer c.Close()
-	if err := c.createNodes(ctx, s1Nodes); err != nil {
+	if err := c.createNodes(ctx, nodes); err != nil {
 		return 0, 0, err
 	}
 	stop, synced, err := c.runScheduler(ctx)
@@ -256,36 +256,36 @@ func s1Live(ctx context.Context, env *Env) (float64, float64, error) {
 	if err := waitOrTimeout(ctx, synced, time.Minute, "scheduler start"); err != nil {
 		return 0, 0, err
 	}
-	bound, err := c.watchBound(ctx, s1Pods)
+	bound, err := c.watchBound(ctx, pods)
 	if err != nil {
 		return 0, 0, err
 	}
 	start, cpu0 := time.Now(), processCPU()
-	if err := c.createPods(ctx, s1Pods, 8); err != nil {
+	if err := c.createPods(ctx, pods, 8); err != nil {
 		return 0, 0, err
 	}
 	if err := waitOrTimeout(ctx, bound, 5*time.Minute, "binding all pods"); err != nil {
 		return 0, 0, err
 	}
 	elapsed, cpu := time.Since(start), processCPU()-cpu0
-	return s1Pods / elapsed.Seconds(), ms(cpu) / s1Pods, nil
+	return float64(pods) / elapsed.Seconds(), ms(cpu) / float64(pods), nil
 }
 
 // s1Backlog measures a scheduler started with every pod pending: pods/s
 // and process CPU milliseconds per pod.
-func s1Backlog(ctx context.Context, env *Env) (float64, float64, error) {
+func s1Backlog(ctx context.Context, env *Env, nodes, pods int) (float64, float64, error) {
 	c, err := startSchedCluster(ctx, env)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer c.Close()
-	if err := c.createNodes(ctx, s1Nodes); err != nil {
+	if err := c.createNodes(ctx, nodes); err != nil {
 		return 0, 0, err
 	}
-	if err := c.createPods(ctx, s1Pods, 8); err != nil {
+	if err := c.createPods(ctx, pods, 8); err != nil {
 		return 0, 0, err
 	}
-	bound, err := c.watchBound(ctx, s1Pods)
+	bound, err := c.watchBound(ctx, pods)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -302,5 +302,5 @@ func s1Backlog(ctx context.Context, env *Env) (float64, float64, error) {
 		return 0, 0, err
 	}
 	elapsed, cpu := time.Since(start), processCPU()-cpu0
-	return s1Pods / elapsed.Seconds(), ms(cpu) / s1Pods, nil
+	return float64(pods) / elapsed.Seconds(), ms(cpu) / float64(pods), nil
 }
