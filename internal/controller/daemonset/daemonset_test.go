@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"kserver.dev/kserver/internal/client"
 	"kserver.dev/kserver/internal/controller/controllertest"
@@ -200,4 +201,47 @@ func TestDaemonSetFollowsNodeLabels(t *testing.T) {
 		t.Fatalf("after unlabelling b: %v", got)
 	}
 	f.WaitEvent("default", "DaemonSet", "ssd", "Normal SuccessfulDelete Deleted pod: ssd-")
+}
+
+func TestDaemonSetSurge(t *testing.T) {
+	f := setup(t)
+	f.node("s1", nil)
+	ds := newDS("surge", nil)
+	one := intstr.FromInt32(1)
+	zero := intstr.FromInt32(0)
+	ds.Spec.UpdateStrategy = appsv1.DaemonSetUpdateStrategy{Type: appsv1.RollingUpdateDaemonSetStrategyType,
+		RollingUpdate: &appsv1.RollingUpdateDaemonSet{MaxSurge: &one, MaxUnavailable: &zero}}
+	if _, err := f.Set.DaemonSets("default").Create(f.Ctx, ds, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.step("surge")
+	sel := labels.SelectorFromSet(labels.Set{"ds": "surge"})
+	old := f.Pods("default", sel)[0]
+	f.SetPodStatus(&old, corev1.PodRunning, true)
+	f.step("surge")
+	cur, _ := f.Set.DaemonSets("default").Get(f.Ctx, "surge", metav1.GetOptions{})
+	cur.Spec.Template.Spec.Containers[0].Image = "fluentd:2"
+	if _, err := f.Set.DaemonSets("default").Update(f.Ctx, cur, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The new pod starts beside the old one, which stays until it is available.
+	f.step("surge")
+	pods := f.Pods("default", sel)
+	if len(pods) != 2 {
+		t.Fatalf("surge: want old and new pod side by side, got %d", len(pods))
+	}
+	f.step("surge")
+	if len(f.Pods("default", sel)) != 2 {
+		t.Fatal("old pod deleted before the new one is available")
+	}
+	for _, p := range pods {
+		if p.Name != old.Name {
+			f.SetPodStatus(&p, corev1.PodRunning, true)
+		}
+	}
+	f.step("surge")
+	left := f.Pods("default", sel)
+	if len(left) != 1 || left[0].Name == old.Name {
+		t.Fatalf("after the new pod is available: %d pods, old kept: %v", len(left), len(left) == 1 && left[0].Name == old.Name)
+	}
 }

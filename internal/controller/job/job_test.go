@@ -213,3 +213,36 @@ func TestSuspendAndResume(t *testing.T) {
 	}
 	f.WaitEvent("default", "Job", "sus", "Normal Resumed Job resumed")
 }
+
+func TestFailedPodsReplacedUntilBackoffLimit(t *testing.T) {
+	f := setup(t, nil)
+	j := newJob("retry", 1, 1)
+	j.Spec.BackoffLimit = ptr.To[int32](1)
+	f.create(j)
+	for round := 1; round <= 2; round++ {
+		f.syncUntil("retry", "a running pod", func(*batchv1.Job) bool {
+			n := 0
+			for _, p := range podsOf(f, "retry") {
+				if p.Status.Phase != corev1.PodFailed {
+					n++
+				}
+			}
+			return n == 1
+		})
+		for _, p := range podsOf(f, "retry") {
+			if p.Status.Phase != corev1.PodFailed {
+				f.SetPodStatus(&p, corev1.PodFailed, false)
+			}
+		}
+		if round == 1 {
+			got := f.syncUntil("retry", "one failure counted", func(j *batchv1.Job) bool { return j.Status.Failed == 1 })
+			if strings.Contains(condTypes(got), "Failed") {
+				t.Fatalf("failed after one failure with backoffLimit 1: %s", condTypes(got))
+			}
+		}
+	}
+	got := f.syncUntil("retry", "Failed", func(j *batchv1.Job) bool { return strings.Contains(condTypes(j), "Failed=True") })
+	if got.Status.Failed != 2 || len(podsOf(f, "retry")) != 2 {
+		t.Fatalf("status %+v, %d pods", got.Status, len(podsOf(f, "retry")))
+	}
+}

@@ -201,3 +201,39 @@ func TestParallelCreatesAllAtOnce(t *testing.T) {
 		t.Fatalf("pods %v", got)
 	}
 }
+
+func TestRetentionPolicyWhenScaled(t *testing.T) {
+	f := setup(t)
+	ss := newSet("db", 2, appsv1.ParallelPodManagement)
+	ss.Spec.PersistentVolumeClaimRetentionPolicy = &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
+		WhenDeleted: appsv1.DeletePersistentVolumeClaimRetentionPolicyType,
+		WhenScaled:  appsv1.DeletePersistentVolumeClaimRetentionPolicyType,
+	}
+	created, err := f.Set.StatefulSets("default").Create(f.Ctx, ss, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.step("db")
+	pvc, err := f.Set.PersistentVolumeClaims("default").Get(f.Ctx, "data-db-1", metav1.GetOptions{})
+	if err != nil || len(pvc.OwnerReferences) != 1 || pvc.OwnerReferences[0].UID != created.UID {
+		t.Fatalf("whenDeleted Delete: claim owners %v %v", pvc, err)
+	}
+	for _, n := range []string{"db-0", "db-1"} {
+		f.ready(n)
+	}
+	cur, _ := f.Set.StatefulSets("default").Get(f.Ctx, "db", metav1.GetOptions{})
+	cur.Spec.Replicas = ptr.To[int32](1)
+	if _, err := f.Set.StatefulSets("default").Update(f.Ctx, cur, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.Cached(f.Inf.PersistentVolumeClaims(), pvc)
+	f.step("db")
+	pvc, _ = f.Set.PersistentVolumeClaims("default").Get(f.Ctx, "data-db-1", metav1.GetOptions{})
+	kinds := ""
+	for _, r := range pvc.OwnerReferences {
+		kinds += r.Kind + " "
+	}
+	if kinds != "StatefulSet Pod " {
+		t.Fatalf("whenScaled Delete: claim of the removed pod owned by %q", kinds)
+	}
+}
