@@ -406,3 +406,37 @@ func TestHostNamespaces(t *testing.T) {
 		t.Errorf("sandbox status %+v", sbs)
 	}
 }
+
+// A rootfs given as mounts (an overlay, as the image step prepares) is
+// mounted for the container and unmounted when it is removed.
+func TestRootfsMounts(t *testing.T) {
+	rt, env := openTest(t, nil)
+	sb := sandboxFor(t, rt, nil)
+	dir := t.TempDir()
+	upper, work := filepath.Join(dir, "upper"), filepath.Join(dir, "work")
+	for _, d := range []string{upper, work} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := runContainer(t, rt, env, sb, "overlay", func(c *runtime.ContainerConfig) {
+		c.Rootfs = runtime.Rootfs{Mounts: []runtime.RootfsMount{{Type: "overlay", Source: "overlay",
+			Options: []string{"lowerdir=" + env.rootfs, "upperdir=" + upper, "workdir=" + work}}}}
+	})
+	if _, code := execOut(t, rt, id, "sh", "-c", "echo written > /etc/new-file"); code != 0 {
+		t.Fatalf("write into the overlay rootfs failed")
+	}
+	if b, err := os.ReadFile(filepath.Join(upper, "etc", "new-file")); err != nil || string(b) != "written\n" {
+		t.Errorf("the write did not land in the upper dir: %q, %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(env.rootfs, "etc", "new-file")); err == nil {
+		t.Errorf("the write reached the lower dir")
+	}
+	if err := rt.RemoveContainer(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	mi, _ := os.ReadFile("/proc/self/mountinfo")
+	if strings.Contains(string(mi), upper) {
+		t.Errorf("the overlay is still mounted after RemoveContainer")
+	}
+}
