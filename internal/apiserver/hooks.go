@@ -48,14 +48,17 @@ func (s *Server) beforeUpdate(ctx context.Context, c *call, obj, old runtime.Obj
 // afterUpdate runs after an update was stored (old is nil when the update
 // marked the object for deletion).
 func (s *Server) afterUpdate(ctx context.Context, c *call, obj, old runtime.Object) {
-	s.propagateDeletion(c.res, obj)
+	lifecycle := s.lifecycleControllers.Load()
+	if !lifecycle {
+		s.propagateDeletion(c.res, obj)
+	}
 	switch o := obj.(type) {
 	case *corev1.Service:
 		if oldSvc, ok := old.(*corev1.Service); ok {
 			s.alloc.releaseRemoved(oldSvc, o)
 		}
 	case *corev1.Namespace:
-		if o.DeletionTimestamp != nil && old == nil {
+		if o.DeletionTimestamp != nil && old == nil && !lifecycle {
 			go s.finalizeNamespace(context.WithoutCancel(ctx), o.Name)
 		}
 	}
@@ -90,3 +93,11 @@ func (c *call) hookError(obj runtime.Object, err error) error {
 	}
 	return err
 }
+
+// SetLifecycleControllers tells the server whether the namespace and
+// garbage-collector controllers run (kserver server starts them unless
+// --disable controllers). While they do, the server leaves deleting a
+// terminating namespace's content and processing the orphan and
+// foregroundDeletion finalizers to them; otherwise it does that work itself
+// so that deletions still complete.
+func (s *Server) SetLifecycleControllers(on bool) { s.lifecycleControllers.Store(on) }

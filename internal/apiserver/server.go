@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -82,6 +83,9 @@ type Server struct {
 	// propagating holds the UIDs of owners whose orphan/foreground
 	// deletion is being processed (dependents.go).
 	propagating sync.Map
+	// lifecycleControllers is set while the namespace and garbage-collector
+	// controllers run (hooks.go).
+	lifecycleControllers atomic.Bool
 }
 
 // New builds a server; it starts nothing.

@@ -35,9 +35,20 @@ type Cluster struct {
 	done   chan error
 }
 
-// Start runs a control-plane-only server for the test and stops it when
-// the test ends. Server logs go to the test log when -v is given.
+// Start runs an API-server-only `kserver server` for the test (no node
+// agent, controllers or scheduler: tests of those build their own on it)
+// and stops it when the test ends. Server logs go to the test log when -v
+// is given.
 func Start(t testing.TB) *Cluster {
+	t.Helper()
+	return StartWith(t, func(c *server.Config) { c.Disable = append(c.Disable, "controllers", "scheduler") })
+}
+
+// StartWith is Start with the server's configuration adjusted by configure
+// after the test defaults are set (port, data directory, node name "e2e",
+// --disable-agent); nil keeps them, which runs the controllers and the
+// scheduler too.
+func StartWith(t testing.TB, configure func(*server.Config)) *Cluster {
 	t.Helper()
 	dir := t.TempDir()
 	port, err := freePort()
@@ -52,6 +63,9 @@ func Start(t testing.TB) *Cluster {
 	cfg.NodeIP = "127.0.0.1"
 	cfg.DisableAgent = true
 	cfg.WriteKubeconfig = filepath.Join(dir, "kubeconfig.yaml")
+	if configure != nil {
+		configure(&cfg)
+	}
 	var w io.Writer = io.Discard
 	if testing.Verbose() {
 		w = testWriter{t}
