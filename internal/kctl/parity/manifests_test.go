@@ -105,10 +105,12 @@ spec:
     spec:
       containers: [{name: c, image: nginx}]
 `,
-	"template.txt": "NAME             RSRC\n.metadata.name   .metadata.resourceVersion\n",
-	"https.key":    "not really a key\n",
-	"dir/a.yaml":   "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: dir-a}\ndata: {k: a}\n",
-	"dir/b.yaml":   "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: dir-b}\ndata: {k: b}\n",
+	"template.txt":       "NAME             RSRC\n.metadata.name   .metadata.resourceVersion\n",
+	"https.key":          "not really a key\n",
+	"kc-ns-kubectl.yaml": kubeconfigFixture,
+	"kc-ns-kctl.yaml":    kubeconfigFixture,
+	"dir/a.yaml":         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: dir-a}\ndata: {k: a}\n",
+	"dir/b.yaml":         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: dir-b}\ndata: {k: b}\n",
 }
 
 // writeManifests puts the files in a fresh directory and returns it.
@@ -125,3 +127,19 @@ func writeManifests(t *testing.T) string {
 	}
 	return dir
 }
+
+// kubeconfigFixture is a study-note kubeconfig that `config` subcommands
+// edit; each tool gets its own copy.
+const kubeconfigFixture = `apiVersion: v1
+kind: Config
+clusters:
+- name: kubernetes-cluster
+  cluster: {server: "https://localhost:8080", certificate-authority-data: QUJD}
+contexts:
+- name: default
+  context: {cluster: kubernetes-cluster, user: admin}
+current-context: default
+users:
+- name: admin
+  user: {token: abc}
+`
