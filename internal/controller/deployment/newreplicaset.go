@@ -114,7 +114,10 @@ func (c *Controller) refreshNewReplicaSet(ctx context.Context, d *appsv1.Deploym
 		if err != nil {
 			return nil, fmt.Errorf("update replica set %s: %w", rs.Name, err)
 		}
-		rs = got
+		// existing is this sync's copy in its list: keep it current so a
+		// second look in the same sync does not write again.
+		*existing = *got
+		rs = existing
 	}
 	if err := c.setDeploymentRevision(ctx, d, rs.Annotations[RevisionAnnotation]); err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
@@ -100,7 +101,9 @@ func processNext(ctx context.Context, cfg Config) bool {
 	}
 	n := cfg.Queue.NumRequeues(key)
 	level := slog.LevelWarn
-	if n >= maxRetriesLogged {
+	// A write that lost a race with another (the cache was a step behind)
+	// is routine: the retry reads the newer object.
+	if n >= maxRetriesLogged || (apierrors.IsConflict(err) && n < maxRetriesLogged/3) {
 		level = slog.LevelDebug
 	}
 	cfg.Logger.Log(ctx, level, "sync failed, requeued", "key", key, "retries", n, "err", err)
