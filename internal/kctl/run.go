@@ -1,12 +1,16 @@
 package kctl
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -17,6 +21,7 @@ func newRunCommand(f *Factory) *cobra.Command {
 	var env, annotations []string
 	var port int
 	var command, expose, stdin, tty, rm bool
+	var podTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "run NAME --image=image [--env=\"key=value\"] [--port=port] [--dry-run=server|client] [--overrides=inline-json] [--command] -- [COMMAND] [args...]",
 		Short: "Run a particular image on the cluster",
@@ -30,8 +35,8 @@ func newRunCommand(f *Factory) *cobra.Command {
 			if err := mf.check(); err != nil {
 				return err
 			}
-			if stdin || tty || rm {
-				return fmt.Errorf("kctl run: -i, -t and --rm need the node agent's attach support, which kctl does not have yet; create the pod and use `kctl exec`")
+			if rm && !stdin {
+				return fmt.Errorf("--rm should only be used for attached containers")
 			}
 			name := args[0]
 			lbl := map[string]string{"run": name}
@@ -78,7 +83,26 @@ func newRunCommand(f *Factory) *cobra.Command {
 					return err
 				}
 			}
-			return createObject(f, cmd, &mf, schema.GroupVersionResource{Version: "v1", Resource: "pods"}, pod, "", false)
+			if stdin {
+				// An attached pod runs once, like kubectl's default for -i.
+				c := &pod.Spec.Containers[0]
+				c.Stdin, c.StdinOnce, c.TTY = true, true, tty
+				if !flagChanged(cmd, "restart") {
+					pod.Spec.RestartPolicy = corev1.RestartPolicyNever
+				}
+			}
+			if !stdin || mf.dryRun != "none" {
+				return createObject(f, cmd, &mf, schema.GroupVersionResource{Version: "v1", Resource: "pods"}, pod, "", false)
+			}
+			// Attached runs print no "created" line, as in kubectl.
+			out := f.IO.Out
+			f.IO.Out = io.Discard
+			err := createObject(f, cmd, &mf, schema.GroupVersionResource{Version: "v1", Resource: "pods"}, pod, "", false)
+			f.IO.Out = out
+			if err != nil {
+				return err
+			}
+			return attachRun(f, cmd, name, tty, rm, podTimeout)
 		},
 	}
 	fl := cmd.Flags()
@@ -94,7 +118,64 @@ func newRunCommand(f *Factory) *cobra.Command {
 	fl.BoolVar(&expose, "expose", false, "If true, create a ClusterIP service associated with the pod.  Requires `--port`.")
 	fl.BoolVarP(&stdin, "stdin", "i", false, "Keep stdin open on the container in the pod, even if nothing is attached.")
 	fl.BoolVarP(&tty, "tty", "t", false, "Allocate a TTY for the container in the pod.")
+	fl.DurationVar(&podTimeout, "pod-running-timeout", time.Minute, "The length of time (like 5s, 2m, or 3h, higher than zero) to wait until at least one pod is running")
 	fl.BoolVar(&rm, "rm", false, "If true, delete the pod after it exits.  Only valid when attaching to the container, e.g. with '--attach' or with '-i/--stdin'.")
 	mf.add(cmd, "kubectl-run", false)
 	return cmd
+}
+
+// attachRun waits for the new pod to run, attaches to it and, with --rm,
+// deletes it afterwards, as `kubectl run -i [-t] [--rm]` does.
+func attachRun(f *Factory, cmd *cobra.Command, name string, tty, rm bool, timeout time.Duration) error {
+	ns, _, err := f.Namespace()
+	if err != nil {
+		return err
+	}
+	dyn, err := f.Dynamic()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+	defer cancel()
+	var phase string
+	var err2 error
+	remove := func() error {
+		if !rm {
+			return nil
+		}
+		if err := dyn.Resource(gvrPods).Namespace(ns).Delete(cmd.Context(), name, metav1.DeleteOptions{}); err != nil {
+			return err
+		}
+		fmt.Fprintf(f.IO.Out, "pod %q deleted from %s namespace\n", name, ns)
+		return nil
+	}
+	for {
+		u, err := dyn.Resource(gvrPods).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+		if err == nil {
+			phase, _, _ = unstructured.NestedString(u.Object, "status", "phase")
+			if phase != string(corev1.PodPending) {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if err2 = remove(); err2 != nil {
+				return err2
+			}
+			return fmt.Errorf("timed out waiting for the condition")
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	var attachErr error
+	if phase == string(corev1.PodRunning) {
+		if tty {
+			fmt.Fprintln(f.IO.ErrOut, "If you don't see a command prompt, try pressing enter.")
+		}
+		o := &streamOptions{stdin: true, tty: tty}
+		attachErr = o.run(f, cmd, name, nil, "attach")
+	}
+	if err := remove(); err != nil {
+		return err
+	}
+	return attachErr
 }

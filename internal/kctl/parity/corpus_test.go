@@ -103,6 +103,7 @@ var corpus = []pcase{
 	{args: "expose deploy frontend --port=80 --target-port=8080 --type=NodePort --dry-run=client -o yaml", minMinor: 35},
 	{args: "run kubia --image=luksa/kubia --port=8080"},
 	{args: "run nginx --image=nginx --dry-run=client -o yaml", minMinor: 35},
+	{args: "run -i -t busybox --image=busybox --rm --restart=Never --pod-running-timeout=2s -- sh", minMinor: 34},
 	{args: "set image deployment frontend tomcat-demo=tomcat:10"},
 	{args: "set image deployment/frontend nope=x"},
 	{args: "set env deploy/frontend A=b"}, {args: "set resources deploy/frontend --limits=cpu=200m"},
