@@ -15,9 +15,9 @@ import (
 type ownerState int
 
 const (
-	ownerSolid   ownerState = iota // exists and is not waiting for its dependents
-	ownerDangling                  // gone, replaced (other UID) or unresolvable
-	ownerWaiting                   // being deleted in the foreground
+	ownerSolid    ownerState = iota // exists and is not waiting for its dependents
+	ownerDangling                   // gone, replaced (other UID) or unresolvable
+	ownerWaiting                    // being deleted in the foreground
 )
 
 // attemptToDelete decides about one node: checks a virtual owner's

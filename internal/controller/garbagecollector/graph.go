@@ -280,7 +280,9 @@ func (c *Controller) dropIfUnusedLocked(n *node) {
 	}
 }
 
-func blocks(r metav1.OwnerReference) bool { return r.BlockOwnerDeletion != nil && *r.BlockOwnerDeletion }
+func blocks(r metav1.OwnerReference) bool {
+	return r.BlockOwnerDeletion != nil && *r.BlockOwnerDeletion
+}
 
 func hasFinalizer(fs []string, f string) bool { return slices.Contains(fs, f) }
 
