@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"time"
 )
@@ -195,6 +196,12 @@ func (f ContainerFilter) Match(s *ContainerStatus) bool {
 	return (f.SandboxID == "" || f.SandboxID == s.SandboxID) &&
 		(f.Name == "" || f.Name == s.Name) &&
 		(f.State == "" || f.State == s.State)
+}
+
+// SortContainers orders containers as ListContainers returns them: oldest
+// first, ties by ID.
+func SortContainers(s []ContainerStatus) {
+	slices.SortFunc(s, func(a, b ContainerStatus) int { return byCreation(a.CreatedAt, b.CreatedAt, a.ID, b.ID) })
 }
 
 // ExitReason is the reason upstream reports for an exit code.

@@ -3,6 +3,8 @@ package runtime
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -93,6 +95,19 @@ type SandboxStatus struct {
 	LogDir      string
 	Labels      map[string]string
 	Annotations map[string]string
+}
+
+// SortSandboxes orders sandboxes as ListSandboxes returns them: oldest
+// first, ties by ID.
+func SortSandboxes(s []SandboxStatus) {
+	slices.SortFunc(s, func(a, b SandboxStatus) int { return byCreation(a.CreatedAt, b.CreatedAt, a.ID, b.ID) })
+}
+
+func byCreation(ta, tb time.Time, ida, idb string) int {
+	if c := ta.Compare(tb); c != 0 {
+		return c
+	}
+	return strings.Compare(ida, idb)
 }
 
 // LogDir is a pod's log directory: <root>/<namespace>_<name>_<uid>.

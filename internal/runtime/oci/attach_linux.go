@@ -66,19 +66,11 @@ func pumpInput(conn *net.UnixConn, stdin io.Reader) {
 
 // Attach connects to the main process's stdio through its conmon.
 func (r *Runtime) Attach(ctx context.Context, id string, opts runtime.AttachOptions) error {
+	c, _, err := r.running(id)
+	if err != nil {
+		return err
+	}
 	r.mu.Lock()
-	c := r.containers[id]
-	if c != nil {
-		r.refreshLocked(c)
-	}
-	switch {
-	case c == nil || c.rec.Pause:
-		r.mu.Unlock()
-		return fmt.Errorf("container %s: %w", id, runtime.ErrNotFound)
-	case c.rec.State != runtime.StateRunning:
-		r.mu.Unlock()
-		return fmt.Errorf("container %s is %s: %w", c.rec.Config.Name, c.rec.State, runtime.ErrNotRunning)
-	}
 	withStdin := c.rec.Config.Stdin && opts.Stdin != nil
 	r.mu.Unlock()
 	bundle := r.bundleDir(id)

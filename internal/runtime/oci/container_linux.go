@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -386,12 +385,7 @@ func (r *Runtime) ListContainers(_ context.Context, f runtime.ContainerFilter) (
 		}
 	}
 	r.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
-			return out[i].CreatedAt.Before(out[j].CreatedAt)
-		}
-		return out[i].ID < out[j].ID
-	})
+	runtime.SortContainers(out)
 	return out, nil
 }
 

@@ -27,25 +27,10 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts runtime.ExecOptions)
 	if len(opts.Command) == 0 {
 		return 0, fmt.Errorf("exec: no command: %w", runtime.ErrInvalidConfig)
 	}
-	r.mu.Lock()
-	c := r.containers[id]
-	if c != nil {
-		r.refreshLocked(c)
+	_, cgroup, err := r.running(id)
+	if err != nil {
+		return 0, err
 	}
-	switch {
-	case c == nil || c.rec.Pause:
-		r.mu.Unlock()
-		return 0, fmt.Errorf("container %s: %w", id, runtime.ErrNotFound)
-	case c.rec.State != runtime.StateRunning:
-		r.mu.Unlock()
-		return 0, fmt.Errorf("container %s is %s: %w", c.rec.Config.Name, c.rec.State, runtime.ErrNotRunning)
-	}
-	var cgroup string
-	if sb := r.sandboxes[c.rec.SandboxID]; sb != nil {
-		cgroup = sb.rec.Cgroup
-	}
-	r.mu.Unlock()
-
 	dir, err := os.MkdirTemp(filepath.Join(r.cfg.RunDir, "exec"), "")
 	if err != nil {
 		return 0, fmt.Errorf("exec: %w", err)
@@ -59,6 +44,25 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts runtime.ExecOptions)
 		return r.execPlain(ctx, id, dir, procPath, opts)
 	}
 	return r.execTTY(ctx, id, dir, procPath, cgroup, opts)
+}
+
+// running finds a running app container and its pod's cgroup.
+func (r *Runtime) running(id string) (*container, string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.containers[id]
+	if c == nil || c.rec.Pause {
+		return nil, "", fmt.Errorf("container %s: %w", id, runtime.ErrNotFound)
+	}
+	r.refreshLocked(c)
+	if c.rec.State != runtime.StateRunning {
+		return nil, "", fmt.Errorf("container %s is %s: %w", c.rec.Config.Name, c.rec.State, runtime.ErrNotRunning)
+	}
+	cgroup := ""
+	if sb := r.sandboxes[c.rec.SandboxID]; sb != nil {
+		cgroup = sb.rec.Cgroup
+	}
+	return c, cgroup, nil
 }
 
 // writeProcess writes the container's process with the exec's command.

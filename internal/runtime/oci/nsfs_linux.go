@@ -44,34 +44,32 @@ func pinNamespaces(dir string, kinds []string, hostname string) error {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		// The thread keeps the new namespaces and is never unlocked, so
-		// Go discards it when this goroutine ends.
 		goruntime.LockOSThread()
-		if err := unix.Unshare(flags); err != nil {
-			errc <- fmt.Errorf("unshare: %w", err)
-			return
-		}
-		if flags&unix.CLONE_NEWUTS != 0 {
-			if err := unix.Sethostname([]byte(hostname)); err != nil {
-				errc <- fmt.Errorf("set hostname %q: %w", hostname, err)
-				return
-			}
-		}
-		if flags&unix.CLONE_NEWNET != 0 {
-			if err := loopbackUp(); err != nil {
-				errc <- err
-				return
-			}
-		}
-		tid := strconv.Itoa(unix.Gettid())
+		// Remember the thread's namespaces to return to them: a thread left
+		// in the new ones is discarded when this goroutine ends, except the
+		// main thread, which Go can only park for good, keeping the
+		// namespaces alive.
+		var orig []int
 		for _, k := range kinds {
-			src := "/proc/self/task/" + tid + "/ns/" + k
-			if err := unix.Mount(src, filepath.Join(dir, k), "", unix.MS_BIND, ""); err != nil {
-				errc <- fmt.Errorf("bind-mount %s namespace: %w", k, err)
+			fd, err := unix.Open("/proc/thread-self/ns/"+k, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				closeFDs(orig)
+				goruntime.UnlockOSThread()
+				errc <- fmt.Errorf("open current %s namespace: %w", k, err)
 				return
 			}
+			orig = append(orig, fd)
 		}
-		errc <- nil
+		defer closeFDs(orig)
+		err := enterNew(dir, kinds, flags, hostname)
+		for i, k := range kinds {
+			if serr := unix.Setns(orig[i], nsFlags[k]); serr != nil {
+				errc <- errors.Join(err, fmt.Errorf("return to the %s namespace: %w", k, serr))
+				return // the thread stays locked and is not reused
+			}
+		}
+		goruntime.UnlockOSThread()
+		errc <- err
 	}()
 	if err := <-errc; err != nil {
 		for _, k := range kinds {
@@ -80,6 +78,38 @@ func pinNamespaces(dir string, kinds []string, hostname string) error {
 		return fmt.Errorf("pin namespaces: %w", err)
 	}
 	return nil
+}
+
+// enterNew moves the calling (locked) thread into new namespaces, sets them
+// up and bind-mounts them on dir/<kind>.
+func enterNew(dir string, kinds []string, flags int, hostname string) error {
+	if err := unix.Unshare(flags); err != nil {
+		return fmt.Errorf("unshare: %w", err)
+	}
+	if flags&unix.CLONE_NEWUTS != 0 {
+		if err := unix.Sethostname([]byte(hostname)); err != nil {
+			return fmt.Errorf("set hostname %q: %w", hostname, err)
+		}
+	}
+	if flags&unix.CLONE_NEWNET != 0 {
+		if err := loopbackUp(); err != nil {
+			return err
+		}
+	}
+	tid := strconv.Itoa(unix.Gettid())
+	for _, k := range kinds {
+		src := "/proc/self/task/" + tid + "/ns/" + k
+		if err := unix.Mount(src, filepath.Join(dir, k), "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind-mount %s namespace: %w", k, err)
+		}
+	}
+	return nil
+}
+
+func closeFDs(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
 }
 
 // loopbackUp sets IFF_UP on lo in the calling thread's network namespace.

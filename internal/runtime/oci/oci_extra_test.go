@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -386,7 +387,10 @@ func TestHostNamespaces(t *testing.T) {
 	host, _ := os.Hostname()
 	sb := sandboxFor(t, rt, func(c *runtime.SandboxConfig) { c.HostNetwork, c.HostIPC, c.Hostname = true, true, host })
 	id := runContainer(t, rt, env, sb, "hostnet", nil)
-	want, err := os.Readlink("/proc/self/ns/net")
+	// This thread's namespaces are the host's (the test never enters others).
+	goruntime.LockOSThread()
+	defer goruntime.UnlockOSThread()
+	want, err := os.Readlink("/proc/thread-self/ns/net")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,7 +402,7 @@ func TestHostNamespaces(t *testing.T) {
 	if out, _ := execOut(t, rt, id, "hostname"); strings.TrimSpace(out) != host {
 		t.Errorf("hostname in a hostNetwork pod = %q, want %q", out, host)
 	}
-	ipc, _ := os.Readlink("/proc/self/ns/ipc")
+	ipc, _ := os.Readlink("/proc/thread-self/ns/ipc")
 	if got, _ := os.Readlink("/proc/" + strconv.Itoa(st.PID) + "/ns/ipc"); got != ipc {
 		t.Errorf("container IPC namespace %q, want the host's %q", got, ipc)
 	}
@@ -438,5 +442,45 @@ func TestRootfsMounts(t *testing.T) {
 	mi, _ := os.ReadFile("/proc/self/mountinfo")
 	if strings.Contains(string(mi), upper) {
 		t.Errorf("the overlay is still mounted after RemoveContainer")
+	}
+}
+
+// Pinning namespaces leaves every thread of kserver in the namespaces it
+// had (a thread left behind in a pod's namespace would be reused for other
+// work, or, for the main thread, parked for good holding the namespace).
+func TestPinLeavesThreadsAlone(t *testing.T) {
+	netnstest.RequireRoot(t)
+	nsOf := func() map[string]bool {
+		seen := map[string]bool{}
+		tasks, _ := filepath.Glob("/proc/self/task/*/ns")
+		for _, dir := range tasks {
+			for _, k := range []string{"net", "uts", "ipc"} {
+				if l, err := os.Readlink(filepath.Join(dir, k)); err == nil {
+					seen[l] = true
+				}
+			}
+		}
+		return seen
+	}
+	before := nsOf()
+	dir := t.TempDir()
+	for i := range 20 {
+		d := filepath.Join(dir, strconv.Itoa(i))
+		if err := pinNamespaces(d, []string{"ipc", "uts", "net"}, "pinned"); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"ipc", "uts", "net"} {
+			if !pinned(filepath.Join(d, k)) {
+				t.Errorf("%s/%s is not a pinned namespace", d, k)
+			}
+			if err := unpin(filepath.Join(d, k)); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	for ns := range nsOf() {
+		if !before[ns] {
+			t.Errorf("a thread of this process is in %s, a namespace it did not start in", ns)
+		}
 	}
 }

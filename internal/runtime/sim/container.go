@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"sort"
 	"time"
 
 	"k8s.io/utils/clock"
@@ -237,12 +236,7 @@ func (r *Runtime) ListContainers(_ context.Context, f runtime.ContainerFilter) (
 		}
 	}
 	r.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
-			return out[i].CreatedAt.Before(out[j].CreatedAt)
-		}
-		return out[i].ID < out[j].ID
-	})
+	runtime.SortContainers(out)
 	return out, nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"sort"
 	"sync"
 	"time"
 
@@ -176,12 +175,7 @@ func (r *Runtime) ListSandboxes(context.Context) ([]runtime.SandboxStatus, error
 		out = append(out, sb.status())
 	}
 	r.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
-			return out[i].CreatedAt.Before(out[j].CreatedAt)
-		}
-		return out[i].ID < out[j].ID
-	})
+	runtime.SortSandboxes(out)
 	return out, nil
 }
 
