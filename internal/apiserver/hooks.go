@@ -34,15 +34,18 @@ func (s *Server) beforeCreate(ctx context.Context, c *call, obj runtime.Object, 
 }
 
 // beforeUpdate runs on every update of the main resource or a subresource.
-func (s *Server) beforeUpdate(ctx context.Context, c *call, obj, old runtime.Object) error {
+// The returned release undoes its allocations if the update is not stored.
+func (s *Server) beforeUpdate(ctx context.Context, c *call, obj, old runtime.Object) (func(), error) {
 	switch o := obj.(type) {
 	case *corev1.Service:
 		oldSvc, _ := old.(*corev1.Service)
-		if _, err := s.alloc.allocateService(o, oldSvc, false); err != nil {
-			return c.hookError(obj, err)
+		release, err := s.alloc.allocateService(o, oldSvc, false)
+		if err != nil {
+			return nil, c.hookError(obj, err)
 		}
+		return release, nil
 	}
-	return nil
+	return func() {}, nil
 }
 
 // afterUpdate runs after an update was stored (old is nil when the update

@@ -97,14 +97,17 @@ func (c *call) updateObject(ctx context.Context, o writeOpts, subresource string
 		if precondition && m.GetResourceVersion() != oldMeta.GetResourceVersion() {
 			return store.KeyValue{}, nil, false, apierrors.NewConflict(c.gr, c.ri.name, errors.New(errConflictMsg))
 		}
-		if err := c.admitUpdate(ctx, obj, old, subresource, o); err != nil {
+		release, err := c.admitUpdate(ctx, obj, old, subresource, o)
+		if err != nil {
 			return store.KeyValue{}, nil, false, err
 		}
 		data, err := encodeStored(obj)
 		if err != nil {
+			release()
 			return store.KeyValue{}, nil, false, err
 		}
 		if o.dryRun {
+			release()
 			return store.KeyValue{}, obj, false, nil
 		}
 		if string(data) == string(kv.Value) {
@@ -116,16 +119,18 @@ func (c *call) updateObject(ctx context.Context, o writeOpts, subresource string
 				c.s.afterDelete(ctx, c, old)
 				return store.KeyValue{Key: key, Value: data, ModRevision: dkv.ModRevision}, obj, false, nil
 			}
+			release()
 			if errors.Is(err, store.ErrConflict) && !precondition && try < maxUpdateRetries {
 				continue
 			}
 			return store.KeyValue{}, nil, false, err
 		}
 		nkv, err := c.s.cfg.Store.Update(ctx, key, data, kv.ModRevision, store.WriteOptions{})
-		if errors.Is(err, store.ErrConflict) && !precondition && try < maxUpdateRetries {
-			continue
-		}
 		if err != nil {
+			release()
+			if errors.Is(err, store.ErrConflict) && !precondition && try < maxUpdateRetries {
+				continue
+			}
 			return store.KeyValue{}, nil, false, err
 		}
 		c.s.afterUpdate(ctx, c, obj, old)
@@ -153,7 +158,7 @@ func (c *call) createOnUpdate(ctx context.Context, o writeOpts, subresource stri
 // admitUpdate carries system fields over from old, then runs the
 // strategy's update hooks, cluster-state hooks, validation and managed
 // fields on obj in place.
-func (c *call) admitUpdate(ctx context.Context, obj, old runtime.Object, subresource string, o writeOpts) error {
+func (c *call) admitUpdate(ctx context.Context, obj, old runtime.Object, subresource string, o writeOpts) (release func(), err error) {
 	m, _ := meta.Accessor(obj)
 	om, _ := meta.Accessor(old)
 	if m.GetUID() == "" {
@@ -175,11 +180,11 @@ func (c *call) admitUpdate(ctx context.Context, obj, old runtime.Object, subreso
 		} else {
 			st.PrepareForUpdate(ctx, obj, old)
 		}
-		if err := c.s.beforeUpdate(ctx, c, obj, old); err != nil {
-			return err
-		}
 		if errs := st.ValidateUpdate(ctx, obj, old); len(errs) > 0 {
-			return c.invalid(obj, errs)
+			return nil, c.invalid(obj, errs)
+		}
+		if release, err = c.s.beforeUpdate(ctx, c, obj, old); err != nil {
+			return nil, err
 		}
 		for _, w := range st.Warnings(ctx, obj, old) {
 			c.warn(w)
@@ -188,18 +193,22 @@ func (c *call) admitUpdate(ctx context.Context, obj, old runtime.Object, subreso
 	// Upstream's binding writes the pod below the request handler, so the
 	// pod's managed fields do not change (and computing them would cost more
 	// than the rest of the binding).
+	if release == nil {
+		release = func() {}
+	}
 	if o.apply || subresource == "binding" {
-		return nil
+		return release, nil
 	}
 	managed, err := c.updateManagedFields(old, obj, o.manager, subresource)
 	if err != nil {
-		return err
+		release()
+		return nil, err
 	}
 	if managed != obj {
 		mm, _ := meta.Accessor(managed)
 		m.SetManagedFields(mm.GetManagedFields())
 	}
-	return nil
+	return release, nil
 }
 
 // allowCreateOnUpdate lists the resources a PUT may create, as upstream's
