@@ -120,22 +120,31 @@ func (c *Controller) syncCronJob(ctx context.Context, cj *batchv1.CronJob, owned
 			changed = true
 		}
 	}
-	created, err := c.set.Jobs(cj.Namespace).Create(ctx, jobFromTemplate(cj, *scheduled, name), metav1.CreateOptions{})
+	if err := c.startJob(ctx, cj, *scheduled, name); err != nil {
+		return nil, changed, err
+	}
+	next = nextDelay(cj, now, sched)
+	return &next, true, nil
+}
+
+// startJob creates the job for the schedule at scheduled and records it
+// in status.
+func (c *Controller) startJob(ctx context.Context, cj *batchv1.CronJob, scheduled time.Time, name string) error {
+	created, err := c.set.Jobs(cj.Namespace).Create(ctx, jobFromTemplate(cj, scheduled, name), metav1.CreateOptions{})
 	switch {
 	case apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
-		return nil, changed, err
+		return err
 	case apierrors.IsAlreadyExists(err):
 		// Created by an earlier sync whose status write was lost.
-		return nil, changed, err
+		return err
 	case err != nil:
 		c.rec.Eventf(cj, corev1.EventTypeWarning, "FailedCreate", "Error creating job: %v", err)
-		return nil, changed, err
+		return err
 	}
 	c.rec.Eventf(cj, corev1.EventTypeNormal, "SuccessfulCreate", "Created job %v", created.Name)
 	cj.Status.Active = append(cj.Status.Active, jobRef(created))
-	cj.Status.LastScheduleTime = &metav1.Time{Time: *scheduled}
-	next = nextDelay(cj, now, sched)
-	return &next, true, nil
+	cj.Status.LastScheduleTime = &metav1.Time{Time: scheduled}
+	return nil
 }
 
 // reconcileActive brings status.active and lastSuccessfulTime in line with

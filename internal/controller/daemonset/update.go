@@ -46,6 +46,43 @@ func maxUnavailable(ds *appsv1.DaemonSet, nodes int) int {
 // beside an available old one (up to maxSurge at a time) and the old one
 // is deleted once the new one is available.
 func (c *Controller) rollingUpdate(ctx context.Context, key string, ds *appsv1.DaemonSet, nodes []*corev1.Node, byNode map[string][]*corev1.Pod, hash string) error {
+	plan := c.planUpdate(ds, nodes, byNode, hash)
+	if plan.surge > 0 {
+		create := plan.create[:max(0, min(len(plan.create), plan.surge-plan.surging))]
+		if len(create) > 0 || len(plan.del) > 0 {
+			return c.syncNodes(ctx, key, ds, plan.del, create, hash)
+		}
+		return nil
+	}
+	del, unavailable := plan.del, plan.unavailable
+	for _, p := range plan.candidates {
+		if unavailable >= plan.maxUnavailable {
+			break
+		}
+		del = append(del, p)
+		unavailable++
+	}
+	if len(del) == 0 {
+		if ds.Spec.MinReadySeconds > 0 {
+			c.queue.AddAfter(key, time.Duration(ds.Spec.MinReadySeconds)*time.Second)
+		}
+		return nil
+	}
+	return c.syncNodes(ctx, key, ds, del, nil, hash)
+}
+
+// updatePlan is what a rolling update step may do.
+type updatePlan struct {
+	surge, maxUnavailable int
+	del                   []*corev1.Pod // old pods to delete now
+	candidates            []*corev1.Pod // available old pods, deleted within maxUnavailable
+	create                []string      // nodes to surge a new pod onto
+	unavailable, surging  int
+}
+
+// planUpdate sorts every node that should run the pod by the state of its
+// old and new pods.
+func (c *Controller) planUpdate(ds *appsv1.DaemonSet, nodes []*corev1.Node, byNode map[string][]*corev1.Pod, hash string) updatePlan {
 	now := c.clock.Now()
 	desired := 0
 	for _, n := range nodes {
@@ -53,14 +90,10 @@ func (c *Controller) rollingUpdate(ctx context.Context, key string, ds *appsv1.D
 			desired++
 		}
 	}
-	surge, unavail := maxSurge(ds, desired), maxUnavailable(ds, desired)
+	plan := updatePlan{surge: maxSurge(ds, desired), maxUnavailable: maxUnavailable(ds, desired)}
 	available := func(p *corev1.Pod) bool {
 		return p != nil && podcontrol.IsAvailable(p, ds.Spec.MinReadySeconds, now)
 	}
-	var del []*corev1.Pod
-	var candidates []*corev1.Pod
-	var create []string
-	numUnavailable, surging := 0, 0
 	for _, node := range nodes {
 		if run, _ := shouldRun(node, ds); !run {
 			continue
@@ -79,40 +112,20 @@ func (c *Controller) rollingUpdate(ctx context.Context, key string, ds *appsv1.D
 		switch {
 		case oldPod == nil:
 			if !available(newPod) {
-				numUnavailable++
+				plan.unavailable++
 			}
 		case !available(oldPod):
-			del = append(del, oldPod) // an unavailable old pod never waits
-			numUnavailable++
-		case surge > 0 && newPod == nil:
-			create = append(create, node.Name)
-		case surge > 0 && available(newPod):
-			del = append(del, oldPod)
-		case surge > 0:
-			surging++
+			plan.del = append(plan.del, oldPod) // an unavailable old pod never waits
+			plan.unavailable++
+		case plan.surge > 0 && newPod == nil:
+			plan.create = append(plan.create, node.Name)
+		case plan.surge > 0 && available(newPod):
+			plan.del = append(plan.del, oldPod)
+		case plan.surge > 0:
+			plan.surging++
 		case newPod == nil:
-			candidates = append(candidates, oldPod)
+			plan.candidates = append(plan.candidates, oldPod)
 		}
 	}
-	if surge > 0 {
-		create = create[:max(0, min(len(create), surge-surging))]
-		if len(create) > 0 || len(del) > 0 {
-			return c.syncNodes(ctx, key, ds, del, create, hash)
-		}
-		return nil
-	}
-	for _, p := range candidates {
-		if numUnavailable >= unavail {
-			break
-		}
-		del = append(del, p)
-		numUnavailable++
-	}
-	if len(del) == 0 {
-		if ds.Spec.MinReadySeconds > 0 {
-			c.queue.AddAfter(key, time.Duration(ds.Spec.MinReadySeconds)*time.Second)
-		}
-		return nil
-	}
-	return c.syncNodes(ctx, key, ds, del, nil, hash)
+	return plan
 }

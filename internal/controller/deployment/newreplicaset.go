@@ -54,35 +54,9 @@ func (c *Controller) newReplicaSet(ctx context.Context, d *appsv1.Deployment, ex
 	rs.Spec.Replicas = &n
 	setNewReplicaSetAnnotations(d, rs, newRevision, false)
 
-	created, err := c.set.ReplicaSets(d.Namespace).Create(ctx, rs, metav1.CreateOptions{})
-	alreadyExists := false
-	switch {
-	case apierrors.IsAlreadyExists(err):
-		alreadyExists = true
-		got, gerr := c.rss.ReplicaSets(d.Namespace).Get(rs.Name)
-		if gerr == nil && metav1.IsControlledBy(got, d) && equalIgnoreHash(&got.Spec.Template, &d.Spec.Template) {
-			created, err = got.DeepCopy(), nil
-			break
-		}
-		// A hash collision: bump collisionCount so the next sync hashes anew.
-		cc := int32(0)
-		if d.Status.CollisionCount != nil {
-			cc = *d.Status.CollisionCount
-		}
-		cc++
-		d.Status.CollisionCount = &cc
-		if uerr := c.updateStatus(ctx, d); uerr != nil {
-			return nil, uerr
-		}
-		return nil, fmt.Errorf("replica set %s exists with another template: collision count now %d: %w", rs.Name, cc, err)
-	case err != nil:
-		msg := fmt.Sprintf("Failed to create new replica set %q: %v", rs.Name, err)
-		if hasProgressDeadline(d) {
-			setCondition(&d.Status, c.condition(appsv1.DeploymentProgressing, corev1.ConditionFalse, ReasonFailedRSCreate, msg))
-			_ = c.updateStatus(ctx, d)
-		}
-		c.rec.Event(d, corev1.EventTypeWarning, ReasonFailedRSCreate, msg)
-		return nil, fmt.Errorf("create replica set %s: %w", rs.Name, err)
+	created, alreadyExists, err := c.createReplicaSet(ctx, d, rs)
+	if err != nil {
+		return nil, err
 	}
 	if !alreadyExists && n > 0 {
 		c.rec.Eventf(d, corev1.EventTypeNormal, ReasonScaling, "Scaled up replica set %s from 0 to %d", created.Name, n)
@@ -98,6 +72,39 @@ func (c *Controller) newReplicaSet(ctx context.Context, d *appsv1.Deployment, ex
 		}
 	}
 	return created, nil
+}
+
+// createReplicaSet creates rs for d. An equal one already there (created
+// by an earlier sync) is used; a different one with the same name is a
+// hash collision: collisionCount goes up so that the next sync hashes anew.
+func (c *Controller) createReplicaSet(ctx context.Context, d *appsv1.Deployment, rs *appsv1.ReplicaSet) (*appsv1.ReplicaSet, bool, error) {
+	created, err := c.set.ReplicaSets(d.Namespace).Create(ctx, rs, metav1.CreateOptions{})
+	switch {
+	case apierrors.IsAlreadyExists(err):
+		got, gerr := c.rss.ReplicaSets(d.Namespace).Get(rs.Name)
+		if gerr == nil && metav1.IsControlledBy(got, d) && equalIgnoreHash(&got.Spec.Template, &d.Spec.Template) {
+			return got.DeepCopy(), true, nil
+		}
+		cc := int32(0)
+		if d.Status.CollisionCount != nil {
+			cc = *d.Status.CollisionCount
+		}
+		cc++
+		d.Status.CollisionCount = &cc
+		if uerr := c.updateStatus(ctx, d); uerr != nil {
+			return nil, true, uerr
+		}
+		return nil, true, fmt.Errorf("replica set %s exists with another template: collision count now %d: %w", rs.Name, cc, err)
+	case err != nil:
+		msg := fmt.Sprintf("Failed to create new replica set %q: %v", rs.Name, err)
+		if hasProgressDeadline(d) {
+			setCondition(&d.Status, c.condition(appsv1.DeploymentProgressing, corev1.ConditionFalse, ReasonFailedRSCreate, msg))
+			_ = c.updateStatus(ctx, d)
+		}
+		c.rec.Event(d, corev1.EventTypeWarning, ReasonFailedRSCreate, msg)
+		return nil, false, fmt.Errorf("create replica set %s: %w", rs.Name, err)
+	}
+	return created, false, nil
 }
 
 // refreshNewReplicaSet updates an existing new ReplicaSet's annotations

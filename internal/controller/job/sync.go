@@ -93,37 +93,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	c.decideFailure(st)
 
-	var manageErr error
-	active := int32(len(st.active))
-	suspendChanged := false
-	if st.finished != nil {
-		deleted, deletedReady, err := c.deletePods(ctx, st, st.active, false)
-		if deleted != active || !satisfied {
-			// Pods not yet gone or not yet seen: finish in a later sync.
-			st.finished = nil
-		}
-		active -= deleted
-		st.terminate += deleted
-		st.ready -= deletedReady
-		manageErr = err
-	} else {
-		managed := false
-		if satisfied && job.DeletionTimestamp == nil {
-			active, manageErr = c.manage(ctx, st)
-			managed = true
-		}
-		complete := false
-		if job.Spec.Completions == nil {
-			complete = st.succeeded > 0 && active == 0
-		} else {
-			complete = st.succeeded >= *job.Spec.Completions && active == 0
-		}
-		if complete {
-			st.finished = c.newCondition(batchv1.JobSuccessCriteriaMet, batchv1.JobReasonCompletionsReached, msgCompletions)
-		} else if managed {
-			suspendChanged = c.syncSuspended(job)
-		}
-	}
+	active, suspendChanged, manageErr := c.act(ctx, st, satisfied)
 	ready, term := st.ready, st.terminate
 	needsUpdate := suspendChanged || active != job.Status.Active ||
 		job.Status.Ready == nil || *job.Status.Ready != ready || job.Status.Terminating == nil || *job.Status.Terminating != term
@@ -132,6 +102,41 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		return fmt.Errorf("tracking status of job %s: %w", key, err)
 	}
 	return manageErr
+}
+
+// act deletes the active pods of a job that has failed, or creates and
+// deletes pods toward parallelism and decides success; it returns the new
+// active count and whether the Suspended condition changed.
+func (c *Controller) act(ctx context.Context, st *state, satisfied bool) (int32, bool, error) {
+	job := st.job
+	active := int32(len(st.active))
+	if st.finished != nil {
+		deleted, deletedReady, err := c.deletePods(ctx, st, st.active, false)
+		if deleted != active || !satisfied {
+			// Pods not yet gone or not yet seen: finish in a later sync.
+			st.finished = nil
+		}
+		st.terminate += deleted
+		st.ready -= deletedReady
+		return active - deleted, false, err
+	}
+	var err error
+	managed := false
+	if satisfied && job.DeletionTimestamp == nil {
+		active, err = c.manage(ctx, st)
+		managed = true
+	}
+	complete := st.succeeded > 0 && active == 0
+	if job.Spec.Completions != nil {
+		complete = st.succeeded >= *job.Spec.Completions && active == 0
+	}
+	switch {
+	case complete:
+		st.finished = c.newCondition(batchv1.JobSuccessCriteriaMet, batchv1.JobReasonCompletionsReached, msgCompletions)
+	case managed:
+		return active, c.syncSuspended(job), err
+	}
+	return active, false, err
 }
 
 func (c *Controller) newState(key string, job *batchv1.Job, pods []*corev1.Pod) *state {

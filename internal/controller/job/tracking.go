@@ -35,62 +35,10 @@ func (c *Controller) track(ctx context.Context, st *state, flush bool) error {
 	if moveCounted(&job.Status, withFinalizer) {
 		flush = true
 	}
-	uc := job.Status.UncountedTerminatedPods
-	var remove []*corev1.Pod
-	var newIdx []int
-	for _, p := range st.pods {
-		uid := string(p.UID)
-		if !hasFinalizer(p) || st.pendingRm.Has(uid) {
-			continue
-		}
-		failed := podFailed(p, job)
-		if job.DeletionTimestamp == nil && st.finished == nil && p.Status.Phase != corev1.PodSucceeded && !failed {
-			continue
-		}
-		remove = append(remove, p)
-		ix := completionIndex(p)
-		switch {
-		case p.Status.Phase == corev1.PodSucceeded && !st.uncounted.failed.Has(uid):
-			if indexed(job) {
-				if ix >= 0 && ix < int(*job.Spec.Completions) && !st.prevIdx.has(ix) {
-					newIdx = append(newIdx, ix)
-					flush = true
-				}
-			} else if !st.uncounted.succeeded.Has(uid) {
-				uc.Succeeded = append(uc.Succeeded, p.UID)
-				flush = true
-			}
-		case failed || (st.finished != nil && st.finished.Type != batchv1.JobSuccessCriteriaMet):
-			if !st.uncounted.failed.Has(uid) && (!indexed(job) || (ix >= 0 && ix < int(*job.Spec.Completions))) {
-				uc.Failed = append(uc.Failed, p.UID)
-				flush = true
-			}
-		}
-		if len(newIdx)+len(uc.Succeeded)+len(uc.Failed) >= maxUncounted {
-			break
-		}
-	}
-	if indexed(job) {
-		for _, ix := range newIdx {
-			st.doneIdx.s.Insert(ix)
-		}
-		s := st.doneIdx.String()
-		flush = flush || s != job.Status.CompletedIndexes
-		job.Status.Succeeded, job.Status.CompletedIndexes = int32(st.doneIdx.total()), s
-	}
-	if st.finished != nil {
-		switch st.finished.Type {
-		case batchv1.JobFailureTarget:
-			job.Status.Conditions = append(job.Status.Conditions, *st.finished)
-			flush = true
-			st.finished = c.newCondition(batchv1.JobFailed, st.finished.Reason, st.finished.Message)
-		case batchv1.JobSuccessCriteriaMet:
-			if findCondition(job.Status.Conditions, batchv1.JobSuccessCriteriaMet) == nil {
-				job.Status.Conditions = append(job.Status.Conditions, *st.finished)
-				flush = true
-			}
-			st.finished = c.newCondition(batchv1.JobComplete, st.finished.Reason, st.finished.Message)
-		}
+	remove, recorded := st.recordFinished()
+	flush = flush || recorded
+	if c.interimCondition(st) {
+		flush = true
 	}
 
 	// Flush the uncounted UIDs before any finalizer goes.
@@ -123,6 +71,83 @@ func (c *Controller) track(ctx context.Context, st *state, flush bool) error {
 		c.recordFinished(st)
 	}
 	return nil
+}
+
+// recordFinished adds newly finished pods to uncountedTerminatedPods (or,
+// for Indexed jobs, their index to the succeeded ones) and returns the
+// pods whose finalizer may now go and whether status changed.
+func (st *state) recordFinished() ([]*corev1.Pod, bool) {
+	job := st.job
+	uc := job.Status.UncountedTerminatedPods
+	changed := false
+	var remove []*corev1.Pod
+	var newIdx []int
+	for _, p := range st.pods {
+		uid := string(p.UID)
+		if !hasFinalizer(p) || st.pendingRm.Has(uid) {
+			continue
+		}
+		failed := podFailed(p, job)
+		if job.DeletionTimestamp == nil && st.finished == nil && p.Status.Phase != corev1.PodSucceeded && !failed {
+			continue
+		}
+		remove = append(remove, p)
+		ix := completionIndex(p)
+		switch {
+		case p.Status.Phase == corev1.PodSucceeded && !st.uncounted.failed.Has(uid):
+			if indexed(job) {
+				if ix >= 0 && ix < int(*job.Spec.Completions) && !st.prevIdx.has(ix) {
+					newIdx = append(newIdx, ix)
+					changed = true
+				}
+			} else if !st.uncounted.succeeded.Has(uid) {
+				uc.Succeeded = append(uc.Succeeded, p.UID)
+				changed = true
+			}
+		case failed || (st.finished != nil && st.finished.Type != batchv1.JobSuccessCriteriaMet):
+			if !st.uncounted.failed.Has(uid) && (!indexed(job) || (ix >= 0 && ix < int(*job.Spec.Completions))) {
+				uc.Failed = append(uc.Failed, p.UID)
+				changed = true
+			}
+		}
+		if len(newIdx)+len(uc.Succeeded)+len(uc.Failed) >= maxUncounted {
+			break
+		}
+	}
+	if indexed(job) {
+		for _, ix := range newIdx {
+			st.doneIdx.s.Insert(ix)
+		}
+		s := st.doneIdx.String()
+		changed = changed || s != job.Status.CompletedIndexes
+		job.Status.Succeeded, job.Status.CompletedIndexes = int32(st.doneIdx.total()), s
+	}
+	return remove, changed
+}
+
+// interimCondition writes FailureTarget or SuccessCriteriaMet into status
+// and turns st.finished into the terminal condition to add once every pod
+// is accounted for; it reports whether status changed.
+func (c *Controller) interimCondition(st *state) bool {
+	job := st.job
+	if st.finished == nil {
+		return false
+	}
+	switch st.finished.Type {
+	case batchv1.JobFailureTarget:
+		job.Status.Conditions = append(job.Status.Conditions, *st.finished)
+		st.finished = c.newCondition(batchv1.JobFailed, st.finished.Reason, st.finished.Message)
+		return true
+	case batchv1.JobSuccessCriteriaMet:
+		added := false
+		if findCondition(job.Status.Conditions, batchv1.JobSuccessCriteriaMet) == nil {
+			job.Status.Conditions = append(job.Status.Conditions, *st.finished)
+			added = true
+		}
+		st.finished = c.newCondition(batchv1.JobComplete, st.finished.Reason, st.finished.Message)
+		return added
+	}
+	return false
 }
 
 // moveCounted moves uncounted UIDs whose pods no longer hold the finalizer
