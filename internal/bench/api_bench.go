@@ -128,10 +128,10 @@ func a2() Benchmark {
 	return Benchmark{
 		ID:    "A2",
 		Title: "LIST all 10k pods: latency and extra server memory",
-		Method: fmt.Sprintf("Same server as A1. %d LISTs of /api/v1/pods (all namespaces, JSON, no compression), one\n"+
-			"at a time; latency to the last byte, p99 per run. Extra memory: before each LIST the server's peak RSS\n"+
-			"is reset (/proc/PID/clear_refs), after it the peak (VmHWM) minus the RSS before, divided by the\n"+
-			"response size; the largest ratio of the run. `bin/kbench --only A2`", lists),
+		Method: fmt.Sprintf("Same server as A1. %d LISTs of /api/v1/pods (all namespaces, JSON, gzip-compressed as client-go\n"+
+			"and kubectl ask), one at a time; latency to the last decompressed byte, p99 per run. Extra memory: before\n"+
+			"each LIST the server's peak RSS is reset (/proc/PID/clear_refs), after it the peak (VmHWM) minus the RSS\n"+
+			"before, divided by the (uncompressed) response size; the largest ratio of the run. `bin/kbench --only A2`", lists),
 		Setup: podsSetup,
 		Run: func(ctx context.Context, env *Env, setup any) ([]Sample, error) {
 			s := setup.(*apiServer)
