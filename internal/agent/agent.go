@@ -1,0 +1,261 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+
+	"kserver.dev/kserver/internal/client"
+	"kserver.dev/kserver/internal/runtime"
+)
+
+// Agent is one node's agent. New builds it; Run runs it until ctx ends.
+type Agent struct {
+	cfg   Config
+	set   *client.Set
+	parts Parts
+	log   *slog.Logger
+	clock clock.WithTickerAndDelayedExecution
+
+	rec         record.EventRecorder
+	runtimeInfo runtime.Info // read once at start
+
+	nodes   *nodeStatus
+	lease   *leaseKeeper
+	workers *podWorkers
+	status  *statusManager
+	backoff *backoff
+	src     source
+}
+
+// source is where an agent reads its pods and its Node: its own informers
+// (Run) or a fleet's shared ones.
+type source struct {
+	pods   func() []*corev1.Pod                             // pods bound to the node
+	pod    func(namespace, name string) (*corev1.Pod, bool) // one of them
+	node   func() (*corev1.Node, bool)
+	synced func() bool
+}
+
+// New builds an agent for cfg that reaches the API through set and runs
+// pods with parts. It starts nothing.
+func New(cfg Config, set *client.Set, parts Parts) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	if set == nil || parts.Runtime == nil {
+		return nil, errors.New("agent: a client and a runtime are required")
+	}
+	a := &Agent{cfg: cfg, set: set, clock: cfg.Clock,
+		log: cfg.Logger.With("component", "agent", "node", cfg.NodeName)}
+	if parts.Images == nil {
+		parts.Images = NewSimImages(cfg.Clock)
+	}
+	if parts.Network == nil {
+		parts.Network = NewSimNetwork(a.podCIDR)
+	}
+	a.parts = parts
+	m := simMachine(cfg.NodeName, cfg.Capacity)
+	if !cfg.Simulated {
+		m = hostMachine(cfg.DataDir, cfg.Capacity)
+	}
+	a.nodes = &nodeStatus{a: a, machine: m}
+	a.lease = &leaseKeeper{a: a}
+	a.backoff = newBackoff(cfg.Clock)
+	a.workers = newPodWorkers(a)
+	return a, nil
+}
+
+// Run runs the agent with informers of its own: the pods bound to the
+// node (field selector spec.nodeName) and its Node object.
+func (a *Agent) Run(ctx context.Context) error {
+	inf := client.NewInformers(a.set, 0)
+	pods := client.InformerFor[*corev1.Pod, *corev1.PodList](inf, corev1.SchemeGroupVersion.WithResource("pods"),
+		client.ListFilter{FieldSelector: "spec.nodeName=" + a.cfg.NodeName})
+	nodes := client.InformerFor[*corev1.Node, *corev1.NodeList](inf, corev1.SchemeGroupVersion.WithResource("nodes"),
+		client.ListFilter{FieldSelector: "metadata.name=" + a.cfg.NodeName})
+	if _, err := pods.AddEventHandler(a.podHandler()); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	a.src = source{
+		pods: func() []*corev1.Pod { return listPods(pods.GetIndexer().List()) },
+		pod:  func(ns, name string) (*corev1.Pod, bool) { return getPod(pods.GetIndexer(), ns+"/"+name) },
+		node: func() (*corev1.Node, bool) { return getNode(nodes.GetIndexer(), a.cfg.NodeName) },
+		synced: func() bool {
+			return pods.HasSynced() && nodes.HasSynced()
+		},
+	}
+	_, b := client.NewRecorder(a.set, "kubelet")
+	defer b.Shutdown()
+	a.rec = b.NewRecorder(a.set.Scheme(), corev1.EventSource{Component: "kubelet", Host: a.cfg.NodeName})
+	a.status = newStatusManager(a.set, a.log)
+	go a.status.run(ctx, 2)
+	inf.Start(ctx)
+	return a.run(ctx)
+}
+
+// podHandler feeds informer events to the pod workers.
+func (a *Agent) podHandler() cache.ResourceEventHandler {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { a.podChanged(obj) },
+		UpdateFunc: func(_, obj any) { a.podChanged(obj) },
+		DeleteFunc: func(obj any) { a.podDeleted(obj) },
+	}
+}
+
+func (a *Agent) podChanged(obj any) {
+	if pod, ok := obj.(*corev1.Pod); ok && pod.Spec.NodeName == a.cfg.NodeName {
+		a.workers.update(pod)
+	}
+}
+
+func (a *Agent) podDeleted(obj any) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	if pod, ok := obj.(*corev1.Pod); ok {
+		a.workers.deleted(pod)
+	}
+}
+
+func (a *Agent) getNode() (*corev1.Node, bool) {
+	if a.src.node == nil {
+		return nil, false
+	}
+	return a.src.node()
+}
+
+// run is the agent's life once its sources are set: node registration,
+// heartbeats, node status, and the pod workers.
+func (a *Agent) run(ctx context.Context) error {
+	a.log.Info("starting node agent", "runtime", a.runtimeName())
+	if err := wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
+		info, err := a.parts.Runtime.Info(ctx)
+		if err != nil {
+			a.log.Warn("container runtime not answering; retrying", "err", err)
+			return false, nil
+		}
+		a.runtimeInfo = info
+		return true, nil
+	}); err != nil {
+		return nil // ctx ended
+	}
+	a.rec.Event(a.nodeRef(), corev1.EventTypeNormal, reasonStarting, "Starting kubelet.")
+	var node *corev1.Node
+	err := wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
+		var err error
+		if node, err = a.register(ctx); err != nil {
+			a.log.Warn("node registration failed; retrying", "err", err)
+			return false, nil
+		}
+		return true, nil
+	})
+	if err != nil {
+		return nil
+	}
+	if err := a.lease.renew(ctx, node); err != nil {
+		a.log.Warn("node lease", "err", err)
+	}
+	if !cache.WaitForCacheSync(ctx.Done(), a.src.synced) {
+		return nil
+	}
+	if err := a.workers.start(ctx); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	go a.watchRuntime(ctx)
+	a.heartbeat(ctx, node)
+	a.workers.stop()
+	a.log.Info("node agent stopped")
+	return nil
+}
+
+func (a *Agent) runtimeName() string {
+	if a.runtimeInfo.Name != "" {
+		return a.runtimeInfo.Name
+	}
+	return fmt.Sprintf("%T", a.parts.Runtime)
+}
+
+// heartbeat renews the lease and syncs the node status on their
+// intervals until ctx ends.
+func (a *Agent) heartbeat(ctx context.Context, node *corev1.Node) {
+	leaseTick := a.clock.NewTicker(a.cfg.LeaseRenewInterval)
+	defer leaseTick.Stop()
+	statusTick := a.clock.NewTicker(a.cfg.StatusUpdateInterval)
+	defer statusTick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-leaseTick.C():
+			if cur, ok := a.getNode(); ok {
+				node = cur
+			}
+			if err := a.lease.renew(ctx, node); err != nil && ctx.Err() == nil {
+				a.log.Warn("node lease", "err", err)
+			}
+		case <-statusTick.C():
+			a.syncNodeStatus(ctx)
+		}
+	}
+}
+
+// syncNodeStatus writes the node status if needed; a node that was
+// deleted is registered again.
+func (a *Agent) syncNodeStatus(ctx context.Context) {
+	cur, ok := a.getNode()
+	if !ok {
+		if a.src.synced() {
+			if _, err := a.register(ctx); err != nil && ctx.Err() == nil {
+				a.log.Warn("node re-registration failed", "err", err)
+			}
+		}
+		return
+	}
+	if err := a.nodes.sync(ctx, cur); err != nil && ctx.Err() == nil {
+		a.log.Warn("node status", "err", err)
+	}
+}
+
+// watchRuntime turns runtime events into pod worker syncs.
+func (a *Agent) watchRuntime(ctx context.Context) {
+	for ev := range a.parts.Runtime.Watch(ctx) {
+		a.workers.sandboxChanged(ev.SandboxID)
+	}
+}
+
+func listPods(objs []any) []*corev1.Pod {
+	out := make([]*corev1.Pod, 0, len(objs))
+	for _, o := range objs {
+		if p, ok := o.(*corev1.Pod); ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func getPod(idx cache.Indexer, key string) (*corev1.Pod, bool) {
+	o, ok, err := idx.GetByKey(key)
+	if err != nil || !ok {
+		return nil, false
+	}
+	p, ok := o.(*corev1.Pod)
+	return p, ok
+}
+
+func getNode(idx cache.Indexer, name string) (*corev1.Node, bool) {
+	o, ok, err := idx.GetByKey(name)
+	if err != nil || !ok {
+		return nil, false
+	}
+	n, ok := o.(*corev1.Node)
+	return n, ok
+}
