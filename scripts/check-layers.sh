@@ -22,7 +22,7 @@ function layer(p,   top) {
 }
 function comp(p) { sub(/^internal\//, "", p); sub(/\/.*/, "", p); return p }
 BEGIN {
-  split("store store/sqlite store/storetest pki netns nft image runtime version client", a0); for (i in a0) L[a0[i]] = 0
+  split("store store/sqlite store/storetest pki netns nft image runtime version client quota", a0); for (i in a0) L[a0[i]] = 0
   split("apiserver runtime/oci runtime/sim cni overlay proxy netpol leader dns/resolvconf", a1); for (i in a1) L[a1[i]] = 1
   split("scheduler dns agent", a2); for (i in a2) L[a2[i]] = 2
   split("server kctl", a3); for (i in a3) L[a3[i]] = 3

@@ -15,9 +15,23 @@ import (
 // (which is pure): namespace lifecycle and ClusterIP/NodePort allocation.
 
 // beforeCreate runs after validation-independent defaulting and before the
-// store write. The returned release undoes allocations when the write does
-// not happen (failure or dry run).
+// store write. The returned release undoes allocations and quota charges
+// when the write does not happen (failure or dry run).
 func (s *Server) beforeCreate(ctx context.Context, c *call, obj runtime.Object, dryRun bool) (func(), error) {
+	releaseQuota, err := s.admitQuota(ctx, c, obj, dryRun) // quota.go
+	if err != nil {
+		return nil, err
+	}
+	release, err := s.beforeCreateState(ctx, c, obj, dryRun)
+	if err != nil {
+		releaseQuota()
+		return nil, err
+	}
+	return func() { release(); releaseQuota() }, nil
+}
+
+// beforeCreateState is the per-type cluster state of a create.
+func (s *Server) beforeCreateState(ctx context.Context, c *call, obj runtime.Object, dryRun bool) (func(), error) {
 	switch o := obj.(type) {
 	case *corev1.Namespace:
 		if o.Status.Phase == "" {
