@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"regexp"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -72,12 +74,26 @@ func installedKubectl() *Kubectl {
 	return best
 }
 
+// versionOf is the minor version of a kubectl binary: from its name
+// (kubectl.1.NN), else from `kubectl version --client -o json`; 0 if
+// unknown.
 func versionOf(path string) int {
 	if m := kubectlMinor.FindStringSubmatch(filepath.Base(path)); m != nil {
 		n, _ := strconv.Atoi(m[1])
 		return n
 	}
-	return 0
+	out, err := exec.Command(path, "version", "--client", "-o", "json").Output()
+	if err != nil {
+		return 0
+	}
+	var v struct {
+		ClientVersion struct{ Minor string } `json:"clientVersion"`
+	}
+	if json.Unmarshal(out, &v) != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSuffix(v.ClientVersion.Minor, "+"))
+	return n
 }
 
 // buildKubectl builds the pinned kubectl once per machine.
@@ -188,4 +204,14 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.b.Write(p)
+}
+
+// Deleted is what this kubectl prints after deleting what (`pod "web"`)
+// in namespace ns ("" for cluster-scoped objects): 1.34 added the
+// namespace.
+func (k *Kubectl) Deleted(what, ns string) string {
+	if ns != "" && (k.Minor == 0 || k.Minor >= 34) {
+		return what + " deleted from " + ns + " namespace\n"
+	}
+	return what + " deleted\n"
 }

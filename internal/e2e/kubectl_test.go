@@ -68,7 +68,7 @@ func TestKubectlConfigMaps(t *testing.T) {
 		{args: []string{"get", "cm", "nope"}, wantFail: true, containsErr: []string{`Error from server (NotFound): configmaps "nope" not found`}},
 		{args: []string{"create", "configmap", "web"}, wantFail: true, containsErr: []string{`error: failed to create configmap: configmaps "web" already exists`}},
 		{args: []string{"create", "configmap", "x", "-n", "missing"}, wantFail: true, containsErr: []string{`namespaces "missing" not found`}},
-		{args: []string{"delete", "cm", "web"}, wantOut: out("configmap \"web\" deleted\n")},
+		{args: []string{"delete", "cm", "web"}, wantOut: out(k.Deleted(`configmap "web"`, "default"))},
 		{args: []string{"get", "cm", "web"}, wantFail: true, containsErr: []string{`configmaps "web" not found`}},
 	})
 }
@@ -82,9 +82,9 @@ func TestKubectlDeploymentScale(t *testing.T) {
 		{args: []string{"get", "deploy", "web", "-o", "jsonpath={.spec.replicas} {.metadata.generation}"}, wantOut: out("3 2")},
 		{args: []string{"scale", "deployment", "web", "--current-replicas=2", "--replicas=4"}, wantFail: true,
 			containsErr: []string{"Expected replicas to be 2, was 3"}},
-		{args: []string{"delete", "deployment", "web", "--cascade=foreground"}, wantOut: out("deployment.apps \"web\" deleted\n")},
+		{args: []string{"delete", "deployment", "web", "--cascade=foreground"}, wantOut: out(k.Deleted(`deployment.apps "web"`, "default"))},
 		{args: []string{"create", "deployment", "web", "--image=nginx"}, wantOut: out("deployment.apps/web created\n")},
-		{args: []string{"delete", "deployment", "web", "--cascade=orphan"}, wantOut: out("deployment.apps \"web\" deleted\n")},
+		{args: []string{"delete", "deployment", "web", "--cascade=orphan"}, wantOut: out(k.Deleted(`deployment.apps "web"`, "default"))},
 		{args: []string{"get", "deployment", "web"}, wantFail: true, containsErr: []string{`deployments.apps "web" not found`}},
 	})
 }
@@ -168,7 +168,7 @@ func TestKubectlApplyExplainAndBadInput(t *testing.T) {
 			containsErr: []string{`no matches for kind "Deployment" in version "apps/v9"`}},
 		{args: []string{"get", "deploy", "web", "-o", "yaml"}, containsOut: []string{"kind: Deployment", "resourceVersion:", "uid:"}},
 		{args: []string{"get", "deploy", "-o", "wide"}, containsOut: []string{"CONTAINERS", "IMAGES", "SELECTOR", "nginx:1.27", "app=web"}},
-		{args: []string{"delete", "-f", "-"}, stdin: deployment("1"), wantOut: out("deployment.apps \"web\" deleted\n")},
+		{args: []string{"delete", "-f", "-"}, stdin: deployment("1"), wantOut: out(k.Deleted(`deployment.apps "web"`, "default"))},
 	})
 }
 
@@ -189,7 +189,7 @@ func TestKubectlGetAllAndWatch(t *testing.T) {
 	waitFor(t, func() bool { return strings.Contains(p.Stdout(), "w1") })
 	runSteps(t, k, c, []step{
 		{args: []string{"label", "configmap", "w1", "a=b"}, wantOut: out("configmap/w1 labeled\n")},
-		{args: []string{"delete", "configmap", "w1"}, wantOut: out("configmap \"w1\" deleted\n")},
+		{args: []string{"delete", "configmap", "w1"}, wantOut: out(k.Deleted(`configmap "w1"`, "default"))},
 	})
 	waitFor(t, func() bool { return strings.Contains(p.Stdout(), "DELETED") })
 	stdout, stderr := p.Stop()
