@@ -62,6 +62,11 @@ type Config struct {
 
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// Outside serves paths that are not part of the Kubernetes API on the
+	// same port, before authentication (they check credentials of their
+	// own): the node join endpoints of internal/server (/cacerts, …).
+	Outside map[string]http.Handler
 }
 
 // Server is the Kubernetes API server. New builds it; Bootstrap creates the
@@ -173,6 +178,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w = rec
 	}
 	path := r.URL.Path
+	if h, ok := s.cfg.Outside[path]; ok {
+		h.ServeHTTP(w, r)
+		return
+	}
 	u, authed := authenticate(r)
 	if !authed && !publicPath(path) {
 		writeStatus(w, unauthorized())
