@@ -33,6 +33,6 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate(version.String("kserver") + "\n")
-	root.AddCommand(newServerCommand())
+	root.AddCommand(newServerCommand(), newAgentCommand(), newSimCommand())
 	return root
 }

@@ -146,7 +146,10 @@ func TestCrashLoopBackOff(t *testing.T) {
 	waitPod(t, set, "default", "crash", "first run", running)
 
 	restarts := func(want int32) func(*corev1.Pod) bool {
-		return func(p *corev1.Pod) bool { cs := containerState(p, "c"); return cs.RestartCount == want && cs.State.Running != nil }
+		return func(p *corev1.Pod) bool {
+			cs := containerState(p, "c")
+			return cs.RestartCount == want && cs.State.Running != nil
+		}
 	}
 	backingOff := func(delay string) func(*corev1.Pod) bool {
 		return func(p *corev1.Pod) bool {

@@ -54,6 +54,7 @@ type podWorker struct {
 	// attempts continues restart counts that the runtime no longer knows
 	// (a reboot, a new sandbox): the next attempt of each container.
 	attempts   map[string]uint32
+	seeded     bool // attempts seeded from the API status
 	killed     bool // containers stopped for termination
 	terminated bool // sandbox stopped, final status written
 }

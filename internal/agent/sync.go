@@ -96,6 +96,9 @@ func (w *podWorker) sync(ctx context.Context, pod *corev1.Pod) (next time.Time, 
 		a.log.Warn("read pod sandbox", "namespace", pod.Namespace, "pod", pod.Name, "err", err)
 		r.after(r.now.Add(retryAfterError))
 	}
+	if !w.seeded {
+		w.seedAttempts(pod)
+	}
 	deleteNow := false
 	switch {
 	case pod.DeletionTimestamp != nil || isTerminalPhase(pod.Status.Phase) || w.terminated:
@@ -188,4 +191,23 @@ func (w *podWorker) refresh(ctx context.Context, r *podRun) error {
 
 func isTerminalPhase(p corev1.PodPhase) bool {
 	return p == corev1.PodSucceeded || p == corev1.PodFailed
+}
+
+// seedAttempts continues the restart counts the API reports when the
+// runtime has none of the pod's containers (the node rebooted, or a
+// simulated node's process restarted): the next attempt of a container
+// that ran before is its restart count + 1, as the kubelet reads it back
+// from the log directory.
+func (w *podWorker) seedAttempts(pod *corev1.Pod) {
+	w.seeded = true
+	if w.sandbox != nil {
+		return
+	}
+	for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
+		for _, cs := range list {
+			if cs.ContainerID != "" {
+				w.attempts[cs.Name] = uint32(cs.RestartCount) + 1
+			}
+		}
+	}
 }

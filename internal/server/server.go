@@ -72,6 +72,10 @@ func RunWithLogger(ctx context.Context, cfg Config, logger *slog.Logger, started
 	if err != nil {
 		return fmt.Errorf("certificates: %w", err)
 	}
+	joinSecret, err := ensureNodeToken(filepath.Join(cfg.DataDir, "server"), cfg.Token, certs.ServerCA.CertPEM)
+	if err != nil {
+		return err
+	}
 	lo, hi, _ := ParsePortRange(cfg.ServiceNodePortRange)
 	catalog := registry.New()
 	docs, err := openapi.New(openapi.Config{Resources: catalog.All(), Version: version.Kubernetes})
@@ -91,6 +95,7 @@ func RunWithLogger(ctx context.Context, cfg Config, logger *slog.Logger, started
 		SecurePort:           cfg.HTTPSListenPort,
 		ServiceAccountKey:    certs.ServiceKey,
 		ServiceAccountIssuer: "https://kubernetes.default.svc." + cfg.ClusterDomain,
+		Outside:              joinHandlers(joinSecret, certs.ServerCA.CertPEM, certs.ClientCA),
 	})
 	if err != nil {
 		return err
@@ -114,6 +119,7 @@ func RunWithLogger(ctx context.Context, cfg Config, logger *slog.Logger, started
 			return fmt.Errorf("write kubeconfig: %w", err)
 		}
 	}
+	cp := newControlPlane(cfg, api, certs.ServerCA.CertPEM, logger) // controllers.go
 	api.SetReady(true)
 	logger.Info("API server ready", "addr", ln.Addr().String(), "kubeconfig", cfg.WriteKubeconfig,
 		"elapsed", time.Since(begin).Round(time.Millisecond))
@@ -122,6 +128,10 @@ func RunWithLogger(ctx context.Context, cfg Config, logger *slog.Logger, started
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return api.Serve(gctx, ln, tlsConfig) })
+	g.Go(func() error { return cp.Run(gctx) })
+	if !cfg.DisableAgent {
+		g.Go(func() error { return runEmbeddedAgent(gctx, cfg, api, nodeIP, logger) })
+	}
 	return g.Wait()
 }
 

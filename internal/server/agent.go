@@ -1,0 +1,202 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"kserver.dev/kserver/internal/agent"
+	"kserver.dev/kserver/internal/apiserver"
+	"kserver.dev/kserver/internal/client"
+	"kserver.dev/kserver/internal/runtime"
+	"kserver.dev/kserver/internal/runtime/oci"
+	"kserver.dev/kserver/internal/runtime/sim"
+)
+
+// AgentConfig is what `kserver agent` is told (flag names in comments).
+type AgentConfig struct {
+	Server     string   // --server
+	Token      string   // --token
+	TokenFile  string   // --token-file
+	DataDir    string   // --data-dir
+	NodeName   string   // --node-name
+	NodeIP     string   // --node-ip
+	NodeLabels []string // --node-label
+	NodeTaints []string // --node-taint
+	Runtime    string   // --runtime
+	Debug      bool     // --debug
+}
+
+// DefaultAgentConfig has the k3s-like defaults.
+func DefaultAgentConfig() AgentConfig {
+	d := DefaultConfig()
+	return AgentConfig{DataDir: d.DataDir, NodeName: d.NodeName, Runtime: d.Runtime}
+}
+
+// Validate checks every value and names the flag of each bad one.
+func (c AgentConfig) Validate() error {
+	var errs []error
+	bad := func(flag, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("--%s: %s", flag, fmt.Sprintf(format, args...)))
+	}
+	if c.Server == "" {
+		bad("server", "is required (https://<server>:6443)")
+	} else if !strings.HasPrefix(c.Server, "https://") {
+		bad("server", "%q is not an https:// URL", c.Server)
+	}
+	if c.Token != "" && c.TokenFile != "" {
+		bad("token-file", "give --token or --token-file, not both")
+	}
+	if !filepath.IsAbs(c.DataDir) {
+		bad("data-dir", "%q is not an absolute path", c.DataDir)
+	}
+	if msgs := validation.IsDNS1123Subdomain(c.NodeName); len(msgs) > 0 {
+		bad("node-name", "%q is not a valid node name: %s", c.NodeName, strings.Join(msgs, "; "))
+	}
+	if c.NodeIP != "" {
+		if _, err := netip.ParseAddr(c.NodeIP); err != nil {
+			bad("node-ip", "%q is not an IP address", c.NodeIP)
+		}
+	}
+	for _, l := range c.NodeLabels {
+		if err := validateLabel(l); err != nil {
+			bad("node-label", "%q: %v", l, err)
+		}
+	}
+	for _, t := range c.NodeTaints {
+		if err := validateTaint(t); err != nil {
+			bad("node-taint", "%q: %v", t, err)
+		}
+	}
+	if !slices.Contains([]string{"runc", "crun", "sim"}, c.Runtime) {
+		bad("runtime", "%q is not one of runc, crun, sim", c.Runtime)
+	}
+	return errors.Join(errs...)
+}
+
+// token is --token, or the content of --token-file.
+func readToken(token, file string) (string, error) {
+	if file == "" {
+		return token, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("--token-file: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// RunAgent runs `kserver agent` until ctx ends: it joins the cluster (or
+// reuses the credentials of an earlier join) and runs the node agent.
+func RunAgent(ctx context.Context, cfg AgentConfig, logger *slog.Logger) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	token, err := readToken(cfg.Token, cfg.TokenFile)
+	if err != nil {
+		return err
+	}
+	rc, err := join(ctx, joinOptions{Server: cfg.Server, Token: token, Dir: filepath.Join(cfg.DataDir, "agent"),
+		Identity: cfg.NodeName, QPS: 50, Burst: 100})
+	if err != nil {
+		return err
+	}
+	set, err := client.New(rc)
+	if err != nil {
+		return err
+	}
+	acfg, err := agentConfig(cfg.NodeName, nodeAddress(cfg.NodeIP), cfg.NodeLabels, cfg.NodeTaints, cfg.DataDir, cfg.Runtime, logger)
+	if err != nil {
+		return err
+	}
+	logger.Info("joined the cluster", "server", cfg.Server, "node", cfg.NodeName)
+	return runNodeAgent(ctx, acfg, set, cfg.Runtime, cfg.DataDir, logger)
+}
+
+// runEmbeddedAgent is the node agent of `kserver server`, talking to the
+// API server in-process as system:node:<name>.
+func runEmbeddedAgent(ctx context.Context, cfg Config, api *apiserver.Server, nodeIP netip.Addr, logger *slog.Logger) error {
+	set, err := client.New(api.RestConfig(apiserver.User{Name: "system:node:" + cfg.NodeName, Groups: []string{nodesGroup}}))
+	if err != nil {
+		return err
+	}
+	acfg, err := agentConfig(cfg.NodeName, nodeIP, cfg.NodeLabels, cfg.NodeTaints, cfg.DataDir, cfg.Runtime, logger)
+	if err != nil {
+		return err
+	}
+	acfg.ControlPlane = true
+	if p, err := netip.ParsePrefix(cfg.ClusterCIDR); err == nil {
+		acfg.FallbackPodCIDR = netip.PrefixFrom(p.Masked().Addr(), 24) // the first node's /24, as node IPAM gives it
+	}
+	return runNodeAgent(ctx, acfg, set, cfg.Runtime, cfg.DataDir, logger)
+}
+
+// agentConfig turns flag values into the agent's configuration.
+func agentConfig(name string, ip netip.Addr, labels, taints []string, dataDir, rt string, logger *slog.Logger) (agent.Config, error) {
+	l, err := agent.ParseLabels(labels)
+	if err != nil {
+		return agent.Config{}, err
+	}
+	var ts []corev1.Taint
+	for _, s := range taints {
+		t, err := agent.ParseTaint(s)
+		if err != nil {
+			return agent.Config{}, err
+		}
+		ts = append(ts, t)
+	}
+	return agent.Config{NodeName: name, NodeIP: ip, Labels: l, Taints: ts, DataDir: dataDir,
+		Simulated: rt == "sim", Logger: logger}, nil
+}
+
+// runNodeAgent opens the runtime and runs one agent with it.
+func runNodeAgent(ctx context.Context, acfg agent.Config, set *client.Set, rtName, dataDir string, logger *slog.Logger) error {
+	g, gctx := errgroup.WithContext(ctx)
+	parts, err := openParts(gctx, g, rtName, dataDir, logger)
+	if err != nil {
+		return err
+	}
+	a, err := agent.New(acfg, set, parts)
+	if err != nil {
+		return err
+	}
+	g.Go(func() error { return a.Run(gctx) })
+	return g.Wait()
+}
+
+// openParts opens what the agent drives for a runtime name. The real
+// runtimes start cleanly, but their pods wait: the pod network, root file
+// systems and volumes of runc/crun nodes come with issue 5, and until then
+// the network step tells so in a FailedCreatePodSandBox event.
+func openParts(ctx context.Context, g *errgroup.Group, rtName, dataDir string, logger *slog.Logger) (agent.Parts, error) {
+	if rtName == "sim" {
+		return agent.Parts{Runtime: sim.New(sim.Config{Logger: logger})}, nil
+	}
+	rt, err := oci.Open(ctx, oci.Config{Runtime: rtName, StateDir: filepath.Join(dataDir, "agent", "runtime"), Logger: logger})
+	if err != nil {
+		return agent.Parts{}, err
+	}
+	g.Go(func() error { return rt.Run(ctx) })
+	return agent.Parts{Runtime: rt, Network: pendingNetwork{runtime: rtName}}, nil
+}
+
+// pendingNetwork stands in for the CNI network of real runtimes until
+// issue 5 wires it: every attach fails with a message saying so.
+type pendingNetwork struct{ runtime string }
+
+func (p pendingNetwork) Attach(context.Context, *corev1.Pod, runtime.SandboxStatus) ([]netip.Addr, error) {
+	return nil, fmt.Errorf("pods do not run on %s nodes yet: this kserver build starts pods only with --runtime sim "+
+		"(the pod network, root file systems and volumes of real containers are not wired yet)", p.runtime)
+}
+
+func (pendingNetwork) Detach(context.Context, *corev1.Pod, runtime.SandboxStatus) error { return nil }
