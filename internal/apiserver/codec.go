@@ -9,12 +9,12 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	metav1beta1 "k8s.io/apimachinery/pkg/apis/meta/v1beta1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+
+	"kserver.dev/kserver/internal/client"
 )
 
 // Media types the server reads and writes.
@@ -35,18 +35,13 @@ type codecs struct {
 }
 
 func newCodecs() (*codecs, error) {
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		return nil, fmt.Errorf("build scheme: %w", err)
+	// Only the served API versions: client-go's scheme would also link
+	// every alpha and beta version ever published (megabytes of binary).
+	s, err := client.NewScheme()
+	if err != nil {
+		return nil, err
 	}
-	metav1.AddToGroupVersion(s, schema.GroupVersion{Version: "v1"})
 	metav1.AddToGroupVersion(s, metav1.SchemeGroupVersion)
-	if err := metav1.AddMetaToScheme(s); err != nil {
-		return nil, fmt.Errorf("build scheme: %w", err)
-	}
-	if err := metav1beta1.AddMetaToScheme(s); err != nil {
-		return nil, fmt.Errorf("build scheme: %w", err)
-	}
 	return &codecs{
 		scheme:     s,
 		json:       json.NewSerializerWithOptions(json.DefaultMetaFactory, s, s, json.SerializerOptions{Strict: true}),

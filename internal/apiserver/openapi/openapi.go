@@ -2,7 +2,6 @@ package openapi
 
 import (
 	"errors"
-	"fmt"
 	"reflect"
 	"runtime/debug"
 	"sort"
@@ -12,9 +11,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 
 	"kserver.dev/kserver/internal/apiserver/registry"
+	"kserver.dev/kserver/internal/client"
 )
 
 // Config is what New needs.
@@ -22,8 +21,8 @@ type Config struct {
 	// Resources are the served resources, as the registry catalogs them.
 	Resources []*registry.Resource
 	// Scheme knows the Go type of every served kind, its list kind and the
-	// kinds of its subresources. nil means client-go's scheme (every type
-	// of k8s.io/api) plus the meta/v1 types.
+	// kinds of its subresources. nil means the scheme of the served API
+	// versions (internal/client.NewScheme).
 	Scheme *runtime.Scheme
 	// Version is info.version of the documents, e.g. "v1.37.2".
 	Version string
@@ -70,14 +69,8 @@ func New(cfg Config) (*Docs, error) {
 	return d, nil
 }
 
-func defaultScheme() (*runtime.Scheme, error) {
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		return nil, fmt.Errorf("openapi: build scheme: %w", err)
-	}
-	metav1.AddToGroupVersion(s, schema.GroupVersion{Version: "v1"})
-	return s, nil
-}
+// defaultScheme is the scheme of the served API versions.
+func defaultScheme() (*runtime.Scheme, error) { return client.NewScheme() }
 
 // TypeConverter converts the built-in types to and from the typed values
 // server-side apply merges, with upstream's list types, list-map keys, map
