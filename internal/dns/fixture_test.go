@@ -131,6 +131,12 @@ func fixtureObjects() (namespaces []string, services []*corev1.Service, slices [
 // upstream.
 func newFixtureServer(t *testing.T, upstream string) *Server {
 	t.Helper()
+	return fixtureServer(t, upstream)
+}
+
+func newFixtureServerB(b *testing.B) *Server { return fixtureServer(b, "") }
+
+func fixtureServer(t testing.TB, upstream string) *Server {
 	cfg := Config{Listen: []string{"127.0.0.1:0"}, ClusterDNS: []netip.Addr{netip.MustParseAddr("10.43.0.10")},
 		ForwardTimeout: 500 * time.Millisecond}
 	if upstream == "" {

@@ -2,6 +2,7 @@ package dns
 
 import (
 	"context"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"strings"
@@ -87,7 +88,7 @@ func shuffleAddresses(rrs []mdns.RR) []mdns.RR {
 		}
 	}
 	if n := len(addrs); n > 1 {
-		k := int(mdns.Id()) % n
+		k := rand.IntN(n)
 		rotated := append(append([]mdns.RR(nil), addrs[k:]...), addrs[:k]...)
 		copy(addrs, rotated)
 	}

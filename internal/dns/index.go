@@ -17,16 +17,20 @@ import (
 // pod addresses in PodsVerified mode), kept up to date by informer event
 // handlers. Queries read it under a read lock and never touch the
 // informers' objects or the API.
+//
+// It is laid out for size (about 0.8 KB per Service with one slice of
+// three endpoints; see docs/dns.md): one entry per Service name holding
+// the Service and its slices, and reverse maps of single small values.
 type index struct {
 	mu         sync.RWMutex
 	namespaces map[string]struct{}
-	services   map[svcKey]*service
-	slices     map[svcKey]map[string]*slice // by slice name
+	entries    map[svcKey]*entry
 	// Reverse lookups: a ClusterIP names its Service; an endpoint address
-	// names <hostname>.<service>… (one entry per Service it serves).
-	clusterIPs map[netip.Addr]svcKey
-	epAddrs    map[netip.Addr][]epRef
-	epOwned    map[svcKey][]netip.Addr // what each Service put in epAddrs
+	// names <hostname>.<service>… — epAddrs holds the first Service it
+	// serves, epMore the others (an address in several Services is rare).
+	clusterIPs map[netip.Addr]*entry
+	epAddrs    map[netip.Addr]epRef
+	epMore     map[netip.Addr][]epRef
 	pods       map[netip.Addr][]string // PodsVerified: address → namespaces
 
 	// serial is the SOA serial: the Unix time of the last change.
@@ -34,6 +38,15 @@ type index struct {
 }
 
 type svcKey struct{ namespace, name string }
+
+// entry is one Service name: the Service (when it exists) and the
+// EndpointSlices labelled with its name, sorted by slice name.
+type entry struct {
+	key        svcKey
+	hasService bool
+	svc        service
+	slices     []*slice
+}
 
 type svcKind uint8
 
@@ -46,10 +59,10 @@ const (
 // service is what DNS needs of a Service.
 type service struct {
 	kind            svcKind
+	publishNotReady bool
 	ips             []netip.Addr // ClusterIPs
 	ports           []port
 	external        string // ExternalName target
-	publishNotReady bool
 }
 
 // port is a Service or EndpointSlice port; names and protocols are
@@ -61,6 +74,7 @@ type port struct {
 
 // slice is what DNS needs of an EndpointSlice.
 type slice struct {
+	name      string
 	ports     []port
 	endpoints []endpoint
 }
@@ -72,20 +86,19 @@ type endpoint struct {
 	ready    bool
 }
 
-// epRef is the owner of an endpoint address, for PTR answers.
+// epRef is an owner of an endpoint address, for PTR answers.
 type epRef struct {
-	key      svcKey
-	hostname string
+	e  *entry
+	ep *endpoint
 }
 
 func newIndex() *index {
 	x := &index{
 		namespaces: map[string]struct{}{},
-		services:   map[svcKey]*service{},
-		slices:     map[svcKey]map[string]*slice{},
-		clusterIPs: map[netip.Addr]svcKey{},
-		epAddrs:    map[netip.Addr][]epRef{},
-		epOwned:    map[svcKey][]netip.Addr{},
+		entries:    map[svcKey]*entry{},
+		clusterIPs: map[netip.Addr]*entry{},
+		epAddrs:    map[netip.Addr]epRef{},
+		epMore:     map[netip.Addr][]epRef{},
 		pods:       map[netip.Addr][]string{},
 	}
 	x.touch()
@@ -116,10 +129,10 @@ func dashed(a netip.Addr) string {
 	return s
 }
 
-// serves reports whether e answers queries for its Service: ready, or the
-// Service publishes addresses that are not ready.
-func (e *endpoint) serves(svc *service) bool {
-	return e.ready || (svc != nil && svc.publishNotReady)
+// serves reports whether ep answers queries for its Service: ready, or
+// the Service publishes addresses that are not ready.
+func (ep *endpoint) serves(e *entry) bool {
+	return ep.ready || (e.hasService && e.svc.publishNotReady)
 }
 
 // --- updates -------------------------------------------------------------
@@ -143,21 +156,41 @@ func toService(s *corev1.Service) *service {
 			}
 		}
 	}
+	out.ports = make([]port, 0, len(s.Spec.Ports))
 	for _, p := range s.Spec.Ports {
-		out.ports = append(out.ports, port{name: strings.ToLower(p.Name), proto: strings.ToLower(string(p.Protocol)), number: p.Port})
+		out.ports = append(out.ports, port{name: strings.ToLower(p.Name), proto: protocol(p.Protocol), number: p.Port})
 	}
 	return out
 }
 
+// protocol is a protocol's SRV label, without allocating for the usual
+// ones.
+func protocol(p corev1.Protocol) string {
+	switch p {
+	case corev1.ProtocolTCP:
+		return "tcp"
+	case corev1.ProtocolUDP:
+		return "udp"
+	case corev1.ProtocolSCTP:
+		return "sctp"
+	}
+	return strings.ToLower(string(p))
+}
+
 func toSlice(es *discoveryv1.EndpointSlice) *slice {
-	out := &slice{}
+	out := &slice{ports: make([]port, 0, max(len(es.Ports), 1))}
+	n := 0
+	for _, ep := range es.Endpoints {
+		n += len(ep.Addresses)
+	}
+	out.endpoints = make([]endpoint, 0, n)
 	for _, p := range es.Ports {
 		q := port{number: -1}
 		if p.Name != nil {
 			q.name = strings.ToLower(*p.Name)
 		}
 		if p.Protocol != nil {
-			q.proto = strings.ToLower(string(*p.Protocol))
+			q.proto = protocol(*p.Protocol)
 		}
 		if p.Port != nil {
 			q.number = *p.Port
@@ -165,7 +198,7 @@ func toSlice(es *discoveryv1.EndpointSlice) *slice {
 		out.ports = append(out.ports, q)
 	}
 	if len(out.ports) == 0 {
-		out.ports = []port{{number: -1}}
+		out.ports = append(out.ports, port{number: -1})
 	}
 	for _, ep := range es.Endpoints {
 		ready := ep.Conditions.Ready == nil || *ep.Conditions.Ready
@@ -192,75 +225,114 @@ func sliceOwner(es *discoveryv1.EndpointSlice) (svcKey, bool) {
 	return svcKey{es.Namespace, name}, true
 }
 
+// setService stores (or, with s nil, forgets) the Service k.
 func (x *index) setService(k svcKey, s *service) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if old := x.services[k]; old != nil {
+	e := x.entries[k]
+	if e == nil {
+		if s == nil {
+			return
+		}
+		e = &entry{key: k}
+		x.entries[k] = e
+	}
+	x.unindex(e)
+	if old := e.svc; e.hasService {
 		for _, ip := range old.ips {
-			if x.clusterIPs[ip] == k {
+			if x.clusterIPs[ip] == e {
 				delete(x.clusterIPs, ip)
 			}
 		}
 	}
-	if s == nil {
-		delete(x.services, k)
-	} else {
-		x.services[k] = s
+	e.hasService, e.svc = s != nil, service{}
+	if s != nil {
+		e.svc = *s
 		for _, ip := range s.ips {
-			x.clusterIPs[ip] = k
+			x.clusterIPs[ip] = e
 		}
 	}
-	x.reindexEndpoints(k)
+	x.reindex(e)
 	x.touch()
 }
 
+// setSlice stores (or, with s nil, forgets) an EndpointSlice of k.
 func (x *index) setSlice(k svcKey, name string, s *slice) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if s == nil {
-		delete(x.slices[k], name)
-		if len(x.slices[k]) == 0 {
-			delete(x.slices, k)
+	e := x.entries[k]
+	if e == nil {
+		if s == nil {
+			return
 		}
-	} else {
-		if x.slices[k] == nil {
-			x.slices[k] = map[string]*slice{}
-		}
-		x.slices[k][name] = s
+		e = &entry{key: k}
+		x.entries[k] = e
 	}
-	x.reindexEndpoints(k)
+	x.unindex(e)
+	if s != nil {
+		s.name = name
+	}
+	i, found := slices.BinarySearchFunc(e.slices, name, func(sl *slice, n string) int { return strings.Compare(sl.name, n) })
+	switch {
+	case s == nil && found:
+		e.slices = slices.Delete(e.slices, i, i+1)
+	case s != nil && found:
+		e.slices[i] = s
+	case s != nil:
+		e.slices = slices.Insert(e.slices, i, s)
+	}
+	x.reindex(e)
 	x.touch()
 }
 
-// reindexEndpoints recomputes the reverse entries of k's endpoint
-// addresses. The caller holds the write lock.
-func (x *index) reindexEndpoints(k svcKey) {
-	for _, a := range x.epOwned[k] {
-		refs := slices.DeleteFunc(x.epAddrs[a], func(r epRef) bool { return r.key == k })
-		if len(refs) == 0 {
-			delete(x.epAddrs, a)
-		} else {
-			x.epAddrs[a] = refs
-		}
-	}
-	delete(x.epOwned, k)
-	svc := x.services[k]
-	var owned []netip.Addr
-	for _, name := range sortedKeys(x.slices[k]) {
-		for i := range x.slices[k][name].endpoints {
-			e := &x.slices[k][name].endpoints[i]
-			if !e.serves(svc) {
+// unindex removes e's endpoint addresses from the reverse maps, before e
+// changes; reindex adds them back after. The caller holds the write lock.
+func (x *index) unindex(e *entry) {
+	for _, sl := range e.slices {
+		for i := range sl.endpoints {
+			ep := &sl.endpoints[i]
+			ref := epRef{e, ep}
+			if x.epAddrs[ep.addr] == ref {
+				if more := x.epMore[ep.addr]; len(more) > 0 {
+					x.epAddrs[ep.addr] = more[0]
+					x.setMore(ep.addr, more[1:])
+				} else {
+					delete(x.epAddrs, ep.addr)
+				}
 				continue
 			}
-			ref := epRef{key: k, hostname: e.label()}
-			if !slices.Contains(x.epAddrs[e.addr], ref) {
-				x.epAddrs[e.addr] = append(x.epAddrs[e.addr], ref)
-				owned = append(owned, e.addr)
-			}
+			x.setMore(ep.addr, slices.DeleteFunc(x.epMore[ep.addr], func(r epRef) bool { return r == ref }))
 		}
 	}
-	if len(owned) > 0 {
-		x.epOwned[k] = owned
+}
+
+func (x *index) setMore(a netip.Addr, refs []epRef) {
+	if len(refs) == 0 {
+		delete(x.epMore, a)
+	} else {
+		x.epMore[a] = refs
+	}
+}
+
+// reindex adds e's serving endpoint addresses to the reverse maps, or
+// drops e when it holds neither a Service nor slices.
+func (x *index) reindex(e *entry) {
+	if !e.hasService && len(e.slices) == 0 {
+		delete(x.entries, e.key)
+		return
+	}
+	for _, sl := range e.slices {
+		for i := range sl.endpoints {
+			ep := &sl.endpoints[i]
+			if !ep.serves(e) {
+				continue
+			}
+			if _, taken := x.epAddrs[ep.addr]; !taken {
+				x.epAddrs[ep.addr] = epRef{e, ep}
+			} else {
+				x.epMore[ep.addr] = append(x.epMore[ep.addr], epRef{e, ep})
+			}
+		}
 	}
 }
 
@@ -291,13 +363,4 @@ func (x *index) setPod(namespace string, old, addrs []netip.Addr) {
 	for _, a := range addrs {
 		x.pods[a] = append(x.pods[a], namespace)
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

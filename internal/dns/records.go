@@ -139,11 +139,11 @@ func (s *Server) podItems(r request) ([]item, error) {
 // serviceItems answers names under <svc>.<ns>.svc.<zone>. The caller
 // holds the read lock.
 func (x *index) serviceItems(r request, zone string) ([]item, error) {
-	k := svcKey{r.namespace, r.service}
-	svc := x.services[k]
-	if svc == nil {
+	e := x.entries[svcKey{r.namespace, r.service}]
+	if e == nil || !e.hasService {
 		return nil, errNoItems
 	}
+	svc := &e.svc
 	owner := r.service + "." + r.namespace + "." + labelSvc + "." + zone + "."
 	switch {
 	case svc.kind == kindExternalName:
@@ -155,7 +155,7 @@ func (x *index) serviceItems(r request, zone string) ([]item, error) {
 		}
 		return []item{{cname: mdns.Fqdn(svc.external), owner: owner}}, nil
 	case svc.kind == kindHeadless || r.endpoint != "":
-		return x.endpointItems(k, svc, r, owner)
+		return endpointItems(e, r, owner)
 	}
 	var out []item
 	found := false
@@ -177,22 +177,21 @@ func (x *index) serviceItems(r request, zone string) ([]item, error) {
 // endpointItems lists the serving endpoint addresses of a Service (one
 // item per address and matching port), or of one endpoint when the name
 // has a hostname label.
-func (x *index) endpointItems(k svcKey, svc *service, r request, owner string) ([]item, error) {
+func endpointItems(e *entry, r request, owner string) ([]item, error) {
 	var out []item
-	for _, name := range sortedKeys(x.slices[k]) {
-		sl := x.slices[k][name]
+	for _, sl := range e.slices {
 		for i := range sl.endpoints {
-			e := &sl.endpoints[i]
-			if !e.serves(svc) {
+			ep := &sl.endpoints[i]
+			if !ep.serves(e) {
 				continue
 			}
-			label := e.label()
+			label := ep.label()
 			if r.endpoint != "" && r.endpoint != label {
 				continue
 			}
 			for _, p := range sl.ports {
 				if portMatches(r, p) {
-					out = append(out, item{addr: e.addr, port: p.number, owner: label + "." + owner})
+					out = append(out, item{addr: ep.addr, port: p.number, owner: label + "." + owner})
 				}
 			}
 		}
@@ -214,12 +213,16 @@ func (s *Server) reverse(a netip.Addr) []string {
 	x := s.idx
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	if k, ok := x.clusterIPs[a]; ok {
-		return []string{k.name + "." + k.namespace + "." + labelSvc + "." + s.cfg.Domain + "."}
+	if e, ok := x.clusterIPs[a]; ok {
+		return []string{e.key.name + "." + e.key.namespace + "." + labelSvc + "." + s.cfg.Domain + "."}
+	}
+	first, ok := x.epAddrs[a]
+	if !ok {
+		return nil
 	}
 	var out []string
-	for _, ref := range x.epAddrs[a] {
-		out = append(out, ref.hostname+"."+ref.key.name+"."+ref.key.namespace+"."+labelSvc+"."+s.cfg.Domain+".")
+	for _, ref := range append([]epRef{first}, x.epMore[a]...) {
+		out = append(out, ref.ep.label()+"."+ref.e.key.name+"."+ref.e.key.namespace+"."+labelSvc+"."+s.cfg.Domain+".")
 	}
 	return out
 }

@@ -32,7 +32,7 @@ type Server struct {
 	cache *answerCache
 
 	mu       sync.Mutex
-	informed bool // handlers registered: HasSynced asks them
+	informed bool // fed by informers: HasSynced asks their handlers
 	synced   []cache.InformerSynced
 	addrs    []net.Addr
 	ready    chan struct{}
@@ -52,7 +52,7 @@ func New(cfg Config, informers *client.Informers, logger *slog.Logger) (*Server,
 	if err != nil {
 		return nil, err
 	}
-	s.inf = informers
+	s.inf, s.informed = informers, true
 	return s, nil
 }
 
@@ -91,9 +91,6 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}()
 	if s.inf != nil {
-		s.mu.Lock()
-		s.informed = true
-		s.mu.Unlock()
 		for _, h := range s.handlers() {
 			reg, err := h.inf.AddEventHandler(h.h)
 			if err != nil {
@@ -155,7 +152,10 @@ func (s *Server) HasSynced() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.informed {
-		return true // fed directly (tests, benchmarks)
+		return true // fed directly (tests)
+	}
+	if len(s.synced) == 0 {
+		return false // Run has not registered the handlers yet
 	}
 	for _, f := range s.synced {
 		if !f() {
@@ -187,7 +187,7 @@ func (s *Server) listen() ([]*mdns.Server, error) {
 			return nil, fmt.Errorf("dns: listen on %s: %w", a, err)
 		}
 		servers = append(servers,
-			&mdns.Server{PacketConn: pc, Handler: s, UDPSize: mdns.MaxMsgSize},
+			&mdns.Server{PacketConn: pc, Handler: s, UDPSize: 4096},
 			&mdns.Server{Listener: ln, Handler: s})
 		addrs = append(addrs, pc.LocalAddr())
 	}

@@ -203,11 +203,11 @@ func TestIndexFollowsEvents(t *testing.T) {
 	if m := query(t, s, "nginx.default.svc.cluster.local.", mdns.TypeA); m.Rcode != mdns.RcodeNameError {
 		t.Errorf("deleted service: rcode %s", mdns.RcodeToString[m.Rcode])
 	}
-	if n := len(s.idx.slices) + len(s.idx.epAddrs); n == 0 {
-		t.Error("index emptied entirely; expected other services' entries")
+	if _, ok := s.idx.entries[svcKey{"default", "nginx"}]; ok {
+		t.Error("deleted service and slice still indexed")
 	}
-	if _, ok := s.idx.slices[svcKey{"default", "nginx"}]; ok {
-		t.Error("deleted slice still indexed")
+	if _, ok := s.idx.entries[svcKey{"default", "web"}]; !ok {
+		t.Error("other services dropped")
 	}
 	// Namespace deleted: its names are gone.
 	s.onNamespace(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "empty"}}, false)
