@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -166,7 +167,16 @@ func (c *call) evict(ctx context.Context, opts metav1.DeleteOptions) error {
 	pod := obj.(*corev1.Pod)
 	terminal := pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
 	if pod.DeletionTimestamp == nil && !terminal {
-		if err := c.s.takeDisruption(ctx, pod); err != nil {
+		// Concurrent evictions (kubectl drain evicts in parallel) race for
+		// the budget: retry the ones that lost, as upstream does.
+		err := c.s.takeDisruption(ctx, pod)
+		for try := 0; errors.Is(err, store.ErrConflict) && try < maxUpdateRetries; try++ {
+			err = c.s.takeDisruption(ctx, pod)
+		}
+		if errors.Is(err, store.ErrConflict) {
+			return tooManyRequests("the disruption budget was modified concurrently; try again")
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -224,13 +234,8 @@ func (s *Server) takeDisruption(ctx context.Context, pod *corev1.Pod) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.cfg.Store.Update(ctx, kvs[0].Key, data, kvs[0].ModRevision, store.WriteOptions{}); err != nil {
-		if err == store.ErrConflict {
-			return tooManyRequests("the disruption budget was modified concurrently; try again")
-		}
-		return err
-	}
-	return nil
+	_, err = s.cfg.Store.Update(ctx, kvs[0].Key, data, kvs[0].ModRevision, store.WriteOptions{})
+	return err // a conflict is retried by evict
 }
 
 // tooManyRequests is upstream's eviction refusal.
