@@ -18,7 +18,7 @@ import (
 // handlers. Queries read it under a read lock and never touch the
 // informers' objects or the API.
 //
-// It is laid out for size (about 0.8 KB per Service with one slice of
+// It is laid out for size (under 1 KiB per Service with one slice of
 // three endpoints; see docs/dns.md): one entry per Service name holding
 // the Service and its slices, and reverse maps of single small values.
 type index struct {
