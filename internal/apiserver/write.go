@@ -165,6 +165,13 @@ func (v *versionConverter) ConvertToVersion(in runtime.Object, gv runtime.GroupV
 	if !ok {
 		return nil, fmt.Errorf("cannot convert %T to %v", in, gv)
 	}
+	if u, ok := in.(runtime.Unstructured); ok {
+		typed, err := v.typed(u, target)
+		if err != nil {
+			return nil, err
+		}
+		in = typed
+	}
 	cur := in.GetObjectKind().GroupVersionKind()
 	if cur.GroupVersion() == target.GroupVersion() || (cur.Empty() && v.res.GroupVersion == v.res.StorageVersion) {
 		out := in.DeepCopyObject()
@@ -179,6 +186,27 @@ func (v *versionConverter) ConvertToVersion(in runtime.Object, gv runtime.GroupV
 		return nil, err
 	}
 	out.GetObjectKind().SetGroupVersionKind(target)
+	return out, nil
+}
+
+// typed turns the field manager's merge result (unstructured, as the type
+// converter renders it) into the typed object of its version, so that
+// defaulting, validation and the stored encoding see the real type — as
+// upstream's scheme converter does. Without this a server-side apply stored
+// the merge result undefaulted and unvalidated.
+func (v *versionConverter) typed(u runtime.Unstructured, target schema.GroupVersionKind) (runtime.Object, error) {
+	gvk := u.GetObjectKind().GroupVersionKind()
+	if gvk.Empty() {
+		gvk = target
+	}
+	out, err := v.s.codecs.scheme.New(gvk)
+	if err != nil {
+		return nil, fmt.Errorf("apply result: %w", err)
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.UnstructuredContent(), out); err != nil {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("%s in version %q cannot be handled as a %s: %v", gvk.Kind, gvk.Version, gvk.Kind, err))
+	}
+	out.GetObjectKind().SetGroupVersionKind(gvk)
 	return out, nil
 }
 
