@@ -106,8 +106,14 @@ func (c *call) checkURLNamespace(obj runtime.Object) error {
 // (defaults, system fields, cluster-state hooks, validation, managed
 // fields) and stores it unless dryRun. It returns the stored key-value
 // (zero on dry run) and the final object.
-func (c *call) createObject(ctx context.Context, obj runtime.Object, o writeOpts) (store.KeyValue, runtime.Object, error) {
-	m, err := meta.Accessor(obj)
+//
+// A generateName is resolved first, as upstream's store does before its
+// create strategy runs, so that defaulting and PrepareForCreate see the
+// real name (a Job's job-name labels, a Namespace's
+// kubernetes.io/metadata.name). When a generated name is taken, the whole
+// admission runs again on a fresh copy with a new name.
+func (c *call) createObject(ctx context.Context, in runtime.Object, o writeOpts) (store.KeyValue, runtime.Object, error) {
+	m, err := meta.Accessor(in)
 	if err != nil {
 		return store.KeyValue{}, nil, err
 	}
@@ -117,6 +123,32 @@ func (c *call) createObject(ctx context.Context, obj runtime.Object, o writeOpts
 	if err := c.checkNamespace(ctx, "create"); err != nil {
 		return store.KeyValue{}, nil, err
 	}
+	if m.GetName() == "" && m.GetGenerateName() == "" {
+		return store.KeyValue{}, nil, c.invalid(in, field.ErrorList{field.Required(field.NewPath("metadata", "name"), "name or generateName is required")})
+	}
+	generated := m.GetName() == ""
+	for try := 0; ; try++ {
+		obj := in
+		if generated {
+			obj = in.DeepCopyObject()
+			mustAccessor(obj).SetName(generateName(m.GetGenerateName()))
+		}
+		kv, out, err := c.createOnce(ctx, obj, o)
+		if errors.Is(err, store.ErrExists) {
+			if generated && try < generateNameTries {
+				continue
+			}
+			return store.KeyValue{}, nil, apierrors.NewAlreadyExists(c.gr, mustAccessor(obj).GetName())
+		}
+		return kv, out, err
+	}
+}
+
+// createOnce admits and stores obj under its (final) name; a taken name
+// is store.ErrExists.
+func (c *call) createOnce(ctx context.Context, obj runtime.Object, o writeOpts) (store.KeyValue, runtime.Object, error) {
+	m := mustAccessor(obj)
+	c.ri.name = m.GetName()
 	st := c.res.Strategy
 	st.Default(obj)
 	m.SetUID(uuid.NewUUID())
@@ -125,56 +157,45 @@ func (c *call) createObject(ctx context.Context, obj runtime.Object, o writeOpts
 	m.SetDeletionTimestamp(nil)
 	m.SetDeletionGracePeriodSeconds(nil)
 	m.SetSelfLink("")
+	// Managed fields record what the client sent (after defaulting), not
+	// what admission adds, as upstream's handler computes them first.
+	if !o.apply {
+		managed, err := c.updateManagedFields(c.newEmpty(), obj, o.manager, "")
+		if err != nil {
+			return store.KeyValue{}, nil, err
+		}
+		obj = managed
+		m = mustAccessor(obj)
+	}
+	if err := c.s.admitCreate(ctx, c, obj); err != nil { // admission.go
+		return store.KeyValue{}, nil, err
+	}
 	st.PrepareForCreate(ctx, obj)
-	if m.GetName() == "" && m.GetGenerateName() == "" {
-		return store.KeyValue{}, nil, c.invalid(obj, field.ErrorList{field.Required(field.NewPath("metadata", "name"), "name or generateName is required")})
+	if errs := st.Validate(ctx, obj); len(errs) > 0 {
+		return store.KeyValue{}, nil, c.invalid(obj, errs)
 	}
-	base := m.GetName()
-	for try := 0; ; try++ {
-		if base == "" {
-			m.SetName(generateName(m.GetGenerateName()))
-		}
-		c.ri.name = m.GetName()
-		if errs := st.Validate(ctx, obj); len(errs) > 0 {
-			return store.KeyValue{}, nil, c.invalid(obj, errs)
-		}
-		for _, w := range st.Warnings(ctx, obj, nil) {
-			c.warn(w)
-		}
-		release, err := c.s.beforeCreate(ctx, c, obj, o.dryRun)
-		if err != nil {
-			return store.KeyValue{}, nil, err
-		}
-		if !o.apply {
-			managed, err := c.updateManagedFields(c.newEmpty(), obj, o.manager, "")
-			if err != nil {
-				release()
-				return store.KeyValue{}, nil, err
-			}
-			obj = managed
-		}
-		if o.dryRun {
-			release()
-			return store.KeyValue{}, obj, nil
-		}
-		data, err := encodeStored(obj)
-		if err != nil {
-			release()
-			return store.KeyValue{}, nil, err
-		}
-		kv, err := c.s.cfg.Store.Create(ctx, objectKey(c.res, m.GetNamespace(), m.GetName()), data, store.WriteOptions{})
-		if err != nil {
-			release()
-			if errors.Is(err, store.ErrExists) && base == "" && try < generateNameTries {
-				continue
-			}
-			if errors.Is(err, store.ErrExists) {
-				return store.KeyValue{}, nil, apierrors.NewAlreadyExists(c.gr, m.GetName())
-			}
-			return store.KeyValue{}, nil, err
-		}
-		return kv, obj, nil
+	for _, w := range st.Warnings(ctx, obj, nil) {
+		c.warn(w)
 	}
+	release, err := c.s.beforeCreate(ctx, c, obj, o.dryRun)
+	if err != nil {
+		return store.KeyValue{}, nil, err
+	}
+	if o.dryRun {
+		release()
+		return store.KeyValue{}, obj, nil
+	}
+	data, err := encodeStored(obj)
+	if err != nil {
+		release()
+		return store.KeyValue{}, nil, err
+	}
+	kv, err := c.s.cfg.Store.Create(ctx, objectKey(c.res, m.GetNamespace(), m.GetName()), data, store.WriteOptions{})
+	if err != nil {
+		release()
+		return store.KeyValue{}, nil, err
+	}
+	return kv, obj, nil
 }
 
 // newEmpty is a new, empty object of the resource's storage kind.

@@ -74,6 +74,7 @@ func (s *Server) serveSameKind(c *call) {
 			c.fail(err)
 			return
 		}
+		o.put = c.ri.subresource != "finalize"
 		in, err := c.decodeRequest(o, c.res.GroupVersionKind())
 		if err != nil {
 			c.fail(err)

@@ -9,6 +9,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"kserver.dev/kserver/internal/store"
 )
@@ -23,6 +25,7 @@ func (s *Server) update(c *call) {
 		c.fail(err)
 		return
 	}
+	o.put = true
 	in, err := c.decodeRequest(o, c.res.GroupVersionKind())
 	if err != nil {
 		c.fail(err)
@@ -94,6 +97,10 @@ func (c *call) updateObject(ctx context.Context, o writeOpts, subresource string
 			return store.KeyValue{}, nil, false, badRequest("the namespace of the provided object does not match the namespace sent on the request")
 		}
 		precondition := m.GetResourceVersion() != ""
+		if !precondition && o.put && !c.allowUnconditionalUpdate() {
+			return store.KeyValue{}, nil, false, apierrors.NewInvalid(schema.GroupKind{Group: c.gr.Group, Kind: c.gr.Resource}, c.ri.name,
+				field.ErrorList{field.Invalid(field.NewPath("metadata", "resourceVersion"), 0, "must be specified for an update")})
+		}
 		if precondition && m.GetResourceVersion() != oldMeta.GetResourceVersion() {
 			return store.KeyValue{}, nil, false, apierrors.NewConflict(c.gr, c.ri.name, errors.New(errConflictMsg))
 		}
@@ -211,13 +218,30 @@ func (c *call) admitUpdate(ctx context.Context, obj, old runtime.Object, subreso
 	return release, nil
 }
 
+// allowUnconditionalUpdate says whether a PUT without resourceVersion
+// updates whatever is stored (the stored resourceVersion is used), as
+// upstream's strategies allow for most resources. Those listed here
+// refuse it with 422 "must be specified for an update" (upstream's
+// AllowUnconditionalUpdate returns false for them).
+func (c *call) allowUnconditionalUpdate() bool {
+	switch c.gr.String() {
+	case "leases.coordination.k8s.io", "runtimeclasses.node.k8s.io",
+		"validatingwebhookconfigurations.admissionregistration.k8s.io", "mutatingwebhookconfigurations.admissionregistration.k8s.io",
+		"validatingadmissionpolicies.admissionregistration.k8s.io", "validatingadmissionpolicybindings.admissionregistration.k8s.io",
+		"mutatingadmissionpolicies.admissionregistration.k8s.io", "mutatingadmissionpolicybindings.admissionregistration.k8s.io",
+		"csidrivers.storage.k8s.io", "csinodes.storage.k8s.io", "volumeattachments.storage.k8s.io":
+		return false
+	}
+	return true
+}
+
 // allowCreateOnUpdate lists the resources a PUT may create, as upstream's
 // strategies declare.
 func (c *call) allowCreateOnUpdate() bool {
 	switch c.gr.String() {
 	case "endpoints", "events", "events.events.k8s.io", "limitranges", "leases.coordination.k8s.io",
 		"endpointslices.discovery.k8s.io", "roles.rbac.authorization.k8s.io", "rolebindings.rbac.authorization.k8s.io",
-		"clusterroles.rbac.authorization.k8s.io", "clusterrolebindings.rbac.authorization.k8s.io":
+		"clusterroles.rbac.authorization.k8s.io", "clusterrolebindings.rbac.authorization.k8s.io", "runtimeclasses.node.k8s.io":
 		return true
 	}
 	return false

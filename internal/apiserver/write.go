@@ -25,6 +25,10 @@ type writeOpts struct {
 	force      bool   // apply only
 	// apply: managed fields were already computed by server-side apply.
 	apply bool
+	// put: the object came whole from the client (PUT), so a missing
+	// resourceVersion is an unconditional update, which some resources
+	// refuse (allowUnconditionalUpdate).
+	put bool
 }
 
 // writeOptions parses dryRun, fieldManager and fieldValidation; kind is
