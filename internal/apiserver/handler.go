@@ -62,6 +62,11 @@ func escapeWarning(s string) string {
 
 func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri requestInfo, res *registry.Resource) {
 	c := &call{s: s, w: w, r: r, ctx: r.Context(), ri: ri, res: res, gr: qualified(res)}
+	if res.DeprecationWarning != "" {
+		// Upstream's deprecated-API filter warns on every request to the
+		// version, whatever the verb or outcome.
+		c.warn(res.DeprecationWarning)
+	}
 	if ri.subresource != "" {
 		s.serveSubresource(c)
 		return
