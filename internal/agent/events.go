@@ -9,22 +9,17 @@ import (
 // Event reasons the kubelet records (pkg/kubelet/events), spelled as
 // upstream so that `kubectl describe` and `kubectl events` read the same.
 const (
-	reasonStarting         = "Starting"
-	reasonCreated          = "Created"
-	reasonStarted          = "Started"
-	reasonFailed           = "Failed"
-	reasonKilling          = "Killing"
-	reasonBackOff          = "BackOff"
-	reasonUnhealthy        = "Unhealthy"
-	reasonFailedSync       = "FailedSync"
-	reasonFailedCreatePod  = "FailedCreatePodSandBox"
-	reasonFailedNetwork    = "FailedCreatePodSandBox"
-	reasonFailedMount      = "FailedMount"
-	reasonSandboxChanged   = "SandboxChanged"
-	reasonFailedKillPod    = "FailedKillPod"
-	reasonExceededGrace    = "ExceededGracePeriod"
-	reasonFailedPostStart  = "FailedPostStartHook"
-	reasonNodeNotSchedulab = "NodeNotSchedulable"
+	reasonStarting        = "Starting"
+	reasonCreated         = "Created"
+	reasonStarted         = "Started"
+	reasonFailed          = "Failed"
+	reasonKilling         = "Killing"
+	reasonBackOff         = "BackOff"
+	reasonUnhealthy       = "Unhealthy"
+	reasonFailedCreatePod = "FailedCreatePodSandBox"
+	reasonFailedMount     = "FailedMount"
+	reasonSandboxChanged  = "SandboxChanged"
+	reasonFailedKillPod   = "FailedKillPod"
 )
 
 // Waiting reasons of container statuses.
