@@ -104,3 +104,24 @@ func newMetadataClient(s *Set) error {
 	s.meta = m
 	return nil
 }
+
+// Existing returns the factory's informer of gvr if one has been created
+// already — the unfiltered typed one, else the metadata-only one — without
+// creating any: for a reader that watches a resource by itself when no
+// other component does (the garbage collector).
+func (f *Informers) Existing(gvr schema.GroupVersionResource) (cache.SharedIndexInformer, bool) {
+	base := f
+	for base.parent != nil {
+		base = base.parent
+	}
+	base.mu.Lock()
+	inf, ok := base.informers[informerKey{gvr: gvr, filter: ListFilter{}.key()}]
+	if !ok {
+		inf, ok = base.informers[informerKey{gvr: gvr, filter: metadataFilter}]
+	}
+	base.mu.Unlock()
+	if ok && f.parent != nil {
+		return &scopedInformer{SharedIndexInformer: inf, scope: f}, true
+	}
+	return inf, ok
+}

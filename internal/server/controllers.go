@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/record"
@@ -34,10 +33,11 @@ const (
 	schedulerUser         = "system:kube-scheduler"
 )
 
-// informerResync is the shared informers' resync period: upstream's
-// --min-resync-period; the controllers are level-triggered and requeue
-// themselves, so this is only a safety net that costs nothing when idle.
-const informerResync = 12 * time.Hour
+// informerResync is the shared informers' resync period: none. The
+// controllers are level-triggered and requeue themselves (failures with
+// back-off, timed work with AddAfter), and a resync would cost a goroutine
+// per informer and a burst of work for nothing.
+const informerResync = 0
 
 // controlPlane runs the controllers and the scheduler.
 type controlPlane struct {

@@ -42,7 +42,7 @@ type Controller struct {
 	logger *slog.Logger
 
 	resources client.Resources
-	monitors  map[schema.GroupVersionResource]cache.SharedIndexInformer
+	synced    []cache.InformerSynced
 	graph     *graph
 	changes   workqueue.TypedInterface[*event]
 	toDelete  loop.Queue
@@ -82,7 +82,7 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 		case <-time.After(time.Second):
 		}
 	}
-	synced := c.synced()
+	synced := c.synced
 	go func() {
 		<-ctx.Done()
 		c.changes.ShutDown()
@@ -111,35 +111,31 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 	return errs[1]
 }
 
-// Start discovers the served resources and registers the collector on an
-// informer of each (creating and starting the informers it needs). Run
-// calls it; tests that drive the collector step by step call it, then
-// WaitForSync and Drain.
+// Start discovers the served resources and starts following each that
+// can be deleted: through the shared informer when another component
+// already watches it, else with a bare reflector of its own that keeps
+// nothing (monitor.go). Run calls it; tests that drive the collector step
+// by step call it, then wait for Synced.
 func (c *Controller) Start(ctx context.Context) error {
 	all, err := c.set.ServerResources(ctx)
 	if err != nil {
 		return fmt.Errorf("garbage collector: %w", err)
 	}
 	c.resources = all
-	c.monitors = map[schema.GroupVersionResource]cache.SharedIndexInformer{}
+	c.synced = nil
 	for _, r := range all {
 		if ignored[r.GVR.GroupResource()] || !r.Has("list", "watch", "delete") {
 			continue
 		}
-		inf := c.inf.ForMetadata(r.GVR)
-		c.monitors[r.GVR] = inf
-		_, _ = inf.AddEventHandler(c.handler(r))
+		if inf, ok := c.inf.Existing(r.GVR); ok {
+			_, _ = inf.AddEventHandler(c.handler(r))
+			c.synced = append(c.synced, inf.HasSynced)
+			continue
+		}
+		c.synced = append(c.synced, c.watchAlone(ctx, r))
 	}
 	c.inf.Start(ctx)
 	return nil
-}
-
-func (c *Controller) synced() []cache.InformerSynced {
-	out := make([]cache.InformerSynced, 0, len(c.monitors))
-	for _, inf := range c.monitors {
-		out = append(out, inf.HasSynced)
-	}
-	return out
 }
 
 // handler turns informer events of resource r into graph changes.

@@ -23,10 +23,12 @@
 //   - resources some controller already watches through the shared
 //     informer factory (pods, ReplicaSets, Deployments, …) are read from
 //     those same informers: no second watch;
-//   - every other resource is watched as PartialObjectMetadata (the API
-//     server's as=PartialObjectMetadata conversion), trimmed on arrival to
-//     identity, owner references and finalizers — a few hundred bytes per
-//     object (client.Informers.MetadataInformer);
+//   - every other resource is followed by a bare reflector of the
+//     collector's own that lists and watches it as PartialObjectMetadata
+//     (the API server's as=PartialObjectMetadata conversion) and feeds the
+//     graph directly: no informer cache, no handler queue, nothing kept of
+//     the objects (monitor.go). A relist tells the graph which of its
+//     nodes of that resource went while the watch was down;
 //   - the dependency graph holds a node only for objects that take part:
 //     those with owner references, those named as owners, and those being
 //     deleted with a deletion finalizer. A cluster of ownerless ConfigMaps

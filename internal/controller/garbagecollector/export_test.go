@@ -35,7 +35,7 @@ func (c *Controller) Step(ctx context.Context) (int, error) {
 }
 
 // Synced lists the collector's informers' HasSynced (after Start).
-func (c *Controller) Synced() []cache.InformerSynced { return c.synced() }
+func (c *Controller) Synced() []cache.InformerSynced { return c.synced }
 
 // GraphSize is how many nodes the graph holds.
 func (c *Controller) GraphSize() int {

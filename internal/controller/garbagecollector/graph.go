@@ -83,6 +83,9 @@ const (
 	eventAdded eventType = iota
 	eventUpdated
 	eventDeleted
+	// eventReplaced ends a relist of one resource: nodes of that kind not
+	// in present have gone.
+	eventReplaced
 )
 
 // event is one change for the graph builder, with the object's metadata
@@ -96,6 +99,8 @@ type event struct {
 	// gone marks a synthetic deletion: a worker found the object (or a
 	// virtual owner) absent from the API.
 	gone bool
+	// present are the UIDs a relist found (eventReplaced).
+	present map[types.UID]struct{}
 }
 
 // push queues an informer event for the graph builder.
@@ -151,6 +156,10 @@ func (c *Controller) apply(ev *event) {
 	g := c.graph
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if ev.typ == eventReplaced {
+		c.relistedLocked(ev)
+		return
+	}
 	n := g.nodes[ev.id.UID]
 	if ev.typ == eventDeleted {
 		if n != nil {
@@ -182,6 +191,22 @@ func (c *Controller) apply(ev *event) {
 	c.transitionsLocked(n, ev)
 	if !takesPart && len(n.dependents) == 0 && !n.deleting {
 		c.removeLocked(n) // no longer involved in anything: free it
+	}
+}
+
+// relistedLocked removes the observed nodes of the relisted resource that
+// the list no longer holds (deleted while the watch was down).
+func (c *Controller) relistedLocked(ev *event) {
+	gk := ev.id.groupKind()
+	var gone []*node
+	for uid, n := range c.graph.nodes {
+		if _, ok := ev.present[uid]; !ok && !n.virtual && n.id.groupKind() == gk {
+			gone = append(gone, n)
+		}
+	}
+	for _, n := range gone {
+		c.removeLocked(n)
+		c.absent.add(n.id.UID)
 	}
 }
 
