@@ -131,6 +131,7 @@ func (s *Store) Watch(ctx context.Context, prefix string, fromRevision int64) (s
 		wake:   make(chan struct{}, 1),
 	}
 	from := fromRevision
+	pending := false
 	for {
 		s.mu.Lock()
 		if s.closed {
@@ -150,6 +151,9 @@ func (s *Store) Watch(ctx context.Context, prefix string, fromRevision int64) (s
 				return true
 			})
 			w.limit = len(w.queue) + s.cfg.WatchQueue
+			// Read the backlog before registering: once registered, the
+			// writer may push to (or drop) the queue concurrently.
+			pending = len(w.queue) > 0
 			s.watchers[w] = struct{}{}
 			s.mu.Unlock()
 			break
@@ -163,8 +167,11 @@ func (s *Store) Watch(ctx context.Context, prefix string, fromRevision int64) (s
 		w.queue = append(w.queue, evs...)
 		from = upTo
 	}
-	if len(w.queue) > 0 {
-		w.wake <- struct{}{}
+	if pending {
+		select {
+		case w.wake <- struct{}{}:
+		default: // a push already woke it
+		}
 	}
 	go w.run(ctx, s)
 	return w, nil
