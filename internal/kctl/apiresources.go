@@ -10,8 +10,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/cli-runtime/pkg/printers"
-	"k8s.io/client-go/discovery"
 	"sigs.k8s.io/yaml"
+
+	"kserver.dev/kserver/internal/kctl/discovery"
 )
 
 type apiResource struct {

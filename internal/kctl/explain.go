@@ -2,6 +2,7 @@ package kctl
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -10,6 +11,8 @@ import (
 	"github.com/mitchellh/go-wordwrap"
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"kserver.dev/kserver/internal/kctl/discovery"
 )
 
 func newExplainCommand(f *Factory) *cobra.Command {
@@ -89,19 +92,10 @@ func openAPIDocument(f *Factory, gv schema.GroupVersion) (map[string]any, error)
 	if err != nil {
 		return nil, err
 	}
-	paths, err := disc.OpenAPIV3().Paths()
-	if err != nil {
-		return nil, err
-	}
-	key := "apis/" + gv.Group + "/" + gv.Version
-	if gv.Group == "" {
-		key = "api/" + gv.Version
-	}
-	p, ok := paths[key]
-	if !ok {
+	b, err := disc.OpenAPIV3(gv)
+	if errors.Is(err, discovery.ErrNoOpenAPI) {
 		return nil, fmt.Errorf("couldn't find resource for %q", gv.String())
 	}
-	b, err := p.Schema("application/json")
 	if err != nil {
 		return nil, err
 	}

@@ -6,21 +6,17 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strings"
 	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/disk"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/homedir"
 
+	"kserver.dev/kserver/internal/kctl/discovery"
 	"kserver.dev/kserver/internal/version"
 )
 
@@ -56,9 +52,9 @@ type Factory struct {
 	dyn      dynamic.Interface
 	dynErr   error
 	discOnce sync.Once
-	disc     discovery.CachedDiscoveryInterface
+	disc     *discovery.Client
 	discErr  error
-	mapper   meta.RESTMapper
+	mapper   *discovery.Mapper
 }
 
 // NewFactory returns a Factory with empty connection flags.
@@ -168,8 +164,8 @@ func (f *Factory) Dynamic() (dynamic.Interface, error) {
 }
 
 // Discovery returns the disk-cached discovery client, sharing kubectl's
-// cache (~/.kube/cache or $KUBECACHEDIR; --cache-dir).
-func (f *Factory) Discovery() (discovery.CachedDiscoveryInterface, error) {
+// cache (~/.kube/cache/discovery/<host> or $KUBECACHEDIR; --cache-dir).
+func (f *Factory) Discovery() (*discovery.Client, error) {
 	f.discOnce.Do(func() {
 		c, err := f.RESTConfig()
 		if err != nil {
@@ -182,11 +178,9 @@ func (f *Factory) Discovery() (discovery.CachedDiscoveryInterface, error) {
 		if dir == "" {
 			dir = defaultCacheDir()
 		}
-		f.disc, f.discErr = disk.NewCachedDiscoveryClientForConfig(c,
-			discoveryCacheDir(filepath.Join(dir, "discovery"), c.Host), filepath.Join(dir, "http"), 6*time.Hour)
+		f.disc, f.discErr = discovery.New(c, discovery.CacheDir(filepath.Join(dir, "discovery"), c.Host), 6*time.Hour)
 		if f.discErr == nil {
-			m := restmapper.NewDeferredDiscoveryRESTMapper(f.disc)
-			f.mapper = restmapper.NewShortcutExpander(m, f.disc, func(w string) { fmt.Fprintf(f.IO.ErrOut, "Warning: %s\n", w) })
+			f.mapper = discovery.NewMapper(f.disc, func(w string) { fmt.Fprintf(f.IO.ErrOut, "Warning: %s\n", w) })
 		}
 	})
 	return f.disc, f.discErr
@@ -205,15 +199,6 @@ func defaultCacheDir() string {
 		return d
 	}
 	return filepath.Join(homedir.HomeDir(), ".kube", "cache")
-}
-
-var unsafeFileChars = regexp.MustCompile(`[^(\w/.)]`)
-
-// discoveryCacheDir is kubectl's per-server cache folder name, so both tools
-// share one cache.
-func discoveryCacheDir(parent, host string) string {
-	h := strings.Replace(strings.Replace(host, "https://", "", 1), "http://", "", 1)
-	return filepath.Join(parent, unsafeFileChars.ReplaceAllString(h, "_"))
 }
 
 // prefsDir is where kctl's own preferences live: $XDG_CONFIG_HOME/kctl or

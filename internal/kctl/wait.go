@@ -148,7 +148,7 @@ func waitOne(ctx context.Context, s selected, cond *waitCondition, f *Factory, m
 		switch {
 		case cond.kind == "delete" && (apierrors.IsNotFound(err) || err == nil && u.GetUID() != s.obj.GetUID()):
 			return mf.print(f.IO.Out, s.obj, "condition met")
-		case err != nil && !apierrors.IsNotFound(err) && ctx.Err() == nil:
+		case err != nil && !apierrors.IsNotFound(err) && !expired(ctx):
 			return err
 		case err == nil && cond.kind != "delete" && cond.met(u):
 			return mf.print(f.IO.Out, u, "condition met")
@@ -159,6 +159,17 @@ func waitOne(ctx context.Context, s selected, cond *waitCondition, f *Factory, m
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// expired reports whether ctx is done or its deadline has passed (client-go's
+// rate limiter fails a request whose deadline is due before the context's
+// own timer has fired).
+func expired(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 // waitCreate polls until every named object exists.
