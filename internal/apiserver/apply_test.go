@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -89,5 +90,25 @@ func TestServerSideApplyDefaultsAndValidates(t *testing.T) {
 	stored, err := deps.Get(ctx, "web", metav1.GetOptions{})
 	if err != nil || stored.Spec.Selector == nil || len(stored.Spec.Template.Spec.Containers) != 1 {
 		t.Fatalf("refused apply changed the object: %v %+v", err, stored.Spec)
+	}
+}
+
+// NetworkPolicies without policyTypes get upstream's default whether
+// created or applied: Ingress, plus Egress when egress rules exist.
+func TestNetworkPolicyTypesDefaulted(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	nps := clientset(t, ts.admin).NetworkingV1().NetworkPolicies("default")
+	for _, tc := range []struct{ name, body, want string }{
+		{"ingress-only", `{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"ingress-only"},"spec":{"podSelector":{}}}`, "[Ingress]"},
+		{"both", `{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"both"},"spec":{"podSelector":{},"egress":[{}]}}`, "[Ingress Egress]"},
+	} {
+		got, err := nps.Patch(ctx, tc.name, types.ApplyPatchType, []byte(tc.body), metav1.PatchOptions{FieldManager: "me"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := fmt.Sprint(got.Spec.PolicyTypes); s != tc.want {
+			t.Errorf("%s: policyTypes %s, want %s", tc.name, s, tc.want)
+		}
 	}
 }

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync/atomic"
+	"syscall"
+	"time"
 	"testing"
 
 	"k8s.io/client-go/rest"
@@ -19,6 +22,7 @@ func BenchmarkCreateConfigMap(b *testing.B) {
 	rt := ts.Transport(User{Name: "bench", Groups: []string{groupMasters}})
 	data := bytes.Repeat([]byte("x"), 2048)
 	b.ResetTimer()
+	defer reportCPU(b, cpuTime())
 	for i := 0; i < b.N; i++ {
 		body := fmt.Appendf(nil, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cm-%d"},"data":{"d":%q}}`, i, data)
 		req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, "http://x/api/v1/namespaces/default/configmaps", bytes.NewReader(body))
@@ -67,4 +71,69 @@ func BenchmarkListPods(b *testing.B) {
 		resp.Body.Close()
 		b.SetBytes(n)
 	}
+}
+
+// BenchmarkWriteMixHTTPS is D2-API in miniature: 16 clients over one
+// HTTPS (HTTP/2) connection pool, each looping create → merge patch →
+// delete of its own ConfigMaps (1 KiB). ns/op is per write.
+func BenchmarkWriteMixHTTPS(b *testing.B) {
+	ts := newTestServer(b)
+	hc, err := rest.HTTPClientFor(ts.admin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("y"), 1024)
+	base := ts.url + "/api/v1/namespaces/default/configmaps"
+	do := func(method, url, ct string, body []byte, want int) {
+		req, _ := http.NewRequestWithContext(context.Background(), method, url, bytes.NewReader(body))
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		req.Header.Set("Accept", "application/json")
+		resp, err := hc.Do(req)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			b.Errorf("%s %s: HTTP %d", method, url, resp.StatusCode)
+		}
+	}
+	var next atomic.Int64
+	b.SetParallelism(8) // 16 goroutines on 2 CPUs
+	b.ResetTimer()
+	defer reportCPU(b, cpuTime())
+	b.RunParallel(func(pb *testing.PB) {
+		for {
+			name := fmt.Sprintf("cm-%d", next.Add(1))
+			for step := 0; step < 3; step++ {
+				if !pb.Next() {
+					return
+				}
+				switch step {
+				case 0:
+					do(http.MethodPost, base, "application/json", fmt.Appendf(nil, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":%q},"data":{"d":%q}}`, name, data), http.StatusCreated)
+				case 1:
+					do(http.MethodPatch, base+"/"+name, "application/merge-patch+json", []byte(`{"data":{"n":"1"}}`), http.StatusOK)
+				case 2:
+					do(http.MethodDelete, base+"/"+name, "", nil, http.StatusOK)
+				}
+			}
+		}
+	})
+}
+
+// cpuTime is the process's user+system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU adds the CPU time per operation since start: on a shared
+// machine wall time says more about the neighbours than about the code.
+func reportCPU(b *testing.B, start time.Duration) {
+	b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
 }

@@ -21,7 +21,8 @@ import (
 const bootstrapManager = "kube-apiserver"
 
 // Bootstrap prepares the cluster state the server relies on: allocator
-// state from the stored Services, the system namespaces, and Service
+// state from the stored Services, the system namespaces, the system
+// PriorityClasses, and Service
 // default/kubernetes with its Endpoints and EndpointSlice pointing at this
 // server. It is idempotent and runs before the server reports ready.
 func (s *Server) Bootstrap(ctx context.Context) error {
@@ -39,6 +40,11 @@ func (s *Server) Bootstrap(ctx context.Context) error {
 	for _, name := range systemNamespaces {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 		if err := s.ensure(ctx, gvr("", "v1", "namespaces"), "", ns); err != nil {
+			return err
+		}
+	}
+	for _, pc := range systemPriorityClasses() {
+		if err := s.ensure(ctx, priorityClassesGVR, "", pc); err != nil {
 			return err
 		}
 	}

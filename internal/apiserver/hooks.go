@@ -69,6 +69,7 @@ func (s *Server) afterUpdate(ctx context.Context, c *call, obj, old runtime.Obje
 	if !lifecycle {
 		s.propagateDeletion(c.res, obj)
 	}
+	s.protectionAfterUpdate(ctx, obj, old) // admit_storage.go
 	switch o := obj.(type) {
 	case *corev1.Service:
 		if oldSvc, ok := old.(*corev1.Service); ok {
@@ -84,6 +85,11 @@ func (s *Server) afterUpdate(ctx context.Context, c *call, obj, old runtime.Obje
 // beforeDelete refuses deletions upstream refuses, and turns a namespace
 // deletion into Terminating.
 func (s *Server) beforeDelete(ctx context.Context, c *call, obj runtime.Object) error {
+	if pc, ok := priorityClassOf(obj); ok {
+		if err := deletePriorityClass(c, pc); err != nil {
+			return err
+		}
+	}
 	if ns, ok := obj.(*corev1.Namespace); ok {
 		if slices.Contains(systemNamespaces[:3], ns.Name) {
 			return apierrors.NewForbidden(c.gr, ns.Name, errors.New("this namespace may not be deleted"))
@@ -97,6 +103,7 @@ func (s *Server) beforeDelete(ctx context.Context, c *call, obj runtime.Object) 
 
 // afterDelete releases what the object held.
 func (s *Server) afterDelete(ctx context.Context, c *call, obj runtime.Object) {
+	s.protectionAfterDelete(ctx, obj)
 	if svc, ok := obj.(*corev1.Service); ok {
 		s.alloc.releaseService(svc)
 	}

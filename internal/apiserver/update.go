@@ -182,6 +182,11 @@ func (c *call) admitUpdate(ctx context.Context, obj, old runtime.Object, subreso
 	// strategy hooks, no validation.
 	if subresource != "binding" && subresource != "finalize" {
 		st.Default(obj)
+		if subresource == "" {
+			if err := c.s.admitUpdateObject(ctx, c, obj, old); err != nil { // admission.go
+				return nil, err
+			}
+		}
 		if subresource == "status" {
 			st.PrepareForStatusUpdate(ctx, obj, old)
 		} else {

@@ -29,7 +29,12 @@ func catalogGroups() []groupSpec {
 		}}}},
 		{name: "events.k8s.io", versions: []versionSpec{{version: "v1", resources: []*Resource{
 			res("events", "event", "Event", ns, short("ev"), strategy(s.core.event), converter(s.core.eventConverter),
-				storedAs(schema.GroupVersion{Version: "v1"})),
+				storedAs(schema.GroupVersion{Version: "v1"}),
+				// upstream's field label conversion for events.k8s.io/v1
+				fieldLabels("regarding.kind=involvedObject.kind", "regarding.namespace=involvedObject.namespace",
+					"regarding.name=involvedObject.name", "regarding.uid=involvedObject.uid",
+					"regarding.apiVersion=involvedObject.apiVersion", "regarding.resourceVersion=involvedObject.resourceVersion",
+					"regarding.fieldPath=involvedObject.fieldPath", "reason", "reportingController=reportingComponent", "type")),
 		}}}},
 		{name: "authentication.k8s.io", versions: []versionSpec{{version: "v1", resources: []*Resource{
 			res("selfsubjectreviews", "selfsubjectreview", "SelfSubjectReview", cluster, verbs("create")),

@@ -14,6 +14,7 @@ func TestConvertFieldSelector(t *testing.T) {
 	pods, _ := r.Lookup(schema.GroupVersionResource{Version: "v1", Resource: "pods"})
 	nodes, _ := r.Lookup(schema.GroupVersionResource{Version: "v1", Resource: "nodes"})
 	cms, _ := r.Lookup(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"})
+	events, _ := r.Lookup(schema.GroupVersionResource{Group: "events.k8s.io", Version: "v1", Resource: "events"})
 	for _, tc := range []struct {
 		res     *Resource
 		sel     string
@@ -28,6 +29,10 @@ func TestConvertFieldSelector(t *testing.T) {
 		{nodes, "metadata.namespace=x", "", "field label not supported: metadata.namespace"},
 		{cms, "metadata.name=a", "metadata.name=a", ""},
 		{cms, "data.x=a", "", `"data.x" is not a known field selector: only "metadata.name", "metadata.namespace"`},
+		{events, "regarding.name=web,reportingController=kubelet", "involvedObject.name=web,reportingComponent=kubelet", ""},
+		{events, "regarding.kind=Pod,type=Warning,reason=BackOff", "reason=BackOff,involvedObject.kind=Pod,type=Warning", ""},
+		{events, "involvedObject.name=web", "", "field label not supported: involvedObject.name"},
+		{events, "source=kubelet", "", "field label not supported: source"},
 	} {
 		sel, err := fields.ParseSelector(tc.sel)
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/validation/path"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -187,6 +188,28 @@ func priorityClassStrategy() *typeStrategy {
 					pc.PreemptionPolicy = ptr.To(corev1PreemptLowerPriority)
 				}
 			})
+		},
+		validate: func(obj runtime.Object) field.ErrorList {
+			pc, ok := obj.(*schedulingv1.PriorityClass)
+			if !ok {
+				return nil
+			}
+			return validatePriorityClass(pc)
+		},
+		validateUpdate: func(obj, old runtime.Object) field.ErrorList {
+			pc, ok1 := obj.(*schedulingv1.PriorityClass)
+			o, ok2 := old.(*schedulingv1.PriorityClass)
+			if !ok1 || !ok2 {
+				return nil
+			}
+			var errs field.ErrorList
+			if pc.Value != o.Value {
+				errs = append(errs, field.Forbidden(field.NewPath("value"), "may not be changed in an update."))
+			}
+			if !equality.Semantic.DeepEqual(pc.PreemptionPolicy, o.PreemptionPolicy) {
+				errs = append(errs, field.Invalid(field.NewPath("preemptionPolicy"), pc.PreemptionPolicy, "field is immutable"))
+			}
+			return errs
 		},
 		columns: nameColumn().
 			add("Value", "integer", schedulingv1.PriorityClass{}.SwaggerDoc()["value"]).
@@ -378,4 +401,36 @@ func rbacRoleStrategy(namespaced bool) *typeStrategy {
 			}
 			return nil
 		}}
+}
+
+// System PriorityClasses upstream creates; names with their prefix are
+// reserved for them.
+var systemPriorityValues = map[string]int32{"system-node-critical": 2000001000, "system-cluster-critical": 2000000000}
+
+// validatePriorityClass is upstream's ValidatePriorityClass beyond
+// metadata: system- names only for the built-in classes with their values,
+// user values up to one billion.
+func validatePriorityClass(pc *schedulingv1.PriorityClass) field.ErrorList {
+	const prefix = "system-"
+	if strings.HasPrefix(pc.Name, prefix) {
+		var problem string
+		v, known := systemPriorityValues[pc.Name]
+		switch {
+		case !known:
+			problem = pc.Name + " is not a known system priority class"
+		case v != pc.Value:
+			problem = fmt.Sprintf("value of %s PriorityClass must be %d", pc.Name, v)
+		case pc.GlobalDefault:
+			problem = fmt.Sprintf("globalDefault of %s PriorityClass must be false", pc.Name)
+		}
+		if problem != "" {
+			return field.ErrorList{field.Forbidden(field.NewPath("metadata", "name"),
+				"priority class names with '"+prefix+"' prefix are reserved for system use only. error: "+problem)}
+		}
+		return nil
+	}
+	if pc.Value > 1000000000 {
+		return field.ErrorList{field.Forbidden(field.NewPath("value"), "maximum allowed value of a user defined priority is 1000000000")}
+	}
+	return nil
 }

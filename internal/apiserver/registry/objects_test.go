@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -257,5 +258,41 @@ func TestServiceTable(t *testing.T) {
 		if err != nil || toYAML(t, cells) != toYAML(t, tc.want) {
 			t.Errorf("%s: %q %v, want %q", tc.name, cells, err, tc.want)
 		}
+	}
+}
+
+// Status updates keep metadata changes where upstream's status strategy
+// copies only the spec back (Deployments: not labels), and reset them for
+// newer types.
+func TestStatusUpdateMetadata(t *testing.T) {
+	ctx := context.Background()
+	deploy := mustResource(t, "apps", "v1", "deployments")
+	old := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "d", Labels: map[string]string{"app": "d"}},
+		Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](1)}}
+	upd := old.DeepCopy()
+	upd.Annotations = map[string]string{"deployment.kubernetes.io/revision": "2"}
+	upd.Labels = map[string]string{"app": "changed"}
+	upd.Spec.Replicas = ptr.To[int32](5)
+	upd.Status.Replicas = 1
+	deploy.Strategy.PrepareForStatusUpdate(ctx, upd, old)
+	if upd.Annotations["deployment.kubernetes.io/revision"] != "2" || upd.Labels["app"] != "d" || *upd.Spec.Replicas != 1 || upd.Status.Replicas != 1 {
+		t.Errorf("deployment status update: annotations %v labels %v replicas %d status %d", upd.Annotations, upd.Labels, *upd.Spec.Replicas, upd.Status.Replicas)
+	}
+	rs := mustResource(t, "apps", "v1", "replicasets")
+	oldRS := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "r"}}
+	updRS := oldRS.DeepCopy()
+	updRS.Labels = map[string]string{"a": "b"}
+	updRS.Annotations = map[string]string{"c": "d"}
+	rs.Strategy.PrepareForStatusUpdate(ctx, updRS, oldRS)
+	if updRS.Labels["a"] != "b" || updRS.Annotations["c"] != "d" {
+		t.Errorf("replicaset status update dropped metadata: %+v", updRS.ObjectMeta)
+	}
+	vap := mustResource(t, "admissionregistration.k8s.io", "v1", "validatingadmissionpolicies")
+	oldVAP := &admissionregistrationv1.ValidatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "p"}}
+	updVAP := oldVAP.DeepCopy()
+	updVAP.Labels = map[string]string{"a": "b"}
+	vap.Strategy.PrepareForStatusUpdate(ctx, updVAP, oldVAP)
+	if updVAP.Labels != nil {
+		t.Errorf("admission policy status update kept labels: %v", updVAP.Labels)
 	}
 }

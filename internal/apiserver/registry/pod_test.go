@@ -277,13 +277,16 @@ func TestPodUpdate(t *testing.T) {
 		t.Errorf("spec change: %v", errs)
 	}
 
+	// pods/status changes status and metadata but the spec and owner
+	// references, as upstream's podStatusStrategy.
 	status := old.DeepCopy()
 	status.Spec.NodeName = "sneaky"
 	status.Labels = map[string]string{"x": "y"}
+	status.OwnerReferences = []metav1.OwnerReference{{Name: "corrupt"}}
 	status.Status.Phase = corev1.PodSucceeded
 	res.Strategy.PrepareForStatusUpdate(ctx, status, old)
-	if status.Spec.NodeName != "" || status.Labels != nil || status.Status.Phase != corev1.PodSucceeded {
-		t.Errorf("status update: node %q labels %v phase %q", status.Spec.NodeName, status.Labels, status.Status.Phase)
+	if status.Spec.NodeName != "" || status.Labels["x"] != "y" || status.OwnerReferences != nil || status.Status.Phase != corev1.PodSucceeded {
+		t.Errorf("status update: node %q labels %v owners %v phase %q", status.Spec.NodeName, status.Labels, status.OwnerReferences, status.Status.Phase)
 	}
 }
 

@@ -80,5 +80,11 @@ func newStrategies() *strategies {
 	s.flowSchema = flowSchemaStrategy()
 	s.priorityLevel = priorityLevelStrategy()
 	withTemplateWarnings(s.deployment, s.replicaSet, s.statefulSet, s.daemonSet, s.job, s.cronJob, s.core.rc, s.core.podTemplate)
+	for _, st := range []*typeStrategy{s.core.node, s.core.namespace, s.core.service, s.core.pvc, s.core.pv, s.core.rc, s.core.quota,
+		s.replicaSet, s.statefulSet, s.daemonSet, s.job, s.cronJob, s.hpa, s.pdb, s.ingress} {
+		st.statusMeta = statusSpecOnly
+	}
+	s.deployment.statusMeta = statusKeepsLabels
+	s.core.pod.statusMeta = statusKeepsOwners
 	return s
 }

@@ -31,6 +31,14 @@ type typeStrategy struct {
 	// generation: metadata.generation is 1 on create and is bumped when the
 	// spec changes (upstream strategies of workload-like types).
 	generation bool
+	// statusMeta says what a status update may change in metadata.
+	// Upstream's older status strategies (core, apps, batch, autoscaling,
+	// policy, ingress) copy only the spec back, so labels, annotations,
+	// finalizers and owner references change through status too (the
+	// deployment controller writes deployment.kubernetes.io/revision that
+	// way); newer ones reset metadata (metav1.ResetObjectMetaForStatus),
+	// the default here.
+	statusMeta statusMetaRule
 	// nameFn validates metadata.name (and generateName); DNS-1123
 	// subdomain unless set.
 	nameFn apivalidation.ValidateNameFunc
@@ -51,6 +59,16 @@ type typeStrategy struct {
 }
 
 var _ Strategy = (*typeStrategy)(nil)
+
+// statusMetaRule is what a status update keeps of the stored metadata.
+type statusMetaRule int
+
+const (
+	statusResetsMeta  statusMetaRule = iota // labels, annotations, finalizers, owners, generation
+	statusSpecOnly                          // nothing (only the spec is copied back)
+	statusKeepsLabels                       // labels
+	statusKeepsOwners                       // owner references
+)
 
 // newGenericStrategy is the strategy of resources without special
 // behaviour.
@@ -112,7 +130,14 @@ func (s *typeStrategy) PrepareForStatusUpdate(_ context.Context, obj, old runtim
 	newMeta, err1 := meta.Accessor(obj)
 	oldMeta, err2 := meta.Accessor(old)
 	if err1 == nil && err2 == nil {
-		metav1.ResetObjectMetaForStatus(newMeta, oldMeta)
+		switch s.statusMeta {
+		case statusResetsMeta:
+			metav1.ResetObjectMetaForStatus(newMeta, oldMeta)
+		case statusKeepsLabels: // deployments
+			newMeta.SetLabels(oldMeta.GetLabels())
+		case statusKeepsOwners: // pods (old kubelets corrupted them)
+			newMeta.SetOwnerReferences(oldMeta.GetOwnerReferences())
+		}
 	}
 	if s.prepareStatus != nil {
 		s.prepareStatus(obj, old)

@@ -121,7 +121,9 @@ func TestOrderedCreationScaleDownAndPartitionedUpdate(t *testing.T) {
 		p.Labels[appsv1.PodIndexLabel] != "1" || p.Labels[appsv1.ControllerRevisionHashLabelKey] == "" {
 		t.Fatalf("pod identity: hostname %q subdomain %q labels %v", p.Spec.Hostname, p.Spec.Subdomain, p.Labels)
 	}
-	if v := p.Spec.Volumes; len(v) != 1 || v[0].PersistentVolumeClaim == nil || v[0].PersistentVolumeClaim.ClaimName != "data-web-1" {
+	// The claim's volume comes first; the API server's ServiceAccount
+	// admission adds the token volume after it.
+	if v := p.Spec.Volumes; len(v) == 0 || v[0].PersistentVolumeClaim == nil || v[0].PersistentVolumeClaim.ClaimName != "data-web-1" {
 		t.Fatalf("pod volumes %+v", v)
 	}
 	pvc, err := f.Set.PersistentVolumeClaims("default").Get(f.Ctx, "data-web-1", metav1.GetOptions{})
