@@ -6,50 +6,17 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
-// google/nftables asks the kernel to acknowledge, and for rules to echo,
-// every message of a batch and reads the answers one by one. For a full
-// sync of tens of thousands of chains that costs seconds and overflows the
-// socket's receive buffer. So a Tx lets the library build the batch but
-// sends it itself: no acknowledgement or echo except for the last message,
-// one sendmsg, and then only errors and that one acknowledgement to read.
-// The library is handed a fake acknowledgement per message.
+// A batch goes out in one sendmsg with only its last message asking for an
+// acknowledgement (google/nftables asks for one, and for rules an echo, per
+// message and reads them one by one, which for tens of thousands of
+// objects cost seconds and overflowed the socket buffer); then only errors
+// and that one acknowledgement are read.
 
-// transport stands in for the netlink socket of the message builder.
-func (tx *Tx) transport(req []netlink.Message) ([]netlink.Message, error) {
-	if req == nil {
-		// The builder waits for one acknowledgement per message.
-		return []netlink.Message{{Header: netlink.Header{Type: netlink.Error}, Data: make([]byte, 20)}}, nil
-	}
-	tx.sendErr = tx.send(req)
-	return nil, nil
-}
-
-const ackOrEcho = netlink.Acknowledge | netlink.HeaderFlags(unix.NLM_F_ECHO)
-
-func (tx *Tx) send(req []netlink.Message) error {
-	// req is BATCH_BEGIN, the messages, BATCH_END.
-	if len(req) < 3 {
-		return nil
-	}
-	for i := range req {
-		req[i].Header.Flags &^= ackOrEcho
-		req[i].Header.Sequence = uint32(i + 1)
-	}
-	last := len(req) - 2
-	req[last].Header.Flags |= netlink.Acknowledge
-	buf := make([]byte, 0, 64*len(req))
-	for _, m := range req {
-		b, err := m.MarshalBinary()
-		if err != nil {
-			return fmt.Errorf("marshal batch: %w", err)
-		}
-		buf = append(buf, b...)
-	}
-
+func (tx *Tx) send() error {
+	buf, last := tx.b.close()
 	fd, err := tx.socket()
 	if err != nil {
 		return err
@@ -58,7 +25,7 @@ func (tx *Tx) send(req []netlink.Message) error {
 	if err := unix.Sendto(fd, buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return fmt.Errorf("send batch: %w", err)
 	}
-	return readBatchResult(fd, uint32(last+1), func(seq uint32) string { return tx.describe(req, seq) })
+	return readBatchResult(fd, last, tx.describe)
 }
 
 // socket opens a netfilter netlink socket in the transaction's namespace
@@ -120,47 +87,19 @@ func readBatchResult(fd int, last uint32, describe func(uint32) string) error {
 }
 
 // describe names the message with sequence seq for an error.
-func (tx *Tx) describe(req []netlink.Message, seq uint32) string {
+func (tx *Tx) describe(seq uint32) string {
 	i := int(seq) - 1
-	if i < 0 || i >= len(req) {
+	if i <= 0 || i >= len(tx.b.infos) {
 		return fmt.Sprintf("message %d", seq)
 	}
 	kinds := map[uint16]string{unix.NFT_MSG_NEWTABLE: "add table", unix.NFT_MSG_DELTABLE: "delete table",
 		unix.NFT_MSG_NEWCHAIN: "add chain", unix.NFT_MSG_DELCHAIN: "delete chain", unix.NFT_MSG_NEWRULE: "add rule",
 		unix.NFT_MSG_DELRULE: "delete rules", unix.NFT_MSG_NEWSET: "add set", unix.NFT_MSG_DELSET: "delete set",
 		unix.NFT_MSG_NEWSETELEM: "add elements", unix.NFT_MSG_DELSETELEM: "delete elements"}
-	kind := kinds[uint16(req[i].Header.Type)&0xff]
+	in := tx.b.infos[i]
+	kind := kinds[in.kind]
 	if kind == "" {
-		kind = fmt.Sprintf("message type %#x", uint16(req[i].Header.Type))
+		kind = fmt.Sprintf("message type %#x", in.kind)
 	}
-	return fmt.Sprintf("%s (message %d of %d) %s", kind, i, len(req)-2, names(req[i].Data))
-}
-
-// names extracts the printable strings (table, chain, set names) of a
-// message for error reports.
-func names(data []byte) string {
-	if len(data) < 4 {
-		return ""
-	}
-	ad, err := netlink.NewAttributeDecoder(data[4:])
-	if err != nil {
-		return ""
-	}
-	var out []string
-	for ad.Next() && len(out) < 3 {
-		b := ad.Bytes()
-		if len(b) > 1 && b[len(b)-1] == 0 && printable(b[:len(b)-1]) {
-			out = append(out, string(b[:len(b)-1]))
-		}
-	}
-	return fmt.Sprint(out)
-}
-
-func printable(b []byte) bool {
-	for _, c := range b {
-		if c < 0x20 || c > 0x7e {
-			return false
-		}
-	}
-	return true
+	return fmt.Sprintf("%s %s (message %d of %d)", kind, in.name, i, tx.b.messages())
 }

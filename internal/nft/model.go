@@ -1,6 +1,8 @@
 package nft
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -83,7 +85,8 @@ func (v Verdict) String() string {
 func (v Verdict) expr() *expr.Verdict { return &expr.Verdict{Kind: v.Kind, Chain: v.Chain} }
 
 // Key is one element key of a set or map: its bytes as the kernel stores
-// them and its text as nft prints it. KeyEnd is set for intervals.
+// them and, optionally, its text as nft prints it (when empty, the text
+// is rendered from the set's field types). End is set for intervals.
 type Key struct {
 	Text   string
 	Bytes  []byte
@@ -105,7 +108,7 @@ func (e Element) Same(o Element) bool {
 	case e.Verdict != nil || o.Verdict != nil:
 		return e.Verdict != nil && o.Verdict != nil && *e.Verdict == *o.Verdict
 	case e.Value != nil || o.Value != nil:
-		return e.Value != nil && o.Value != nil && e.Value.Text == o.Value.Text
+		return e.Value != nil && o.Value != nil && bytes.Equal(e.Value.Bytes, o.Value.Bytes)
 	}
 	return true
 }
@@ -119,7 +122,15 @@ type Set struct {
 	Interval bool                   // elements are prefixes or ranges
 	Dynamic  bool                   // updated from the packet path
 	Timeout  time.Duration          // element timeout (dynamic sets)
-	Elements map[string]Element     // by Key.Text
+	Size     uint32                 // maximum number of elements (0: no limit)
+	Typeof   *Typeof                // the expressions fields come from (for nft's printing)
+	Elements map[string]Element     // by string(Key.Bytes)
+}
+
+// TypeofMap returns a data map whose key and data fields are declared by
+// the expressions that produce them.
+func TypeofMap(name string, t *Typeof) *Set {
+	return &Set{Name: name, Fields: fieldsOf(t.Key), Data: fieldsOf(t.Data), Typeof: t}
 }
 
 // AddElement adds (or replaces) an element.
@@ -127,7 +138,23 @@ func (s *Set) AddElement(e Element) {
 	if s.Elements == nil {
 		s.Elements = make(map[string]Element)
 	}
-	s.Elements[e.Key.Text] = e
+	s.Elements[string(e.Key.Bytes)] = e
+}
+
+// KeyText is the text nft prints for a key of this set.
+func (s *Set) KeyText(k Key) string {
+	if k.Text != "" {
+		return k.Text
+	}
+	return render(s.Fields, k.Bytes)
+}
+
+// ValueText is the text nft prints for data of this map.
+func (s *Set) ValueText(v *Key) string {
+	if v.Text != "" {
+		return v.Text
+	}
+	return render(s.Data, v.Bytes)
 }
 
 func (s *Set) typeText() string {
@@ -221,7 +248,11 @@ func writeSet(b *strings.Builder, s *Set) {
 	if s.Map || len(s.Data) > 0 {
 		kind = "map"
 	}
-	fmt.Fprintf(b, "\t%s %s {\n\t\ttype %s\n", kind, s.Name, s.typeText())
+	if s.Typeof != nil {
+		fmt.Fprintf(b, "\t%s %s {\n\t\ttypeof %s\n", kind, s.Name, s.Typeof.text())
+	} else {
+		fmt.Fprintf(b, "\t%s %s {\n\t\ttype %s\n", kind, s.Name, s.typeText())
+	}
 	var flags []string
 	if s.Interval {
 		flags = append(flags, "interval")
@@ -238,17 +269,25 @@ func writeSet(b *strings.Builder, s *Set) {
 	if s.Timeout > 0 {
 		fmt.Fprintf(b, "\t\ttimeout %s\n", nftDuration(s.Timeout))
 	}
+	if s.Size > 0 {
+		fmt.Fprintf(b, "\t\tsize %d\n", s.Size)
+	}
 	if len(s.Elements) > 0 {
-		b.WriteString("\t\telements = {\n")
-		for _, k := range sortedKeys(s.Elements) {
-			e := s.Elements[k]
-			if e.Verdict != nil {
-				fmt.Fprintf(b, "\t\t\t%s : %s,\n", k, e.Verdict)
-			} else if e.Value != nil {
-				fmt.Fprintf(b, "\t\t\t%s : %s,\n", k, e.Value.Text)
-			} else {
-				fmt.Fprintf(b, "\t\t\t%s,\n", k)
+		lines := make([]string, 0, len(s.Elements))
+		for _, e := range s.Elements {
+			k := s.KeyText(e.Key)
+			switch {
+			case e.Verdict != nil:
+				k += " : " + e.Verdict.String()
+			case e.Value != nil:
+				k += " : " + s.ValueText(e.Value)
 			}
+			lines = append(lines, k)
+		}
+		slices.Sort(lines)
+		b.WriteString("\t\telements = {\n")
+		for _, l := range lines {
+			fmt.Fprintf(b, "\t\t\t%s,\n", l)
 		}
 		b.WriteString("\t\t}\n")
 	}
@@ -349,15 +388,50 @@ func increment(b []byte) []byte {
 
 // ServiceKey is the key "addr . proto . port" of a service map.
 func (f Family) ServiceKey(a netip.Addr, p Protocol, port uint16) Key {
-	b := append(pad4(f.addrBytes(a)), pad4([]byte{byte(p)})...)
-	b = append(b, pad4(be16(port))...)
-	return Key{Text: fmt.Sprintf("%s . %s . %d", a, p, port), Bytes: b}
+	return Key{Bytes: f.appendServiceKey(make([]byte, 0, f.AddrLen()+12), a, p, port)}
+}
+
+func (f Family) appendServiceKey(b []byte, a netip.Addr, p Protocol, port uint16) []byte {
+	if f == IPv6 {
+		a16 := a.As16()
+		b = append(b, a16[:]...)
+	} else {
+		a4 := a.Unmap().As4()
+		b = append(b, a4[:]...)
+	}
+	return appendProtoPort(b, p, port)
+}
+
+func appendProtoPort(b []byte, p Protocol, port uint16) []byte {
+	return append(b, byte(p), 0, 0, 0, byte(port>>8), byte(port), 0, 0)
 }
 
 // ProtoPortKey is the key "proto . port" of a node-port map.
 func ProtoPortKey(p Protocol, port uint16) Key {
-	b := append(pad4([]byte{byte(p)}), pad4(be16(port))...)
-	return Key{Text: fmt.Sprintf("%s . %d", p, port), Bytes: b}
+	return Key{Bytes: appendProtoPort(make([]byte, 0, 12), p, port)}
+}
+
+// EndpointKey is the key "addr . proto . port . slot" of an endpoint map
+// (slot in host byte order, as numgen yields it).
+func (f Family) EndpointKey(a netip.Addr, p Protocol, port uint16, slot uint32) Key {
+	b := f.appendServiceKey(make([]byte, 0, f.AddrLen()+12), a, p, port)
+	return Key{Bytes: binary.NativeEndian.AppendUint32(b, slot)}
+}
+
+// NodePortEndpointKey is the key "proto . port . slot" of a node-port
+// endpoint map.
+func NodePortEndpointKey(p Protocol, port uint16, slot uint32) Key {
+	return Key{Bytes: binary.NativeEndian.AppendUint32(appendProtoPort(make([]byte, 0, 12), p, port), slot)}
+}
+
+// EndpointTypeof declares an endpoint map: "daddr . l4proto . dport .
+// numgen" (without the address for node ports) to "addr . port".
+func (f Family) EndpointTypeof(nodePort bool) *Typeof {
+	key := []TypeofExpr{f.DAddrExpr(), L4ProtoExpr(), DPortExpr(), NumgenExpr(1)}
+	if nodePort {
+		key = key[1:]
+	}
+	return &Typeof{Key: key, Data: []TypeofExpr{f.DAddrExpr(), DPortExpr()}}
 }
 
 // ServiceFields are the fields of a service map for f.
@@ -377,7 +451,7 @@ func (f Family) AddrFields() []nftables.SetDatatype {
 
 // AddrPairKey is the key "a . b" of a set of address pairs.
 func (f Family) AddrPairKey(a, b netip.Addr) Key {
-	return Key{Text: a.String() + " . " + b.String(), Bytes: append(f.addrBytes(a), f.addrBytes(b)...)}
+	return Key{Bytes: append(f.addrBytes(a), f.addrBytes(b)...)}
 }
 
 // AddrPairFields are the fields of a set of address pairs.
@@ -385,28 +459,9 @@ func (f Family) AddrPairFields() []nftables.SetDatatype {
 	return []nftables.SetDatatype{f.addrType(), f.addrType()}
 }
 
-// SlotKey is the key "slot . id" of an endpoint map: slot is what
-// `numgen random mod N` yields (host byte order), id names the chain.
-func SlotKey(slot uint32, id uint64) Key {
-	b := append(native32(slot), idBytes(id)...)
-	return Key{Text: fmt.Sprintf("%d . %#016x", slot, id), Bytes: b}
-}
-
-func idBytes(id uint64) []byte {
-	return []byte{byte(id >> 56), byte(id >> 48), byte(id >> 40), byte(id >> 32), byte(id >> 24), byte(id >> 16), byte(id >> 8), byte(id)}
-}
-
-// SlotFields are the key fields of an endpoint map (slot . id-high .
-// id-low), typed "mark": the nft tool cannot print a concatenation of
-// plain integers (it aborts on `nft list`), it can print marks.
-func SlotFields() []nftables.SetDatatype {
-	return []nftables.SetDatatype{nftables.TypeMark, nftables.TypeMark, nftables.TypeMark}
-}
-
 // EndpointValue is the data "addr . port" of an endpoint map.
 func (f Family) EndpointValue(a netip.Addr, port uint16) *Key {
-	text := fmt.Sprintf("%s . %d", a, port)
-	return &Key{Text: text, Bytes: append(f.addrBytes(a), pad4(be16(port))...)}
+	return &Key{Bytes: append(f.addrBytes(a), byte(port>>8), byte(port), 0, 0)}
 }
 
 // EndpointFields are the value fields of an endpoint map.

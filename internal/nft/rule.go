@@ -249,6 +249,62 @@ func (r *R) ServiceVmap(set string) Rule {
 		&expr.Lookup{SourceRegister: 1, SetName: set, IsDestRegSet: true, DestRegister: 0}).Build()
 }
 
+// serviceKey loads "daddr . l4proto . dport" into registers 1, 9/12, 10/13.
+func (r *R) serviceKey() (exprs []expr.Any, next uint32) {
+	n := uint32(r.fam.AddrLen())
+	protoReg := 8 + n/4
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: r.fam.dstOffset(), Len: n},
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: protoReg},
+		&expr.Payload{DestRegister: protoReg + 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+	}, protoReg + 2
+}
+
+// protoPortKey loads "l4proto . dport" into registers 1 and 9.
+func protoPortKey() (exprs []expr.Any, next uint32) {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Payload{DestRegister: 9, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+	}, 10
+}
+
+// ServiceIn matches "daddr . l4proto . dport" against a set.
+func (r *R) ServiceIn(set string) *R {
+	exprs, _ := r.serviceKey()
+	return r.add(fmt.Sprintf("%s daddr . meta l4proto . th dport @%s", r.fam, set),
+		append(exprs, &expr.Lookup{SourceRegister: 1, SetName: set})...)
+}
+
+// ProtoPortIn matches "l4proto . dport" against a set.
+func (r *R) ProtoPortIn(set string) *R {
+	exprs, _ := protoPortKey()
+	return r.add("meta l4proto . th dport @"+set, append(exprs, &expr.Lookup{SourceRegister: 1, SetName: set})...)
+}
+
+// PickDNAT rewrites the destination to one of n endpoints at random: the
+// key "daddr . l4proto . dport . slot", slot = offset + (random mod n), is
+// looked up in the endpoint map set, which yields "addr . port". With
+// nodePort the key is "l4proto . dport . slot". The rule depends only on
+// n: which endpoints a Service has are map elements.
+func (r *R) PickDNAT(set string, n, offset uint32, nodePort bool) Rule {
+	exprs, next := r.serviceKey()
+	key := fmt.Sprintf("%s daddr . meta l4proto . th dport", r.fam)
+	if nodePort {
+		exprs, next = protoPortKey()
+		key = "meta l4proto . th dport"
+	}
+	text := fmt.Sprintf("dnat %s to %s . numgen random mod %d", r.fam, key, n)
+	if offset > 0 {
+		text += fmt.Sprintf(" offset %d", offset)
+	}
+	protoReg := 8 + uint32(r.fam.AddrLen())/4
+	exprs = append(exprs,
+		&expr.Numgen{Register: next, Modulus: n, Offset: offset, Type: unix.NFT_NG_RANDOM},
+		&expr.Lookup{SourceRegister: 1, SetName: set, IsDestRegSet: true, DestRegister: 1},
+		&expr.NAT{Type: expr.NATTypeDestNAT, Family: r.fam.nfproto(), RegAddrMin: 1, RegProtoMin: protoReg, Specified: true})
+	return r.add(text+" map @"+set, exprs...).Build()
+}
+
 // ProtoPortVmap dispatches "l4proto . dport" through a verdict map.
 func (r *R) ProtoPortVmap(set string) Rule {
 	return r.add("meta l4proto . th dport vmap @"+set,
@@ -291,22 +347,6 @@ func (r *R) DNAT(a netip.Addr, port uint16) Rule {
 		&expr.Immediate{Register: 1, Data: r.fam.addrBytes(a)},
 		&expr.Immediate{Register: 2, Data: be16(port)},
 		&expr.NAT{Type: expr.NATTypeDestNAT, Family: r.fam.nfproto(), RegAddrMin: 1, RegProtoMin: 2, Specified: true}).Build()
-}
-
-// DNATMap rewrites the destination to the endpoint a random slot of n
-// maps to in an endpoint map: `numgen random mod n . id` is looked up
-// in set, which yields "addr . port". Endpoints then change as map
-// elements, without touching the rule (a rule with NAT makes the kernel
-// re-validate every chain of the table; an element change does not).
-func (r *R) DNATMap(n int, id uint64, set string) Rule {
-	b := idBytes(id)
-	protoReg := 8 + uint32(r.fam.AddrLen())/4
-	return r.add(fmt.Sprintf("dnat to numgen random mod %d . %#016x map @%s", n, id, set),
-		&expr.Numgen{Register: 1, Modulus: uint32(n), Type: unix.NFT_NG_RANDOM},
-		&expr.Immediate{Register: 9, Data: b[:4]},
-		&expr.Immediate{Register: 10, Data: b[4:]},
-		&expr.Lookup{SourceRegister: 1, SetName: set, IsDestRegSet: true, DestRegister: 1},
-		&expr.NAT{Type: expr.NATTypeDestNAT, Family: r.fam.nfproto(), RegAddrMin: 1, RegProtoMin: protoReg, Specified: true}).Build()
 }
 
 // Masquerade rewrites the source to the outgoing interface's address.

@@ -2,124 +2,166 @@ package nft
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
 )
 
 // Tx collects changes to one table; Commit sends them as one atomic
 // netlink transaction.
 type Tx struct {
-	c       *nftables.Conn // builds this transaction's messages
-	nsFd    int
-	fam     Family
-	table   *nftables.Table
-	ops     int
-	err     error
-	sendErr error
+	nsFd  int
+	fam   Family
+	table string
+	b     *batch
+	err   error
+	sets  uint32 // set ids handed out (the kernel wants one per new set)
 }
 
 // Begin starts a transaction on table name of family f.
 func (c *Conn) Begin(name string, f Family) *Tx {
-	tx := &Tx{nsFd: c.nsFd, fam: f, table: &nftables.Table{Name: name, Family: f.table()}}
-	// google/nftables builds the messages; sending goes through tx.send
-	// (see batch_linux.go). A transaction has its own builder so that a
-	// failed one leaves nothing queued behind for the next.
-	tx.c, tx.err = nftables.New(nftables.WithTestDial(tx.transport))
-	return tx
+	return &Tx{nsFd: c.nsFd, fam: f, table: name, b: newBatch()}
 }
 
-// Ops is the number of changes queued so far.
-func (tx *Tx) Ops() int { return tx.ops }
+// Ops is the number of netlink messages queued so far.
+func (tx *Tx) Ops() int { return tx.b.messages() }
+
+// Bytes is the size of the batch queued so far.
+func (tx *Tx) Bytes() int { return len(tx.b.buf) }
+
+func (tx *Tx) tableMsg(kind uint16, flags uint16) {
+	tx.b.msg(kind, flags, tx.fam, tx.table)
+	tx.b.buf = tx.b.buf.str(unix.NFTA_TABLE_NAME, tx.table)
+	tx.b.finish()
+}
 
 // Recreate deletes the table if it exists and adds it back empty.
 func (tx *Tx) Recreate() {
-	tx.c.AddTable(tx.table)
-	tx.c.DelTable(tx.table)
-	tx.c.AddTable(tx.table)
-	tx.ops += 3
+	tx.EnsureTable()
+	tx.tableMsg(unix.NFT_MSG_DELTABLE, 0)
+	tx.EnsureTable()
 }
 
 // EnsureTable adds the table unless it exists.
-func (tx *Tx) EnsureTable() {
-	tx.c.AddTable(tx.table)
-	tx.ops++
-}
+func (tx *Tx) EnsureTable() { tx.tableMsg(unix.NFT_MSG_NEWTABLE, unix.NLM_F_CREATE) }
 
-func (tx *Tx) chain(c *Chain) *nftables.Chain {
-	ch := &nftables.Chain{Name: c.Name, Table: tx.table}
-	if c.Base != nil {
-		ch.Type = nftables.ChainType(c.Base.Type)
-		ch.Hooknum = hooknum(c.Base.Hook)
-		p := nftables.ChainPriority(c.Base.Priority)
-		ch.Priority = &p
-		accept := nftables.ChainPolicyAccept
-		ch.Policy = &accept
-	}
-	return ch
-}
-
-func hooknum(h Hook) *nftables.ChainHook {
+func hooknum(h Hook) uint32 {
 	switch h {
 	case Prerouting:
-		return nftables.ChainHookPrerouting
+		return unix.NF_INET_PRE_ROUTING
 	case Input:
-		return nftables.ChainHookInput
+		return unix.NF_INET_LOCAL_IN
 	case Forward:
-		return nftables.ChainHookForward
+		return unix.NF_INET_FORWARD
 	case Output:
-		return nftables.ChainHookOutput
+		return unix.NF_INET_LOCAL_OUT
 	}
-	return nftables.ChainHookPostrouting
+	return unix.NF_INET_POST_ROUTING
+}
+
+func (tx *Tx) chainMsg(kind uint16, flags uint16, name string) {
+	tx.b.msg(kind, flags, tx.fam, name)
+	tx.b.buf = tx.b.buf.str(unix.NFTA_CHAIN_TABLE, tx.table).str(unix.NFTA_CHAIN_NAME, name)
 }
 
 // AddChain adds an empty chain (rules come with AddRules, after the sets
 // and chains they refer to exist).
 func (tx *Tx) AddChain(c *Chain) {
-	tx.c.AddChain(tx.chain(c))
-	tx.ops++
+	tx.chainMsg(unix.NFT_MSG_NEWCHAIN, unix.NLM_F_CREATE, c.Name)
+	if c.Base != nil {
+		e, s := tx.b.buf.nest(unix.NFTA_CHAIN_HOOK)
+		e = e.u32(unix.NFTA_HOOK_HOOKNUM, hooknum(c.Base.Hook)).u32(unix.NFTA_HOOK_PRIORITY, uint32(c.Base.Priority)).end(s)
+		tx.b.buf = e.u32(unix.NFTA_CHAIN_POLICY, nfAccept).str(unix.NFTA_CHAIN_TYPE, c.Base.Type)
+	}
+	tx.b.finish()
 }
 
 // FlushChain removes every rule of a chain.
 func (tx *Tx) FlushChain(c *Chain) {
-	tx.c.FlushChain(tx.chain(&Chain{Name: c.Name}))
-	tx.ops++
+	tx.b.msg(unix.NFT_MSG_DELRULE, 0, tx.fam, c.Name)
+	tx.b.buf = tx.b.buf.str(unix.NFTA_RULE_TABLE, tx.table).str(unix.NFTA_RULE_CHAIN, c.Name)
+	tx.b.finish()
 }
 
 // DelChain deletes an empty, unreferenced chain.
 func (tx *Tx) DelChain(name string) {
-	tx.c.DelChain(&nftables.Chain{Name: name, Table: tx.table})
-	tx.ops++
+	tx.chainMsg(unix.NFT_MSG_DELCHAIN, 0, name)
+	tx.b.finish()
 }
 
 // AddRules appends the chain's rules.
 func (tx *Tx) AddRules(c *Chain) {
-	ch := &nftables.Chain{Name: c.Name, Table: tx.table}
 	for _, r := range c.Rules {
-		tx.c.AddRule(&nftables.Rule{Table: tx.table, Chain: ch, Exprs: r.exprs})
-		tx.ops++
+		tx.b.msg(unix.NFT_MSG_NEWRULE, unix.NLM_F_CREATE|unix.NLM_F_APPEND, tx.fam, c.Name)
+		e := tx.b.buf.str(unix.NFTA_RULE_TABLE, tx.table).str(unix.NFTA_RULE_CHAIN, c.Name)
+		e, s := e.nest(unix.NFTA_RULE_EXPRESSIONS)
+		for _, x := range r.exprs {
+			b, err := expr.Marshal(byte(tx.fam.table()), x)
+			if err != nil && tx.err == nil {
+				tx.err = fmt.Errorf("rule %q of %s: %w", r.Text, c.Name, err)
+			}
+			var es int
+			e, es = e.nest(unix.NFTA_LIST_ELEM)
+			e = append(e, b...).end(es)
+		}
+		tx.b.buf = e.end(s)
+		tx.b.finish()
 	}
 }
 
-func (tx *Tx) set(s *Set) *nftables.Set {
-	ns := &nftables.Set{Table: tx.table, Name: s.Name, IsMap: s.Map, Interval: s.Interval,
-		Dynamic: s.Dynamic, HasTimeout: s.Timeout > 0, Timeout: s.Timeout}
-	if len(s.Fields) > 1 {
-		ns.KeyType = nftables.MustConcatSetType(s.Fields...)
-		ns.Concatenation = true
-	} else {
-		ns.KeyType = s.Fields[0]
-	}
-	if s.Map {
-		ns.DataType = nftables.TypeVerdict
-	}
-	if len(s.Data) > 0 {
-		ns.IsMap = true
-		ns.DataType = nftables.MustConcatSetType(s.Data...)
-		if len(s.Data) == 1 {
-			ns.DataType = s.Data[0]
+// Netlink constants golang.org/x/sys/unix lacks.
+const (
+	nfAccept          = 1
+	nftSetConcat      = 0x80
+	nftaSetDescConcat = 2
+	nftaSetFieldLen   = 1
+)
+
+// datatypes are nft's numbers for the data types sets use.
+var datatypes = map[string]uint32{
+	nftables.TypeVerdict.Name: 1, nftables.TypeInteger.Name: 4, nftables.TypeIPAddr.Name: 7,
+	nftables.TypeIP6Addr.Name: 8, nftables.TypeInetProto.Name: 12, nftables.TypeInetService.Name: 13,
+	nftables.TypeMark.Name: 19, nftables.TypeIFName.Name: 41,
+}
+
+// typeOf is the type number (concatenations: 6 bits per field) and the
+// length in bytes (fields of a concatenation padded to 4) of fields.
+func typeOf(fields []nftables.SetDatatype) (magic, length uint32, err error) {
+	for _, f := range fields {
+		id, ok := datatypes[f.Name]
+		if !ok {
+			return 0, 0, fmt.Errorf("unsupported set data type %s", f.Name)
+		}
+		magic = magic<<6 | id
+		if len(fields) > 1 {
+			length += (f.Bytes + 3) &^ 3
+		} else {
+			length += f.Bytes
 		}
 	}
-	return ns
+	return magic, length, nil
+}
+
+func (tx *Tx) setFlags(s *Set) uint32 {
+	var fl uint32
+	if s.Interval {
+		fl |= unix.NFT_SET_INTERVAL
+	}
+	if s.Map || len(s.Data) > 0 {
+		fl |= unix.NFT_SET_MAP
+	}
+	if s.Timeout > 0 {
+		fl |= unix.NFT_SET_TIMEOUT
+	}
+	if s.Dynamic {
+		fl |= unix.NFT_SET_EVAL
+	}
+	if len(s.Fields) > 1 {
+		fl |= nftSetConcat
+	}
+	return fl
 }
 
 // AddSet adds a set or map with its elements.
@@ -129,87 +171,121 @@ func (tx *Tx) AddSet(s *Set) {
 }
 
 func (tx *Tx) addEmptySet(s *Set) {
-	if err := tx.c.AddSet(tx.set(s), nil); err != nil && tx.err == nil {
-		tx.err = fmt.Errorf("add set %s: %w", s.Name, err)
+	keyType, keyLen, err := typeOf(s.Fields)
+	if err != nil && tx.err == nil {
+		tx.err = fmt.Errorf("set %s: %w", s.Name, err)
 	}
-	tx.ops++
+	tx.b.msg(unix.NFT_MSG_NEWSET, unix.NLM_F_CREATE, tx.fam, s.Name)
+	tx.sets++
+	e := tx.b.buf.str(unix.NFTA_SET_TABLE, tx.table).str(unix.NFTA_SET_NAME, s.Name).u32(unix.NFTA_SET_ID, tx.sets).
+		u32(unix.NFTA_SET_FLAGS, tx.setFlags(s)).u32(unix.NFTA_SET_KEY_TYPE, keyType).u32(unix.NFTA_SET_KEY_LEN, keyLen)
+	switch {
+	case s.Map:
+		e = e.u32(unix.NFTA_SET_DATA_TYPE, unix.NFT_DATA_VERDICT).u32(unix.NFTA_SET_DATA_LEN, 0)
+	case len(s.Data) > 0:
+		dt, dl, err := typeOf(s.Data)
+		if err != nil && tx.err == nil {
+			tx.err = fmt.Errorf("set %s: %w", s.Name, err)
+		}
+		e = e.u32(unix.NFTA_SET_DATA_TYPE, dt).u32(unix.NFTA_SET_DATA_LEN, dl)
+	}
+	if s.Timeout > 0 {
+		e = e.u64(unix.NFTA_SET_TIMEOUT, uint64(s.Timeout.Milliseconds()))
+	}
+	if s.Size > 0 || len(s.Fields) > 1 {
+		var ds int
+		e, ds = e.nest(unix.NFTA_SET_DESC)
+		if s.Size > 0 {
+			e = e.u32(unix.NFTA_SET_DESC_SIZE, s.Size)
+		}
+		if len(s.Fields) > 1 {
+			var cs int
+			e, cs = e.nest(nftaSetDescConcat)
+			for _, f := range s.Fields {
+				var fs int
+				e, fs = e.nest(unix.NFTA_LIST_ELEM)
+				e = e.u32(nftaSetFieldLen, f.Bytes).end(fs)
+			}
+			e = e.end(cs)
+		}
+		e = e.end(ds)
+	}
+	if s.Typeof != nil {
+		e = e.attr(unix.NFTA_SET_USERDATA, s.Typeof.udata())
+	} else if s.Interval {
+		// nft reads intervals' byte order from the user data.
+		e = e.attr(unix.NFTA_SET_USERDATA, udata(nil).u32(udataKeyByteorder, 2))
+	}
+	tx.b.buf = e
+	tx.b.finish()
 }
 
 func (tx *Tx) addAllElements(s *Set) {
 	elems := make([]Element, 0, len(s.Elements))
-	for _, k := range sortedKeys(s.Elements) {
-		elems = append(elems, s.Elements[k])
+	for _, e := range s.Elements {
+		elems = append(elems, e)
 	}
+	slices.SortFunc(elems, func(a, b Element) int { return slices.Compare(a.Key.Bytes, b.Key.Bytes) })
 	tx.AddElements(s, elems)
 }
 
 // DelSet deletes a set (no rule may refer to it any more).
 func (tx *Tx) DelSet(s *Set) {
-	tx.c.DelSet(tx.set(s))
-	tx.ops++
+	tx.b.msg(unix.NFT_MSG_DELSET, 0, tx.fam, s.Name)
+	tx.b.buf = tx.b.buf.str(unix.NFTA_SET_TABLE, tx.table).str(unix.NFTA_SET_NAME, s.Name)
+	tx.b.finish()
 }
 
 // AddElements adds or replaces elements of a set or map.
 func (tx *Tx) AddElements(s *Set, elems []Element) {
-	if len(elems) == 0 {
-		return
-	}
-	set := tx.set(s)
-	for _, chunk := range chunks(tx.elements(s, elems)) {
-		if err := tx.c.SetAddElements(set, chunk); err != nil && tx.err == nil {
-			tx.err = fmt.Errorf("add elements to %s: %w", s.Name, err)
-		}
-		tx.ops++
-	}
-}
-
-// elementsPerMessage keeps an element list's nested attribute, whose length
-// is 16 bits, well under 64 KiB (the kernel would misread a longer one).
-const elementsPerMessage = 256
-
-func chunks(elems []nftables.SetElement) [][]nftables.SetElement {
-	var out [][]nftables.SetElement
-	for len(elems) > elementsPerMessage {
-		n := elementsPerMessage
-		if !elems[n-1].IntervalEnd && n < len(elems) && elems[n].IntervalEnd {
-			n++ // keep an interval's start and end together
-		}
-		out = append(out, elems[:n])
-		elems = elems[n:]
-	}
-	return append(out, elems)
+	tx.elements(unix.NFT_MSG_NEWSETELEM, unix.NLM_F_CREATE, s, elems)
 }
 
 // DelElements deletes elements from a set or map.
 func (tx *Tx) DelElements(s *Set, elems []Element) {
-	if len(elems) == 0 {
-		return
-	}
-	set := tx.set(s)
-	for _, chunk := range chunks(tx.elements(s, elems)) {
-		if err := tx.c.SetDeleteElements(set, chunk); err != nil && tx.err == nil {
-			tx.err = fmt.Errorf("delete elements from %s: %w", s.Name, err)
+	tx.elements(unix.NFT_MSG_DELSETELEM, 0, s, elems)
+}
+
+// elements queues element messages, each list kept under maxAttrBytes:
+// the list's length field has 16 bits, and the kernel ignored a batch
+// whose list overflowed it, without an error.
+func (tx *Tx) elements(kind, flags uint16, s *Set, elems []Element) {
+	for len(elems) > 0 {
+		tx.b.msg(kind, flags, tx.fam, s.Name)
+		e := tx.b.buf.str(unix.NFTA_SET_ELEM_LIST_TABLE, tx.table).str(unix.NFTA_SET_ELEM_LIST_SET, s.Name)
+		e, ls := e.nest(unix.NFTA_SET_ELEM_LIST_ELEMENTS)
+		for len(elems) > 0 && len(e)-ls < maxAttrBytes {
+			e = appendElement(e, s, elems[0])
+			elems = elems[1:]
 		}
-		tx.ops++
+		tx.b.buf = e.end(ls)
+		tx.b.finish()
 	}
 }
 
-func (tx *Tx) elements(s *Set, elems []Element) []nftables.SetElement {
-	out := make([]nftables.SetElement, 0, len(elems))
-	for _, e := range elems {
-		el := nftables.SetElement{Key: e.Key.Bytes}
-		if e.Verdict != nil {
-			el.VerdictData = e.Verdict.expr()
+func appendElement(e enc, s *Set, el Element) enc {
+	var es int
+	e, es = e.nest(unix.NFTA_LIST_ELEM)
+	e = e.value(unix.NFTA_SET_ELEM_KEY, el.Key.Bytes)
+	switch {
+	case el.Verdict != nil:
+		var ds, vs int
+		e, ds = e.nest(unix.NFTA_SET_ELEM_DATA)
+		e, vs = e.nest(unix.NFTA_DATA_VERDICT)
+		e = e.u32(unix.NFTA_VERDICT_CODE, uint32(int32(el.Verdict.Kind)))
+		if el.Verdict.Chain != "" {
+			e = e.str(unix.NFTA_VERDICT_CHAIN, el.Verdict.Chain)
 		}
-		if e.Value != nil {
-			el.Val = e.Value.Bytes
-		}
-		out = append(out, el)
-		if s.Interval && e.Key.End != nil {
-			out = append(out, nftables.SetElement{Key: e.Key.End, IntervalEnd: true})
-		}
+		e = e.end(vs).end(ds)
+	case el.Value != nil:
+		e = e.value(unix.NFTA_SET_ELEM_DATA, el.Value.Bytes)
 	}
-	return out
+	e = e.end(es)
+	if s.Interval && el.Key.End != nil {
+		e, es = e.nest(unix.NFTA_LIST_ELEM)
+		e = e.value(unix.NFTA_SET_ELEM_KEY, el.Key.End).u32(unix.NFTA_SET_ELEM_FLAGS, unix.NFT_SET_ELEM_INTERVAL_END).end(es)
+	}
+	return e
 }
 
 // Full queues the whole table: empty sets and maps, chains, rules (which
@@ -239,12 +315,11 @@ func (tx *Tx) Commit() error {
 	if tx.err != nil {
 		return tx.err
 	}
-	err := tx.c.Flush()
-	if err == nil {
-		err = tx.sendErr
+	if tx.b.messages() == 0 {
+		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("nftables transaction on %s %s (%d changes): %w", tx.fam, tx.table.Name, tx.ops, err)
+	if err := tx.send(); err != nil {
+		return fmt.Errorf("nftables transaction on %s %s (%d messages): %w", tx.fam, tx.table, tx.b.messages(), err)
 	}
 	return nil
 }

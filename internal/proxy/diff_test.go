@@ -19,13 +19,20 @@ func chainNames(cs []*nft.Chain) []string {
 }
 
 func elemKeys(m map[string][]nft.Element) map[string][]string {
+	cfg := v4
+	cfg.defaults()
+	skel := skeleton(cfg, nil)
 	out := map[string][]string{}
 	for k, es := range m {
+		set := skel.Sets[k]
 		for _, e := range es {
-			if e.Verdict != nil {
-				out[k] = append(out[k], e.Key.Text+" : "+e.Verdict.String())
-			} else {
-				out[k] = append(out[k], e.Key.Text+" : "+e.Value.Text)
+			switch {
+			case e.Verdict != nil:
+				out[k] = append(out[k], set.KeyText(e.Key)+" : "+e.Verdict.String())
+			case e.Value != nil:
+				out[k] = append(out[k], set.KeyText(e.Key)+" : "+set.ValueText(e.Value))
+			default:
+				out[k] = append(out[k], set.KeyText(e.Key))
 			}
 		}
 		slices.Sort(out[k])
@@ -33,72 +40,87 @@ func elemKeys(m map[string][]nft.Element) map[string][]string {
 	return out
 }
 
+// TestDiffOnlyWhatChanged checks that endpoint changes of any kind are
+// element changes only: no chain or rule of a Service without affinity is
+// ever written.
 func TestDiffOnlyWhatChanged(t *testing.T) {
 	cfg := v4
 	cfg.defaults()
 	epA, epB := ready("10.42.0.2", 80, true), ready("10.42.0.3", 80, true)
-	const svcChain, extChain = "service-default/web/tcp/p80", "external-default/web/tcp/p80"
 	one, two, none := web(epA), web(epA, epB), web()
+	noChains := func(t *testing.T, c *change) {
+		t.Helper()
+		if len(c.addChains)+len(c.fillChains)+len(c.flushChains)+len(c.delChains)+len(c.addSets)+len(c.delSets) != 0 {
+			t.Errorf("chains or sets touched: %+v", c)
+		}
+	}
 
 	t.Run("unchanged", func(t *testing.T) {
 		if c := diff(build(cfg, &two), build(cfg, &two)); !c.empty() {
 			t.Fatalf("diff of equal fragments: %+v", c)
 		}
 	})
-	slot := func(i uint32) string {
-		return nft.SlotKey(i, chainID(svcChain)).Text
-	}
 	t.Run("endpoint added", func(t *testing.T) {
 		c := diff(build(cfg, &one), build(cfg, &two))
-		if got := chainNames(c.flushChains); !slices.Equal(got, []string{svcChain}) {
-			t.Errorf("rewritten chains %v (the modulus changes)", got)
+		noChains(t, c)
+		wantDel := map[string][]string{
+			mapEndpoints:         {"10.43.0.10 . tcp . 80 . 0 : 10.42.0.2 . 80"},
+			mapNodePortEndpoints: {"tcp . 30080 . 0 : 10.42.0.2 . 80"},
 		}
-		want := map[string][]string{endpointMap(chainID(svcChain)): {slot(1) + " : 10.42.0.3 . 80"}}
-		if got := elemKeys(c.addElems); !mapsEqual(got, want) {
+		if got := elemKeys(c.delElems); !mapsEqual(got, wantDel) {
+			t.Errorf("deleted elements %v", got)
+		}
+		wantAdd := map[string][]string{
+			mapEndpoints:         {"10.43.0.10 . tcp . 80 . 1 : 10.42.0.2 . 80", "10.43.0.10 . tcp . 80 . 2 : 10.42.0.3 . 80"},
+			mapNodePortEndpoints: {"tcp . 30080 . 1 : 10.42.0.2 . 80", "tcp . 30080 . 2 : 10.42.0.3 . 80"},
+		}
+		if got := elemKeys(c.addElems); !mapsEqual(got, wantAdd) {
 			t.Errorf("added elements %v", got)
-		}
-		if len(c.addChains)+len(c.delChains)+len(c.delElems) != 0 {
-			t.Errorf("unexpected chain or element changes: %+v", c)
 		}
 	})
 	t.Run("endpoint replaced, same count", func(t *testing.T) {
 		moved := web(epA, ready("10.42.0.9", 80, true))
 		c := diff(build(cfg, &two), build(cfg, &moved))
-		if len(c.flushChains)+len(c.addChains)+len(c.delChains) != 0 {
-			t.Errorf("chains touched: %+v", c)
+		noChains(t, c)
+		wantDel := map[string][]string{
+			mapEndpoints:         {"10.43.0.10 . tcp . 80 . 2 : 10.42.0.3 . 80"},
+			mapNodePortEndpoints: {"tcp . 30080 . 2 : 10.42.0.3 . 80"},
 		}
-		if got := elemKeys(c.delElems); !mapsEqual(got, map[string][]string{endpointMap(chainID(svcChain)): {slot(1) + " : 10.42.0.3 . 80"}}) {
+		if got := elemKeys(c.delElems); !mapsEqual(got, wantDel) {
 			t.Errorf("deleted elements %v", got)
 		}
-		if got := elemKeys(c.addElems); !mapsEqual(got, map[string][]string{endpointMap(chainID(svcChain)): {slot(1) + " : 10.42.0.9 . 80"}}) {
+		wantAdd := map[string][]string{
+			mapEndpoints:         {"10.43.0.10 . tcp . 80 . 2 : 10.42.0.9 . 80"},
+			mapNodePortEndpoints: {"tcp . 30080 . 2 : 10.42.0.9 . 80"},
+		}
+		if got := elemKeys(c.addElems); !mapsEqual(got, wantAdd) {
 			t.Errorf("added elements %v", got)
 		}
 	})
 	t.Run("last endpoint gone", func(t *testing.T) {
 		c := diff(build(cfg, &one), build(cfg, &none))
+		noChains(t, c)
 		want := map[string][]string{
-			mapServiceIPs:                  {"10.43.0.10 . tcp . 80 : goto " + svcChain},
-			mapServiceNodePorts:            {"tcp . 30080 : goto " + extChain},
-			endpointMap(chainID(svcChain)): {slot(0) + " : 10.42.0.2 . 80"},
+			setClusterIPs:        {"10.43.0.10 . tcp . 80"},
+			setNodePorts:         {"tcp . 30080"},
+			mapEndpoints:         {"10.43.0.10 . tcp . 80 . 0 : 10.42.0.2 . 80"},
+			mapNodePortEndpoints: {"tcp . 30080 . 0 : 10.42.0.2 . 80"},
 		}
 		if got := elemKeys(c.delElems); !mapsEqual(got, want) {
 			t.Errorf("deleted elements %v", got)
 		}
 		wantAdd := map[string][]string{
-			mapNoEndpointIPs:   {"10.43.0.10 . tcp . 80 : goto reject-chain"},
-			mapNoEndpointPorts: {"tcp . 30080 : goto reject-chain"},
+			setNoEndpointIPs:   {"10.43.0.10 . tcp . 80"},
+			setNoEndpointPorts: {"tcp . 30080"},
 		}
 		if got := elemKeys(c.addElems); !mapsEqual(got, wantAdd) {
 			t.Errorf("added elements %v", got)
 		}
-		slices.Sort(c.delChains)
-		if !slices.Equal(c.delChains, []string{extChain, svcChain}) {
-			t.Errorf("deleted chains %v", c.delChains)
-		}
 	})
 	t.Run("service removed", func(t *testing.T) {
 		c := diff(build(cfg, &two), nil)
-		if len(c.delChains) != 2 || len(c.addChains)+len(c.addElems) != 0 || len(c.delElems[endpointMap(chainID(svcChain))]) != 2 {
+		noChains(t, c)
+		if len(c.addElems) != 0 || len(c.delElems[mapEndpoints]) != 2 || len(c.delElems[setClusterIPs]) != 1 {
 			t.Errorf("removal: %+v", c)
 		}
 	})

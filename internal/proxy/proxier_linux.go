@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -25,6 +26,9 @@ type Proxier struct {
 	conn     *nft.Conn
 	applied  map[string]*entry
 	hairpin  map[netip.Addr]int // endpoint address -> Service ports using it
+	picks    pickCounts         // endpoint counts in use, per endpoint map
+	skel     *nft.Table         // the skeleton as last created (set sizes)
+	elems    map[string]int     // elements per skeleton set
 	gen      uint64
 	needFull bool
 	last     SyncStats
@@ -40,7 +44,8 @@ type entry struct {
 type SyncStats struct {
 	Full     bool
 	Changed  int // service ports whose rules changed
-	Ops      int // netlink operations sent
+	Ops      int // netlink messages sent
+	Bytes    int // size of the netlink batch
 	Duration time.Duration
 }
 
@@ -51,7 +56,7 @@ func New(cfg Config, log *slog.Logger) (*Proxier, error) {
 		return nil, err
 	}
 	return &Proxier{cfg: cfg, log: log.With("component", "proxy", "family", cfg.Family.String()),
-		applied: map[string]*entry{}, hairpin: map[netip.Addr]int{}, needFull: true}, nil
+		applied: map[string]*entry{}, hairpin: map[netip.Addr]int{}, picks: pickCounts{}, needFull: true}, nil
 }
 
 func (p *Proxier) dial() error {
@@ -151,10 +156,14 @@ func (p *Proxier) update(ups []pending, removed []string) error {
 	}
 	if !p.needFull {
 		err := p.partialSync(ups, removed)
-		if err == nil {
+		switch {
+		case err == nil:
 			return nil
+		case errors.Is(err, errNoRoom):
+			p.log.Debug("sets grow, doing a full sync", "err", err)
+		default:
+			p.log.Warn("partial sync failed, doing a full sync", "err", err)
 		}
-		p.log.Warn("partial sync failed, doing a full sync", "err", err)
 	}
 	desired := make(map[string]*Service, len(p.applied)+len(ups))
 	for k, e := range p.applied {
@@ -171,17 +180,20 @@ func (p *Proxier) update(ups []pending, removed []string) error {
 
 func (p *Proxier) fullSync(desired map[string]*Service) error {
 	start := time.Now()
-	t := skeleton(p.cfg)
 	applied := make(map[string]*entry, len(desired))
+	frags := make([]*fragment, 0, len(desired))
 	hairpin := map[netip.Addr]int{}
+	picks := pickCounts{}
 	for k, s := range desired {
 		fr := build(p.cfg, s)
-		merge(t, fr)
+		frags = append(frags, fr)
 		applied[k] = &entry{svc: cloneService(s), frag: fr, gen: p.gen}
 		for _, a := range fr.hairpin {
 			hairpin[a]++
 		}
+		picks.take(fr.picks)
 	}
+	t := assemble(p.cfg, frags)
 	tx := p.conn.Begin(p.cfg.Table, p.cfg.Family)
 	tx.Recreate()
 	tx.Full(t)
@@ -189,25 +201,43 @@ func (p *Proxier) fullSync(desired map[string]*Service) error {
 		p.needFull = true
 		return fmt.Errorf("proxy: full sync: %w", err)
 	}
-	p.applied, p.hairpin, p.needFull = applied, hairpin, false
-	p.last = SyncStats{Full: true, Changed: len(desired), Ops: tx.Ops(), Duration: time.Since(start)}
+	p.applied, p.hairpin, p.picks, p.needFull = applied, hairpin, picks, false
+	p.skel, p.elems = skeleton(p.cfg, setSizes(t)), map[string]int{}
+	for _, m := range elementSets {
+		p.elems[m] = len(t.Sets[m].Elements)
+	}
+	p.last = SyncStats{Full: true, Changed: len(desired), Ops: tx.Ops(), Bytes: tx.Bytes(), Duration: time.Since(start)}
 	p.log.Debug("full sync", "services", len(desired), "ops", tx.Ops(), "took", p.last.Duration)
 	return nil
 }
+
+func setSizes(t *nft.Table) map[string]uint32 {
+	sizes := map[string]uint32{}
+	for name, s := range t.Sets {
+		sizes[name] = s.Size
+	}
+	return sizes
+}
+
+// errNoRoom asks for a full sync: a set would outgrow its size.
+var errNoRoom = errors.New("a set outgrows its size")
 
 func (p *Proxier) partialSync(ups []pending, removed []string) error {
 	start := time.Now()
 	var changes []*change
 	fresh := make(map[string]*entry, len(ups))
 	refs := newRefDelta(p.hairpin)
+	picks := maps.Clone(p.picks)
 	for _, u := range ups {
 		fr := build(p.cfg, u.svc)
 		var oldFrag *fragment
 		if old := p.applied[u.key]; old != nil {
 			oldFrag = old.frag
 			refs.drop(old.frag.hairpin)
+			picks.drop(old.frag.picks)
 		}
 		refs.take(fr.hairpin)
+		picks.take(fr.picks)
 		if c := diff(oldFrag, fr); !c.empty() {
 			changes = append(changes, c)
 		}
@@ -218,21 +248,27 @@ func (p *Proxier) partialSync(ups []pending, removed []string) error {
 		if old := p.applied[k]; old != nil && fresh[k] == nil {
 			changes = append(changes, diff(old.frag, nil))
 			refs.drop(old.frag.hairpin)
+			picks.drop(old.frag.picks)
 			gone = append(gone, k)
 		}
 	}
-	if len(changes) > 0 {
-		skel := skeleton(p.cfg)
+	added, dropped := refs.result()
+	elems := p.countElems(changes, len(added)-len(dropped))
+	for m, n := range elems {
+		if size := p.skel.Sets[m].Size; size > 0 && uint32(n) > size {
+			return errNoRoom
+		}
+	}
+	if len(changes) > 0 || len(added)+len(dropped) > 0 {
 		tx := p.conn.Begin(p.cfg.Table, p.cfg.Family)
-		added, dropped := refs.result()
-		tx.AddElements(skel.Sets[setHairpin], pairs(p.cfg.Family, added))
-		queue(tx, skel.Sets, changes)
-		tx.DelElements(skel.Sets[setHairpin], pairs(p.cfg.Family, dropped))
+		tx.AddElements(p.skel.Sets[setHairpin], pairs(p.cfg.Family, added))
+		p.queue(tx, changes, picks)
+		tx.DelElements(p.skel.Sets[setHairpin], pairs(p.cfg.Family, dropped))
 		if err := tx.Commit(); err != nil {
 			p.needFull = true
 			return err
 		}
-		p.last = SyncStats{Changed: len(changes), Ops: tx.Ops(), Duration: time.Since(start)}
+		p.last = SyncStats{Changed: len(changes), Ops: tx.Ops(), Bytes: tx.Bytes(), Duration: time.Since(start)}
 	}
 	for k, e := range fresh {
 		p.applied[k] = e
@@ -241,12 +277,29 @@ func (p *Proxier) partialSync(ups []pending, removed []string) error {
 		delete(p.applied, k)
 	}
 	refs.apply()
+	p.picks, p.elems = picks, elems
 	return nil
 }
 
+// countElems is the number of elements per skeleton set after changes.
+func (p *Proxier) countElems(changes []*change, hairpin int) map[string]int {
+	out := maps.Clone(p.elems)
+	for _, c := range changes {
+		for m, es := range c.addElems {
+			out[m] += len(es)
+		}
+		for m, es := range c.delElems {
+			out[m] -= len(es)
+		}
+	}
+	out[setHairpin] += hairpin
+	return out
+}
+
 // queue adds the changes to tx stage by stage, so that everything a rule or
-// element names exists before it and is unreferenced before it goes.
-func queue(tx *nft.Tx, maps map[string]*nft.Set, changes []*change) {
+// element names exists before it and is unreferenced before it goes. Pick
+// chains whose endpoint counts changed are rewritten.
+func (p *Proxier) queue(tx *nft.Tx, changes []*change, picks pickCounts) {
 	for _, c := range changes {
 		for _, s := range c.addSets {
 			tx.AddSet(s)
@@ -255,14 +308,21 @@ func queue(tx *nft.Tx, maps map[string]*nft.Set, changes []*change) {
 			tx.AddChain(ch)
 		}
 	}
-	for _, m := range skeletonMaps {
+	for _, pc := range pickChains {
+		if counts := picks.counts(pc.m); !slices.Equal(counts, p.picks.counts(pc.m)) {
+			ch := &nft.Chain{Name: pc.chain, Rules: pickRules(p.cfg, pc.chain, pc.m, counts)}
+			tx.FlushChain(ch)
+			tx.AddRules(ch)
+		}
+	}
+	for _, m := range elementSets {
 		var del, add []nft.Element
 		for _, c := range changes {
 			del = append(del, c.delElems[m]...)
 			add = append(add, c.addElems[m]...)
 		}
-		tx.DelElements(maps[m], del)
-		tx.AddElements(maps[m], add)
+		tx.DelElements(p.skel.Sets[m], del)
+		tx.AddElements(p.skel.Sets[m], add)
 	}
 	for _, c := range changes {
 		for _, ch := range c.flushChains {
@@ -377,34 +437,42 @@ func (p *Proxier) Resync() error {
 }
 
 func (p *Proxier) drift() (string, error) {
-	skel := skeleton(p.cfg)
-	want := skeleton(p.cfg)
-	for _, e := range p.applied {
-		merge(want, e.frag)
+	want := skeleton(p.cfg, setSizes(p.skel))
+	for _, pc := range pickChains {
+		want.Chains[pc.chain].Rules = pickRules(p.cfg, pc.chain, pc.m, p.picks.counts(pc.m))
 	}
-	counted := append(slices.Clone(skeletonMaps), setHairpin)
-	got, err := p.conn.Summarize(p.cfg.Table, p.cfg.Family, slices.Collect(maps.Keys(skel.Chains)), counted)
+	fixed := slices.Collect(maps.Keys(want.Chains))
+	for _, e := range p.applied {
+		for _, c := range e.frag.chains {
+			want.AddChain(c)
+		}
+		for _, s := range e.frag.sets {
+			want.AddSet(s)
+		}
+	}
+	got, err := p.conn.Summarize(p.cfg.Table, p.cfg.Family, fixed, elementSets)
 	if err != nil {
 		return "", fmt.Errorf("proxy: read table: %w", err)
 	}
 	if len(got.Chains) != len(want.Chains) {
 		return fmt.Sprintf("%d chains, want %d", len(got.Chains), len(want.Chains)), nil
 	}
-	for name, c := range want.Chains {
-		n, ok := got.Chains[name]
-		if !ok {
-			return "missing chain " + name, nil
+	for _, name := range fixed {
+		if n, ok := got.Chains[name]; !ok || n != len(want.Chains[name].Rules) {
+			return fmt.Sprintf("chain %s has %d rules, want %d", name, n, len(want.Chains[name].Rules)), nil
 		}
-		if _, fixed := skel.Chains[name]; fixed && n != len(c.Rules) {
-			return fmt.Sprintf("chain %s has %d rules, want %d", name, n, len(c.Rules)), nil
+	}
+	for name := range want.Chains {
+		if _, ok := got.Chains[name]; !ok {
+			return "missing chain " + name, nil
 		}
 	}
 	if len(got.Sets) != len(want.Sets) {
 		return fmt.Sprintf("%d sets, want %d", len(got.Sets), len(want.Sets)), nil
 	}
-	for _, m := range counted {
-		if got.Sets[m] != len(want.Sets[m].Elements) {
-			return fmt.Sprintf("map %s has %d elements, want %d", m, got.Sets[m], len(want.Sets[m].Elements)), nil
+	for _, m := range elementSets {
+		if got.Sets[m] != p.elems[m] {
+			return fmt.Sprintf("set %s has %d elements, want %d", m, got.Sets[m], p.elems[m]), nil
 		}
 	}
 	return "", nil
@@ -437,7 +505,7 @@ func (p *Proxier) Cleanup() error {
 	if err := p.conn.DeleteTable(p.cfg.Table, p.cfg.Family); err != nil {
 		return fmt.Errorf("proxy: %w", err)
 	}
-	p.applied, p.hairpin, p.needFull = map[string]*entry{}, map[netip.Addr]int{}, true
+	p.applied, p.hairpin, p.picks, p.needFull = map[string]*entry{}, map[netip.Addr]int{}, pickCounts{}, true
 	return nil
 }
 

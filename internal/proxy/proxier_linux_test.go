@@ -194,8 +194,8 @@ func TestResyncRepairsDriftAndCleanupRemovesTable(t *testing.T) {
 		}
 		return string(out)
 	}
-	// Someone flushes our dispatch map: traffic breaks until Resync.
-	nftIn("flush", "map", "ip", "kserver-proxy", "service-ips")
+	// Someone flushes our dispatch set: traffic breaks until Resync.
+	nftIn("flush", "set", "ip", "kserver-proxy", "cluster-ips")
 	if err := n.p.Resync(); err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"fmt"
-	"hash/fnv"
 	"net/netip"
 	"slices"
 
@@ -13,52 +12,99 @@ import (
 
 // Names of the fixed parts of our table (the skeleton).
 const (
-	mapServiceIPs       = "service-ips"
-	mapServiceNodePorts = "service-nodeports"
-	mapNoEndpointIPs    = "no-endpoint-services"
-	mapNoEndpointPorts  = "no-endpoint-nodeports"
-	chainServices       = "services"
-	chainServiceCheck   = "service-endpoints-check"
-	chainNodePortCheck  = "nodeport-endpoints-check"
-	chainReject         = "reject-chain"
-	chainMasquerading   = "masquerading"
-	setHairpin          = "hairpin-endpoints"
-	mapEndpoints        = "service-endpoints-" // + shard number
-	filterPriority      = nft.PriorityDstNAT - 10
-	prefixService       = "service-"
-	prefixLocal         = "local-"
-	prefixExternal      = "external-"
-	prefixAffinity      = "affinity-"
+	// Dispatch: which shared chain a destination goes to.
+	setClusterIPs       = "cluster-ips"        // ClusterIPs, internal policy Cluster
+	setLocalIPs         = "local-ips"          // ClusterIPs, internal policy Local
+	setExternalIPs      = "external-ips"       // external and LB IPs, external policy Cluster
+	setExternalLocalIPs = "external-local-ips" // external and LB IPs, external policy Local
+	setNodePorts        = "external-nodeports"
+	setLocalNodePorts   = "external-local-nodeports"
+	mapAffinityIPs      = "affinity-ips" // session affinity: per-Service chains
+	mapAffinityPorts    = "affinity-nodeports"
+	// Destinations without usable endpoints.
+	setNoEndpointIPs   = "no-endpoint-services"       // rejected
+	setNoEndpointPorts = "no-endpoint-nodeports"      // rejected
+	setNoLocalIPs      = "no-local-endpoint-services" // dropped (policy Local, endpoints elsewhere)
+	setNoLocalPorts    = "no-local-endpoint-nodeports"
+	// Endpoints: "destination . slot" to "address . port".
+	mapEndpoints                = "service-endpoints"
+	mapLocalEndpoints           = "local-endpoints"
+	mapNodePortEndpoints        = "nodeport-endpoints"
+	mapNodePortLocal            = "nodeport-local-endpoints"
+	setHairpin                  = "hairpin-endpoints"
+	chainServices               = "services"
+	chainNodePorts              = "nodeports"
+	chainCluster                = "cluster"
+	chainLocal                  = "local"
+	chainExternal               = "external"
+	chainExternalLocal          = "external-local"
+	chainNPCluster              = "nodeport-cluster"
+	chainNPLocal                = "nodeport-local"
+	chainNPExternal             = "nodeport-external"
+	chainNPExternalLocal        = "nodeport-external-local"
+	chainServiceCheck           = "service-endpoints-check"
+	chainNodePortCheck          = "nodeport-endpoints-check"
+	chainReject                 = "reject-chain"
+	chainMasquerading           = "masquerading"
+	filterPriority              = nft.PriorityDstNAT - 10
+	prefixService               = "service-"
+	prefixLocal                 = "local-"
+	prefixExternal              = "external-"
+	prefixAffinity              = "affinity-"
+	minSetSize           uint32 = 1024
 )
 
-// endpointShards is how many endpoint maps share the Service chains. The
-// kernel checks every element added to a data map against every rule
-// bound to that map, so one map for 10k Services made a full sync
-// quadratic; 64 maps cut that 64-fold and keep per-change work small.
-const endpointShards = 64
+// pickChains are the chains that choose an endpoint, with the endpoint
+// map each uses; each holds one rule per endpoint count in use.
+var pickChains = []struct{ chain, m string }{
+	{chainCluster, mapEndpoints}, {chainLocal, mapLocalEndpoints},
+	{chainNPCluster, mapNodePortEndpoints}, {chainNPLocal, mapNodePortLocal},
+}
 
-var skeletonMaps = func() []string {
-	m := []string{mapServiceIPs, mapServiceNodePorts, mapNoEndpointIPs, mapNoEndpointPorts}
-	for i := range endpointShards {
-		m = append(m, endpointMap(uint64(i)))
-	}
-	return m
-}()
+// elementSets are the skeleton's sets and maps that hold per-Service
+// elements, in the order a transaction changes them.
+var elementSets = []string{
+	setClusterIPs, setLocalIPs, setExternalIPs, setExternalLocalIPs, setNodePorts, setLocalNodePorts,
+	mapAffinityIPs, mapAffinityPorts, setNoEndpointIPs, setNoEndpointPorts, setNoLocalIPs, setNoLocalPorts,
+	mapEndpoints, mapLocalEndpoints, mapNodePortEndpoints, mapNodePortLocal, setHairpin,
+}
 
-// endpointMap is the shard of the endpoint map a chain id uses.
-func endpointMap(id uint64) string { return fmt.Sprintf("%s%d", mapEndpoints, id%endpointShards) }
+// sized are the sets whose size grows with the Services: the kernel picks
+// a faster hash for a set of known size, which then is a limit.
+var sized = map[string]bool{
+	setClusterIPs: true, setExternalIPs: true, setNodePorts: true, setNoEndpointIPs: true,
+	mapEndpoints: true, mapLocalEndpoints: true, mapNodePortEndpoints: true, setHairpin: true,
+}
 
-// skeleton is the part of the table that does not depend on Services.
-func skeleton(cfg Config) *nft.Table {
+// slotOffset is where the slots of a list of n endpoints start: lists of
+// different lengths use disjoint slots (0; 1–2; 3–5; 6–9; …), so the rule
+// for n finds only Services with n endpoints.
+func slotOffset(n int) uint32 { return uint32(n * (n - 1) / 2) }
+
+// skeleton is the part of the table that does not depend on Services;
+// sizes gives the sized sets' limits.
+func skeleton(cfg Config, sizes map[string]uint32) *nft.Table {
 	f := cfg.Family
 	t := nft.NewTable(cfg.Table, f)
-	t.AddSet(&nft.Set{Name: mapServiceIPs, Fields: f.ServiceFields(), Map: true})
-	t.AddSet(&nft.Set{Name: mapNoEndpointIPs, Fields: f.ServiceFields(), Map: true})
-	t.AddSet(&nft.Set{Name: mapServiceNodePorts, Fields: nft.ProtoPortFields(), Map: true})
-	t.AddSet(&nft.Set{Name: mapNoEndpointPorts, Fields: nft.ProtoPortFields(), Map: true})
+	for _, s := range []string{setClusterIPs, setLocalIPs, setExternalIPs, setExternalLocalIPs, setNoEndpointIPs, setNoLocalIPs} {
+		t.AddSet(&nft.Set{Name: s, Fields: f.ServiceFields()})
+	}
+	for _, s := range []string{setNodePorts, setLocalNodePorts, setNoEndpointPorts, setNoLocalPorts} {
+		t.AddSet(&nft.Set{Name: s, Fields: nft.ProtoPortFields()})
+	}
+	t.AddSet(&nft.Set{Name: mapAffinityIPs, Fields: f.ServiceFields(), Map: true})
+	t.AddSet(&nft.Set{Name: mapAffinityPorts, Fields: nft.ProtoPortFields(), Map: true})
 	t.AddSet(&nft.Set{Name: setHairpin, Fields: f.AddrPairFields()})
-	for i := range endpointShards {
-		t.AddSet(&nft.Set{Name: endpointMap(uint64(i)), Fields: nft.SlotFields(), Data: f.EndpointFields()})
+	for _, m := range []string{mapEndpoints, mapLocalEndpoints} {
+		t.AddSet(nft.TypeofMap(m, f.EndpointTypeof(false)))
+	}
+	for _, m := range []string{mapNodePortEndpoints, mapNodePortLocal} {
+		t.AddSet(nft.TypeofMap(m, f.EndpointTypeof(true)))
+	}
+	for name, s := range t.Sets {
+		if sized[name] {
+			s.Size = max(sizes[name], minSetSize)
+		}
 	}
 
 	base := func(name, typ string, hook nft.Hook, prio int32, rules ...nft.Rule) {
@@ -77,9 +123,24 @@ func skeleton(cfg Config) *nft.Table {
 
 	chain := func(name string, rules ...nft.Rule) { t.AddChain(&nft.Chain{Name: name, Rules: rules}) }
 	local := func() *nft.R { return f.Rule().FibDAddrLocal().DAddr(f.Loopback(), true) }
-	chain(chainServices, f.Rule().ServiceVmap(mapServiceIPs), local().ProtoPortVmap(mapServiceNodePorts))
-	chain(chainServiceCheck, f.Rule().ServiceVmap(mapNoEndpointIPs))
-	chain(chainNodePortCheck, local().ProtoPortVmap(mapNoEndpointPorts))
+	to := func(set, c string) nft.Rule { return f.Rule().ServiceIn(set).Verdict(nft.Goto(c)) }
+	portTo := func(set, c string) nft.Rule { return f.Rule().ProtoPortIn(set).Verdict(nft.Goto(c)) }
+	chain(chainServices, to(setClusterIPs, chainCluster), to(setLocalIPs, chainLocal), to(setExternalIPs, chainExternal),
+		to(setExternalLocalIPs, chainExternalLocal), f.Rule().ServiceVmap(mapAffinityIPs), local().Verdict(nft.Goto(chainNodePorts)))
+	chain(chainNodePorts, portTo(setNodePorts, chainNPExternal), portTo(setLocalNodePorts, chainNPExternalLocal),
+		f.Rule().ProtoPortVmap(mapAffinityPorts))
+	mark := f.Rule().SetMarkOr(cfg.mark()).Build()
+	chain(chainExternal, mark, f.Rule().Verdict(nft.Goto(chainCluster)))
+	chain(chainNPExternal, mark, f.Rule().Verdict(nft.Goto(chainNPCluster)))
+	chain(chainExternalLocal, externalLocal(cfg, chainCluster, chainLocal)...)
+	chain(chainNPExternalLocal, externalLocal(cfg, chainNPCluster, chainNPLocal)...)
+	for _, pc := range pickChains {
+		chain(pc.chain)
+	}
+
+	chain(chainServiceCheck, to(setNoEndpointIPs, chainReject), f.Rule().ServiceIn(setNoLocalIPs).Verdict(nft.Drop))
+	chain(chainNodePortCheck, local().ProtoPortIn(setNoEndpointPorts).Verdict(nft.Goto(chainReject)),
+		local().ProtoPortIn(setNoLocalPorts).Verdict(nft.Drop))
 	// TCP gets a reset: an ICMP error for a packet routed back out of the
 	// interface it came in on (a pod on the node's bridge) is not delivered.
 	chain(chainReject, f.Rule().L4Proto(nft.TCP).RejectTCPReset(), f.Rule().Reject())
@@ -93,36 +154,77 @@ func skeleton(cfg Config) *nft.Table {
 	return t
 }
 
-// fragment is what one Service port adds to the table: its chains, its
-// affinity sets, its elements in the skeleton's maps and its endpoint
-// addresses (shared, reference-counted elements of the hairpin set).
+// externalLocal is the chain for external traffic with policy Local: pods
+// and this host use the internal endpoints (the host's traffic
+// masqueraded), other clients only this node's, keeping their address.
+func externalLocal(cfg Config, internal, local string) []nft.Rule {
+	f := cfg.Family
+	var rules []nft.Rule
+	for _, p := range cfg.clusterCIDRs() {
+		rules = append(rules, f.Rule().SAddr(p, false).Verdict(nft.Goto(internal)))
+	}
+	return append(rules,
+		f.Rule().FibSAddrLocal().SetMarkOr(cfg.mark()).Build(),
+		f.Rule().FibSAddrLocal().Verdict(nft.Goto(internal)),
+		f.Rule().Verdict(nft.Goto(local)))
+}
+
+// pickRules are a pick chain's rules for the endpoint counts in use.
+func pickRules(cfg Config, chain, m string, counts []int) []nft.Rule {
+	f := cfg.Family
+	var rules []nft.Rule
+	if chain == chainCluster || chain == chainNPCluster {
+		// Traffic from outside the pod network is masqueraded so that
+		// the reply returns through this node.
+		if cidrs := cfg.clusterCIDRs(); len(cidrs) == 1 {
+			rules = append(rules, f.Rule().SAddr(cidrs[0], true).SetMarkOr(cfg.mark()).Build())
+		}
+	}
+	nodePort := m == mapNodePortEndpoints || m == mapNodePortLocal
+	for _, n := range counts {
+		rules = append(rules, f.Rule().PickDNAT(m, uint32(n), slotOffset(n), nodePort))
+	}
+	return rules
+}
+
+// pick is one endpoint list of a fragment: n endpoints in map m.
+type pick struct {
+	m string
+	n int
+}
+
+// fragment is what one Service port adds to the table: elements of the
+// skeleton's sets and maps, the endpoint lists (their lengths decide the
+// pick rules), the node-local endpoint addresses (shared,
+// reference-counted elements of the hairpin set) and, with session
+// affinity only, chains and sets of its own.
 type fragment struct {
 	chains  []*nft.Chain
 	sets    []*nft.Set
-	elems   map[string][]nft.Element // by skeleton map name
+	elems   map[string][]nft.Element // by skeleton set name
+	picks   []pick
 	hairpin []netip.Addr
 }
 
-func (fr *fragment) addElem(m string, k nft.Key, v nft.Verdict) {
+func (fr *fragment) add(m string, e nft.Element) {
 	if fr.elems == nil {
 		fr.elems = map[string][]nft.Element{}
 	}
-	fr.elems[m] = append(fr.elems[m], nft.Element{Key: k, Verdict: &v})
+	fr.elems[m] = append(fr.elems[m], e)
 }
 
-func (fr *fragment) addValue(m string, k nft.Key, v *nft.Key) {
-	if fr.elems == nil {
-		fr.elems = map[string][]nft.Element{}
+// endpoints adds the list eps under destination key k (an endpoint map's
+// key without the slot) to map m.
+func (fr *fragment) endpoints(f nft.Family, m string, k nft.Key, eps []Endpoint) {
+	if len(eps) == 0 {
+		return
 	}
-	fr.elems[m] = append(fr.elems[m], nft.Element{Key: k, Value: v})
-}
-
-// chainID names a chain's slots in the endpoint map (FNV-1a, 64 bits:
-// collisions among thousands of chains are out of reach).
-func chainID(chain string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(chain))
-	return h.Sum64()
+	off := slotOffset(len(eps))
+	for i, e := range eps {
+		key := nft.Key{Bytes: binaryAppendSlot(k.Bytes, off+uint32(i))}
+		fr.add(m, nft.Element{Key: key, Value: f.EndpointValue(e.IP, e.Port)})
+	}
+	fr.picks = append(fr.picks, pick{m, len(eps)})
 }
 
 // build computes a Service port's fragment.
@@ -132,132 +234,86 @@ func build(cfg Config, s *Service) *fragment {
 		return fr // headless or ExternalName: DNS only
 	}
 	f := cfg.Family
-	id := s.Key()
 	cluster, local, hasAny := categorize(s)
-	usesLocal := s.InternalLocal || s.ExternalLocal
-
-	affinity := map[Endpoint]string{}
 	for _, e := range s.Endpoints {
-		if _, dup := affinity[e]; dup {
-			continue
-		}
-		affinity[e] = affinitySet(fmt.Sprintf("%s__%s/%d", id, e.IP, e.Port))
-		if s.AffinityTimeout > 0 {
-			fr.sets = append(fr.sets, &nft.Set{Name: affinity[e], Fields: f.AddrFields(), Dynamic: true, Timeout: s.AffinityTimeout})
-		}
-		if !slices.Contains(fr.hairpin, e.IP) {
+		if e.Local && !slices.Contains(fr.hairpin, e.IP) {
 			fr.hairpin = append(fr.hairpin, e.IP)
 		}
 	}
-	// balance writes a chain that picks one of eps: a client with session
-	// affinity goes back to its endpoint, others are spread at random.
-	balance := func(name string, eps []Endpoint, pre ...nft.Rule) {
-		if len(eps) == 0 {
-			return
-		}
-		rules := pre
-		if s.AffinityTimeout == 0 {
-			// Endpoints are elements of the shared endpoint map: a
-			// changed endpoint is an element change, not a rule change.
-			id := chainID(name)
-			for i, e := range eps {
-				fr.addValue(endpointMap(id), nft.SlotKey(uint32(i), id), f.EndpointValue(e.IP, e.Port))
-			}
-			rules = append(rules, f.Rule().L4Proto(s.Protocol).DNATMap(len(eps), id, endpointMap(id)))
-			fr.chains = append(fr.chains, &nft.Chain{Name: name, Rules: rules})
-			return
-		}
-		for _, e := range eps {
-			rules = append(rules, f.Rule().SAddrIn(affinity[e], false).L4Proto(s.Protocol).DNAT(e.IP, e.Port))
-		}
-		for i, e := range eps {
-			r := f.Rule().NumgenPick(i, len(eps)).UpdateSAddr(affinity[e], s.AffinityTimeout)
-			rules = append(rules, r.L4Proto(s.Protocol).DNAT(e.IP, e.Port))
-		}
-		fr.chains = append(fr.chains, &nft.Chain{Name: name, Rules: rules})
-	}
-
-	// Cluster-wide chain; traffic from outside the pod network is
-	// masqueraded so that the reply returns through this node.
-	var masq []nft.Rule
-	for _, p := range cfg.clusterCIDRs() {
-		masq = append(masq, f.Rule().SAddr(p, true).SetMarkOr(cfg.mark()).Build())
-	}
-	if len(masq) > 1 {
-		masq = nil // several pod networks: a single != cannot express it
-	}
-	balance(prefixService+id, cluster, masq...)
-	if usesLocal {
-		balance(prefixLocal+id, local)
-	}
-
-	internal, internalEps := prefixService+id, cluster
-	if s.InternalLocal {
-		internal, internalEps = prefixLocal+id, local
-	}
-	dispatch(fr, f.ServiceKey(s.ClusterIP, s.Protocol, s.Port), mapServiceIPs, mapNoEndpointIPs, internal, len(internalEps) > 0, hasAny)
-
-	externals := make([]nft.Key, 0, len(s.ExternalIPs)+len(s.LoadBalancerIPs))
-	for _, a := range append(append([]netip.Addr(nil), s.ExternalIPs...), s.LoadBalancerIPs...) {
-		if f.Has(a) {
-			externals = append(externals, f.ServiceKey(a, s.Protocol, s.Port))
-		}
-	}
-	if len(externals) == 0 && s.NodePort == 0 {
+	if s.AffinityTimeout > 0 {
+		buildAffinity(cfg, s, fr, cluster, local, hasAny)
 		return fr
 	}
-	ext := prefixExternal + id
-	extEps := cluster
+	internal := cluster
+	if s.InternalLocal {
+		internal = local
+	}
+	// ClusterIP.
+	kc := f.ServiceKey(s.ClusterIP, s.Protocol, s.Port)
+	switch {
+	case len(internal) == 0:
+		noEndpoints(fr, kc, setNoEndpointIPs, setNoLocalIPs, hasAny)
+	case s.InternalLocal:
+		fr.add(setLocalIPs, nft.Element{Key: kc})
+		fr.endpoints(f, mapLocalEndpoints, kc, internal)
+	default:
+		fr.add(setClusterIPs, nft.Element{Key: kc})
+		fr.endpoints(f, mapEndpoints, kc, internal)
+	}
+	// External IPs, LoadBalancer IPs, NodePort.
+	external := cluster
 	if s.ExternalLocal {
-		extEps = local
+		external = local
 	}
-	if len(extEps) > 0 {
-		fr.chains = append(fr.chains, externalRules(cfg, s, ext, internal, len(internalEps) > 0))
+	addExternal := func(k nft.Key, dispatch, dispatchLocal, eps, localEps, none, noneLocal string) {
+		switch {
+		case len(external) == 0:
+			noEndpoints(fr, k, none, noneLocal, hasAny)
+		case s.ExternalLocal:
+			fr.add(dispatchLocal, nft.Element{Key: k})
+			fr.endpoints(f, localEps, k, local)
+			fr.endpoints(f, eps, k, internal) // pods and this host
+		default:
+			fr.add(dispatch, nft.Element{Key: k})
+			fr.endpoints(f, eps, k, cluster)
+		}
 	}
-	for _, k := range externals {
-		dispatch(fr, k, mapServiceIPs, mapNoEndpointIPs, ext, len(extEps) > 0, hasAny)
+	for _, a := range externalAddrs(f, s) {
+		addExternal(f.ServiceKey(a, s.Protocol, s.Port), setExternalIPs, setExternalLocalIPs,
+			mapEndpoints, mapLocalEndpoints, setNoEndpointIPs, setNoLocalIPs)
 	}
 	if s.NodePort != 0 {
-		dispatch(fr, nft.ProtoPortKey(s.Protocol, s.NodePort), mapServiceNodePorts, mapNoEndpointPorts, ext, len(extEps) > 0, hasAny)
+		addExternal(nft.ProtoPortKey(s.Protocol, s.NodePort), setNodePorts, setLocalNodePorts,
+			mapNodePortEndpoints, mapNodePortLocal, setNoEndpointPorts, setNoLocalPorts)
 	}
 	return fr
 }
 
-// dispatch sends a destination to its chain, or, without endpoints, to
-// reject (no endpoints at all: the client is told at once) or drop (only
-// other nodes have endpoints and the policy is Local, as upstream).
-func dispatch(fr *fragment, k nft.Key, ok, none, chain string, has, hasAny bool) {
-	switch {
-	case has:
-		fr.addElem(ok, k, nft.Goto(chain))
-	case hasAny:
-		fr.addElem(none, k, nft.Drop)
-	default:
-		fr.addElem(none, k, nft.Goto(chainReject))
+func binaryAppendSlot(k []byte, slot uint32) []byte {
+	b := make([]byte, len(k), len(k)+4)
+	copy(b, k)
+	return append(b, byte(slot), byte(slot>>8), byte(slot>>16), byte(slot>>24)) // host order (little endian)
+}
+
+// noEndpoints rejects a destination (no endpoints at all: the client is
+// told at once) or drops it (only other nodes have endpoints and the
+// policy is Local, as upstream).
+func noEndpoints(fr *fragment, k nft.Key, reject, drop string, hasAny bool) {
+	if hasAny {
+		fr.add(drop, nft.Element{Key: k})
+	} else {
+		fr.add(reject, nft.Element{Key: k})
 	}
 }
 
-// externalRules is the chain for NodePort, externalIPs and LoadBalancer
-// traffic. With externalTrafficPolicy Cluster it is masqueraded; with
-// Local the client address is kept and only local endpoints are used,
-// except for traffic from pods and from this host, which may use any.
-func externalRules(cfg Config, s *Service, name, internal string, hasInternal bool) *nft.Chain {
-	f := cfg.Family
-	c := &nft.Chain{Name: name}
-	if !s.ExternalLocal {
-		c.Rules = append(c.Rules, f.Rule().SetMarkOr(cfg.mark()).Build(), f.Rule().Verdict(nft.Goto(prefixService+s.Key())))
-		return c
-	}
-	if hasInternal {
-		for _, p := range cfg.clusterCIDRs() {
-			c.Rules = append(c.Rules, f.Rule().SAddr(p, false).Verdict(nft.Goto(internal)))
+func externalAddrs(f nft.Family, s *Service) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range append(append([]netip.Addr(nil), s.ExternalIPs...), s.LoadBalancerIPs...) {
+		if f.Has(a) {
+			out = append(out, a)
 		}
-		c.Rules = append(c.Rules,
-			f.Rule().FibSAddrLocal().SetMarkOr(cfg.mark()).Build(),
-			f.Rule().FibSAddrLocal().Verdict(nft.Goto(internal)))
 	}
-	c.Rules = append(c.Rules, f.Rule().Verdict(nft.Goto(prefixLocal+s.Key())))
-	return c
+	return out
 }
 
 // affinitySet names the affinity set of a Service port's endpoint
@@ -269,3 +325,5 @@ func affinitySet(endpoint string) string {
 }
 
 func hostPrefix(a netip.Addr) netip.Prefix { return netip.PrefixFrom(a, a.BitLen()) }
+
+var _ = fmt.Sprint

@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"fmt"
+	"net/netip"
+	"slices"
 
 	"kserver.dev/kserver/internal/nft"
 )
@@ -13,8 +15,8 @@ func Ruleset(cfg Config, services []Service) (*nft.Table, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	t := skeleton(cfg)
 	seen := map[string]bool{}
+	frags := make([]*fragment, 0, len(services))
 	for i := range services {
 		s := &services[i]
 		if err := s.validate(cfg.Family); err != nil {
@@ -24,26 +26,97 @@ func Ruleset(cfg Config, services []Service) (*nft.Table, error) {
 			return nil, fmt.Errorf("proxy: service port %s listed twice", s.Key())
 		}
 		seen[s.Key()] = true
-		merge(t, build(cfg, s))
+		frags = append(frags, build(cfg, s))
 	}
-	return t, nil
+	return assemble(cfg, frags), nil
 }
 
-func merge(t *nft.Table, fr *fragment) {
-	for _, c := range fr.chains {
-		t.AddChain(c)
-	}
-	for _, s := range fr.sets {
-		t.AddSet(s)
-	}
-	for m, elems := range fr.elems {
-		for _, e := range elems {
-			t.Sets[m].AddElement(e)
+// assemble is the table holding the fragments: the skeleton with room for
+// their elements, their elements and chains, and the pick rules for the
+// endpoint counts they use.
+func assemble(cfg Config, frags []*fragment) *nft.Table {
+	counts := map[string]int{}
+	picks := pickCounts{}
+	hairpin := map[netip.Addr]bool{}
+	for _, fr := range frags {
+		for m, es := range fr.elems {
+			counts[m] += len(es)
+		}
+		picks.take(fr.picks)
+		for _, a := range fr.hairpin {
+			hairpin[a] = true
 		}
 	}
-	for _, a := range fr.hairpin {
+	counts[setHairpin] = len(hairpin)
+	sizes := map[string]uint32{}
+	for m, n := range counts {
+		sizes[m] = sizeFor(n)
+	}
+	t := skeleton(cfg, sizes)
+	for _, fr := range frags {
+		for _, c := range fr.chains {
+			t.AddChain(c)
+		}
+		for _, s := range fr.sets {
+			t.AddSet(s)
+		}
+		for m, elems := range fr.elems {
+			set := t.Sets[m]
+			if set.Elements == nil {
+				set.Elements = make(map[string]nft.Element, counts[m])
+			}
+			for _, e := range elems {
+				set.AddElement(e)
+			}
+		}
+	}
+	for a := range hairpin {
 		t.Sets[setHairpin].AddElement(nft.Element{Key: t.Family.AddrPairKey(a, a)})
 	}
+	for _, pc := range pickChains {
+		t.Chains[pc.chain].Rules = pickRules(cfg, pc.chain, pc.m, picks.counts(pc.m))
+	}
+	return t
+}
+
+// sizeFor is the size a set gets for n elements: twice that, at least
+// minSetSize, rounded up to a power of two, so that partial syncs have
+// room to grow before a full sync must re-create the set larger.
+func sizeFor(n int) uint32 {
+	size := minSetSize
+	for size < uint32(2*n) {
+		size *= 2
+	}
+	return size
+}
+
+// pickCounts counts the fragments using each endpoint count per map.
+type pickCounts map[pick]int
+
+func (pc pickCounts) take(ps []pick) {
+	for _, p := range ps {
+		pc[p]++
+	}
+}
+
+func (pc pickCounts) drop(ps []pick) {
+	for _, p := range ps {
+		if pc[p]--; pc[p] <= 0 {
+			delete(pc, p)
+		}
+	}
+}
+
+// counts are the endpoint counts in use in map m, ascending.
+func (pc pickCounts) counts(m string) []int {
+	var out []int
+	for p := range pc {
+		if p.m == m {
+			out = append(out, p.n)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // change is the difference between two fragments of one Service port, in
@@ -132,23 +205,24 @@ func diff(old, new *fragment) *change {
 func diffElems(c *change, m string, old, new []nft.Element) {
 	prev := map[string]nft.Element{}
 	for _, e := range old {
-		prev[e.Key.Text] = e
+		prev[string(e.Key.Bytes)] = e
 	}
 	kept := map[string]bool{}
 	for _, e := range new {
-		p, ok := prev[e.Key.Text]
+		k := string(e.Key.Bytes)
+		p, ok := prev[k]
 		if ok && p.Same(e) {
-			kept[e.Key.Text] = true
+			kept[k] = true
 			continue
 		}
 		if ok {
-			c.delElems[m] = append(c.delElems[m], p) // verdict changed: replace
-			kept[e.Key.Text] = true
+			c.delElems[m] = append(c.delElems[m], p) // verdict or value changed: replace
+			kept[k] = true
 		}
 		c.addElems[m] = append(c.addElems[m], e)
 	}
 	for _, e := range old {
-		if !kept[e.Key.Text] {
+		if !kept[string(e.Key.Bytes)] {
 			c.delElems[m] = append(c.delElems[m], e)
 		}
 	}
