@@ -17,20 +17,33 @@ import (
 
 func (tx *Tx) send() error {
 	buf, last := tx.b.close()
-	fd, err := tx.socket()
+	c := tx.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fd <= 0 {
+		fd, err := c.socket()
+		if err != nil {
+			return err
+		}
+		c.fd = fd
+	}
+	err := unix.Sendto(c.fd, buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+	if err == nil {
+		err = readBatchResult(c.fd, tx.b.base, last, tx.describe)
+	} else {
+		err = fmt.Errorf("send batch: %w", err)
+	}
 	if err != nil {
-		return err
+		// Start afresh: the socket may hold answers not read.
+		unix.Close(c.fd)
+		c.fd = 0
 	}
-	defer unix.Close(fd)
-	if err := unix.Sendto(fd, buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return fmt.Errorf("send batch: %w", err)
-	}
-	return readBatchResult(fd, last, tx.describe)
+	return err
 }
 
-// socket opens a netfilter netlink socket in the transaction's namespace
-// with buffers large enough for a full sync.
-func (tx *Tx) socket() (int, error) {
+// socket opens a netfilter netlink socket in the connection's namespace
+// (it stays there) with buffers large enough for a full sync.
+func (c *Conn) socket() (int, error) {
 	var fd int
 	open := func() error {
 		var err error
@@ -45,16 +58,21 @@ func (tx *Tx) socket() (int, error) {
 		_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 		return unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
 	}
-	if tx.nsFd <= 0 {
-		return fd, open()
+	var err error
+	if c.nsFd <= 0 {
+		err = open()
+	} else {
+		err = inNetNS(c.nsFd, open)
 	}
-	err := inNetNS(tx.nsFd, open)
+	if err != nil && fd > 0 {
+		unix.Close(fd)
+	}
 	return fd, err
 }
 
 // readBatchResult reads error messages until the acknowledgement of the
 // last message (sequence last) arrives.
-func readBatchResult(fd int, last uint32, describe func(uint32) string) error {
+func readBatchResult(fd int, first, last uint32, describe func(uint32) string) error {
 	var errs []error
 	buf := make([]byte, 1<<16)
 	for {
@@ -69,7 +87,7 @@ func readBatchResult(fd int, last uint32, describe func(uint32) string) error {
 			}
 			typ := binary.NativeEndian.Uint16(b[4:6])
 			seq := binary.NativeEndian.Uint32(b[8:12])
-			if typ == unix.NLMSG_ERROR && l >= unix.NLMSG_HDRLEN+4 {
+			if typ == unix.NLMSG_ERROR && l >= unix.NLMSG_HDRLEN+4 && seq >= first && seq <= last {
 				if code := int32(binary.NativeEndian.Uint32(b[16:20])); code != 0 {
 					errs = append(errs, fmt.Errorf("%s: %w", describe(seq), unix.Errno(-code)))
 				}
@@ -88,7 +106,7 @@ func readBatchResult(fd int, last uint32, describe func(uint32) string) error {
 
 // describe names the message with sequence seq for an error.
 func (tx *Tx) describe(seq uint32) string {
-	i := int(seq) - 1
+	i := int(seq - tx.b.base)
 	if i <= 0 || i >= len(tx.b.infos) {
 		return fmt.Sprintf("message %d", seq)
 	}

@@ -3,6 +3,7 @@ package nft
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"syscall"
 
 	"github.com/google/nftables"
@@ -19,6 +20,10 @@ const bufferSize = 64 << 20
 type Conn struct {
 	nsFd int
 	c    *nftables.Conn // lasting, for reads and small writes
+
+	mu  sync.Mutex
+	fd  int    // the socket transactions are sent on, opened on first use
+	seq uint32 // next batch's first sequence number
 }
 
 // Dial opens a connection to the namespace whose file descriptor is nsFd,
@@ -28,7 +33,7 @@ func Dial(nsFd int) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open nftables netlink: %w", err)
 	}
-	return &Conn{nsFd: nsFd, c: c}, nil
+	return &Conn{nsFd: nsFd, c: c, seq: 1}, nil
 }
 
 func connOptions(nsFd int, lasting bool) []nftables.ConnOption {
@@ -65,7 +70,15 @@ func forceBuffers(c *netlink.Conn) error {
 }
 
 // Close closes the connection.
-func (c *Conn) Close() error { return c.c.CloseLasting() }
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	if c.fd > 0 {
+		unix.Close(c.fd)
+		c.fd = 0
+	}
+	c.mu.Unlock()
+	return c.c.CloseLasting()
+}
 
 // Exists reports whether our table exists.
 func (c *Conn) Exists(name string, f Family) (bool, error) {

@@ -92,10 +92,11 @@ type batch struct {
 	infos []msgInfo // by sequence number - 1
 	open  int       // start of the message being built
 	last  int       // start of the last nf_tables message
+	base  uint32    // sequence number of BATCH_BEGIN
 }
 
-func newBatch() *batch {
-	b := &batch{buf: make(enc, 0, 4096)}
+func newBatch(base uint32) *batch {
+	b := &batch{buf: make(enc, 0, 4096), base: base}
 	b.header(unix.NFNL_MSG_BATCH_BEGIN, unix.NLM_F_REQUEST, unix.AF_UNSPEC, unix.NFNL_SUBSYS_NFTABLES)
 	b.infos = append(b.infos, msgInfo{kind: unix.NFNL_MSG_BATCH_BEGIN})
 	b.finish()
@@ -108,7 +109,7 @@ func (b *batch) header(typ, flags uint16, family uint8, resID uint16) {
 	b.buf = binary.NativeEndian.AppendUint32(b.buf, 0) // length, set by finish
 	b.buf = binary.NativeEndian.AppendUint16(b.buf, typ)
 	b.buf = binary.NativeEndian.AppendUint16(b.buf, flags)
-	b.buf = binary.NativeEndian.AppendUint32(b.buf, uint32(len(b.infos)+1)) // sequence
+	b.buf = binary.NativeEndian.AppendUint32(b.buf, b.base+uint32(len(b.infos))) // sequence
 	b.buf = binary.NativeEndian.AppendUint32(b.buf, 0)                      // port id
 	b.buf = append(b.buf, family, unix.NFNETLINK_V0)
 	b.buf = binary.BigEndian.AppendUint16(b.buf, resID)
@@ -132,7 +133,7 @@ func (b *batch) messages() int { return len(b.infos) - 1 }
 // nf_tables message only; it returns the bytes and that message's
 // sequence number.
 func (b *batch) close() ([]byte, uint32) {
-	last := uint32(len(b.infos))
+	last := b.base + uint32(len(b.infos)) - 1
 	if b.messages() > 0 {
 		fl := binary.NativeEndian.Uint16(b.buf[b.last+6:])
 		binary.NativeEndian.PutUint16(b.buf[b.last+6:], fl|unix.NLM_F_ACK)

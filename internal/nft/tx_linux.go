@@ -2,7 +2,6 @@ package nft
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -12,7 +11,7 @@ import (
 // Tx collects changes to one table; Commit sends them as one atomic
 // netlink transaction.
 type Tx struct {
-	nsFd  int
+	c     *Conn
 	fam   Family
 	table string
 	b     *batch
@@ -22,7 +21,11 @@ type Tx struct {
 
 // Begin starts a transaction on table name of family f.
 func (c *Conn) Begin(name string, f Family) *Tx {
-	return &Tx{nsFd: c.nsFd, fam: f, table: name, b: newBatch()}
+	c.mu.Lock()
+	base := c.seq
+	c.seq += 1 << 20 // room for a million messages per batch
+	c.mu.Unlock()
+	return &Tx{c: c, fam: f, table: name, b: newBatch(base)}
 }
 
 // Ops is the number of netlink messages queued so far.
@@ -225,7 +228,6 @@ func (tx *Tx) addAllElements(s *Set) {
 	for _, e := range s.Elements {
 		elems = append(elems, e)
 	}
-	slices.SortFunc(elems, func(a, b Element) int { return slices.Compare(a.Key.Bytes, b.Key.Bytes) })
 	tx.AddElements(s, elems)
 }
 
@@ -292,8 +294,10 @@ func appendElement(e enc, s *Set, el Element) enc {
 // name sets and chains), and only then the elements (which may name
 // chains). Binding a map to a rule makes the kernel walk the map's
 // elements, so filling maps after the rules keeps a full sync linear: the
-// other order walked a 40k-element map once per Service rule.
-func (tx *Tx) Full(t *Table) {
+// other order walked a 40k-element map once per Service rule. Elements
+// given in more are added after the table's own (callers with many
+// elements pass them as lists instead of building each set's index).
+func (tx *Tx) Full(t *Table, more ...map[string][]Element) {
 	chains := t.orderedChains()
 	sets := sortedKeys(t.Sets)
 	for _, name := range sets {
@@ -307,6 +311,9 @@ func (tx *Tx) Full(t *Table) {
 	}
 	for _, name := range sets {
 		tx.addAllElements(t.Sets[name])
+		for _, m := range more {
+			tx.AddElements(t.Sets[name], m[name])
+		}
 	}
 }
 

@@ -42,13 +42,15 @@ func benchProxier(b testing.TB) *Proxier {
 func BenchmarkFullSync10k(b *testing.B) {
 	p := benchProxier(b)
 	svcs := scaleServices(10000, 4)
+	defer reportCPU(b)()
 	for b.Loop() {
 		p.needFull = true
 		if err := p.Sync(svcs); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(p.LastSync().Ops), "ops")
+	b.ReportMetric(float64(p.LastSync().Ops), "msgs")
+	b.ReportMetric(float64(p.LastSync().Bytes)/1e6, "MB")
 }
 
 // BenchmarkEndpointChange10k is N2: one endpoint changes among 10k Services.

@@ -193,10 +193,10 @@ func (p *Proxier) fullSync(desired map[string]*Service) error {
 		}
 		picks.take(fr.picks)
 	}
-	t := assemble(p.cfg, frags)
+	t, elems := assemble(p.cfg, frags)
 	tx := p.conn.Begin(p.cfg.Table, p.cfg.Family)
 	tx.Recreate()
-	tx.Full(t)
+	tx.Full(t, elems)
 	if err := tx.Commit(); err != nil {
 		p.needFull = true
 		return fmt.Errorf("proxy: full sync: %w", err)
@@ -204,7 +204,7 @@ func (p *Proxier) fullSync(desired map[string]*Service) error {
 	p.applied, p.hairpin, p.picks, p.needFull = applied, hairpin, picks, false
 	p.skel, p.elems = skeleton(p.cfg, setSizes(t)), map[string]int{}
 	for _, m := range elementSets {
-		p.elems[m] = len(t.Sets[m].Elements)
+		p.elems[m] = len(elems[m])
 	}
 	p.last = SyncStats{Full: true, Changed: len(desired), Ops: tx.Ops(), Bytes: tx.Bytes(), Duration: time.Since(start)}
 	p.log.Debug("full sync", "services", len(desired), "ops", tx.Ops(), "took", p.last.Duration)

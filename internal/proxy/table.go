@@ -28,13 +28,20 @@ func Ruleset(cfg Config, services []Service) (*nft.Table, error) {
 		seen[s.Key()] = true
 		frags = append(frags, build(cfg, s))
 	}
-	return assemble(cfg, frags), nil
+	t, elems := assemble(cfg, frags)
+	for m, es := range elems {
+		for _, e := range es {
+			t.Sets[m].AddElement(e)
+		}
+	}
+	return t, nil
 }
 
 // assemble is the table holding the fragments: the skeleton with room for
-// their elements, their elements and chains, and the pick rules for the
-// endpoint counts they use.
-func assemble(cfg Config, frags []*fragment) *nft.Table {
+// their elements, their chains and sets, and the pick rules for the
+// endpoint counts they use; and, apart, the elements of the skeleton's
+// sets (a full sync sends those lists as they are).
+func assemble(cfg Config, frags []*fragment) (*nft.Table, map[string][]nft.Element) {
 	counts := map[string]int{}
 	picks := pickCounts{}
 	hairpin := map[netip.Addr]bool{}
@@ -53,6 +60,10 @@ func assemble(cfg Config, frags []*fragment) *nft.Table {
 		sizes[m] = sizeFor(n)
 	}
 	t := skeleton(cfg, sizes)
+	elems := make(map[string][]nft.Element, len(counts))
+	for m, n := range counts {
+		elems[m] = make([]nft.Element, 0, n)
+	}
 	for _, fr := range frags {
 		for _, c := range fr.chains {
 			t.AddChain(c)
@@ -60,23 +71,17 @@ func assemble(cfg Config, frags []*fragment) *nft.Table {
 		for _, s := range fr.sets {
 			t.AddSet(s)
 		}
-		for m, elems := range fr.elems {
-			set := t.Sets[m]
-			if set.Elements == nil {
-				set.Elements = make(map[string]nft.Element, counts[m])
-			}
-			for _, e := range elems {
-				set.AddElement(e)
-			}
+		for m, es := range fr.elems {
+			elems[m] = append(elems[m], es...)
 		}
 	}
 	for a := range hairpin {
-		t.Sets[setHairpin].AddElement(nft.Element{Key: t.Family.AddrPairKey(a, a)})
+		elems[setHairpin] = append(elems[setHairpin], nft.Element{Key: t.Family.AddrPairKey(a, a)})
 	}
 	for _, pc := range pickChains {
 		t.Chains[pc.chain].Rules = pickRules(cfg, pc.chain, pc.m, picks.counts(pc.m))
 	}
-	return t
+	return t, elems
 }
 
 // sizeFor is the size a set gets for n elements: twice that, at least
