@@ -110,7 +110,7 @@ func (b *batch) header(typ, flags uint16, family uint8, resID uint16) {
 	b.buf = binary.NativeEndian.AppendUint16(b.buf, typ)
 	b.buf = binary.NativeEndian.AppendUint16(b.buf, flags)
 	b.buf = binary.NativeEndian.AppendUint32(b.buf, b.base+uint32(len(b.infos))) // sequence
-	b.buf = binary.NativeEndian.AppendUint32(b.buf, 0)                      // port id
+	b.buf = binary.NativeEndian.AppendUint32(b.buf, 0)                           // port id
 	b.buf = append(b.buf, family, unix.NFNETLINK_V0)
 	b.buf = binary.BigEndian.AppendUint16(b.buf, resID)
 }
