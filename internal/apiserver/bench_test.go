@@ -8,8 +8,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"syscall"
-	"time"
 	"testing"
+	"time"
 
 	"k8s.io/client-go/rest"
 )
@@ -73,6 +73,14 @@ func BenchmarkListPods(b *testing.B) {
 	}
 }
 
+// BenchmarkWriteMixInProcess is the same mix through the in-memory
+// transport: the server's own cost, without TLS and HTTP/2.
+func BenchmarkWriteMixInProcess(b *testing.B) {
+	ts := newTestServer(b)
+	rt := ts.Transport(User{Name: "bench", Groups: []string{groupMasters}})
+	benchWriteMix(b, &http.Client{Transport: rt}, "http://x")
+}
+
 // BenchmarkWriteMixHTTPS is D2-API in miniature: 16 clients over one
 // HTTPS (HTTP/2) connection pool, each looping create → merge patch →
 // delete of its own ConfigMaps (1 KiB). ns/op is per write.
@@ -82,8 +90,12 @@ func BenchmarkWriteMixHTTPS(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	benchWriteMix(b, hc, ts.url)
+}
+
+func benchWriteMix(b *testing.B, hc *http.Client, url string) {
 	data := bytes.Repeat([]byte("y"), 1024)
-	base := ts.url + "/api/v1/namespaces/default/configmaps"
+	base := url + "/api/v1/namespaces/default/configmaps"
 	do := func(method, url, ct string, body []byte, want int) {
 		req, _ := http.NewRequestWithContext(context.Background(), method, url, bytes.NewReader(body))
 		if ct != "" {

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
+	kjson "sigs.k8s.io/json"
 
 	"kserver.dev/kserver/internal/client"
 )
@@ -74,6 +75,9 @@ func (c *codecs) decodeBody(contentType string, body []byte, want schema.GroupVe
 	var dec runtime.Decoder
 	switch media {
 	case mediaJSON:
+		if out, ok := c.decodeJSON(body, want); ok {
+			return out, nil
+		}
 		dec = c.json
 	case mediaYAML:
 		dec = c.yaml
@@ -232,4 +236,35 @@ func (c *codecs) encodeObject(o output, obj runtime.Object) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// decodeJSON is the common case of decodeBody without the serializer's
+// first pass over the body to find apiVersion and kind: the body is
+// decoded strictly into the wanted type, whose TypeMeta then tells what it
+// claimed to be. It declines (ok false) whatever it cannot answer exactly
+// as the serializer would — a body that does not decode, or that names
+// another kind or version — and the serializer then produces the outcome
+// and its messages.
+func (c *codecs) decodeJSON(body []byte, want schema.GroupVersionKind) (decoded, bool) {
+	into, err := c.scheme.New(want)
+	if err != nil {
+		return decoded{}, false
+	}
+	strict, err := kjson.UnmarshalStrict(body, into)
+	if err != nil {
+		return decoded{}, false
+	}
+	gvk := into.GetObjectKind().GroupVersionKind()
+	if gvk.Kind == "" && gvk.Version == "" && gvk.Group == "" {
+		gvk = want
+	}
+	if gvk != want {
+		return decoded{}, false
+	}
+	into.GetObjectKind().SetGroupVersionKind(want)
+	out := decoded{obj: into, gvk: want}
+	for _, e := range strict {
+		out.unknown = append(out.unknown, e.Error())
+	}
+	return out, true
 }

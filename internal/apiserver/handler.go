@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"kserver.dev/kserver/internal/apiserver/registry"
+	"kserver.dev/kserver/internal/store"
 )
 
 // maxBodyBytes is upstream's request body limit (3 MiB).
@@ -30,6 +31,9 @@ type call struct {
 	out output
 	// warnings are sent as "Warning: 299" headers before the body.
 	warnings []string
+	// current is the stored value a read-modify-write is working on
+	// (updateObject sets it before calling its mutate function).
+	current store.KeyValue
 }
 
 func (c *call) fail(err error) {

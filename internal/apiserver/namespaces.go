@@ -2,7 +2,6 @@ package apiserver
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -30,11 +29,11 @@ func (s *Server) getNamespace(ctx context.Context, name string) (*corev1.Namespa
 	if err != nil {
 		return nil, err
 	}
-	var ns corev1.Namespace
-	if err := json.Unmarshal(kv.Value, &ns); err != nil {
+	obj, err := s.decodeStored(corev1.SchemeGroupVersion.WithKind("Namespace"), kv)
+	if err != nil {
 		return nil, fmt.Errorf("decode namespace %s: %w", name, err)
 	}
-	return &ns, nil
+	return obj.(*corev1.Namespace), nil
 }
 
 // finalizeNamespace deletes everything in a terminating namespace, then

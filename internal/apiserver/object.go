@@ -91,6 +91,20 @@ func encodeStored(obj runtime.Object) ([]byte, error) {
 // decodeStored decodes a stored value into a new typed object of gvk and
 // sets its resourceVersion from the key's revision.
 func (s *Server) decodeStored(gvk schema.GroupVersionKind, kv store.KeyValue) (runtime.Object, error) {
+	cacheable := kv.Key != "" && len(kv.Value) <= decodedCacheMaxBytes
+	if cacheable {
+		if obj, ok := s.decoded.get(kv.Key, kv.ModRevision); ok && obj.GetObjectKind().GroupVersionKind() == gvk {
+			return obj, nil
+		}
+	}
+	obj, err := s.decodeValue(gvk, kv)
+	if err == nil && cacheable {
+		s.decoded.put(kv.Key, kv.ModRevision, obj)
+	}
+	return obj, err
+}
+
+func (s *Server) decodeValue(gvk schema.GroupVersionKind, kv store.KeyValue) (runtime.Object, error) {
 	obj, err := s.codecs.scheme.New(gvk)
 	if err != nil {
 		return nil, err

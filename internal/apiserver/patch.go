@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"strconv"
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -93,11 +94,7 @@ func (c *call) patchObject(subresource string) (kvOut store.KeyValue, out runtim
 // mergePatch applies a JSON, merge or strategic-merge patch to the served
 // form of current and returns the storage-version result.
 func (c *call) mergePatch(current runtime.Object, pt types.PatchType, patch []byte, o writeOpts) (runtime.Object, error) {
-	served, err := c.toServed(current)
-	if err != nil {
-		return nil, err
-	}
-	orig, err := json.Marshal(served)
+	orig, err := c.currentJSON(current)
 	if err != nil {
 		return nil, err
 	}
@@ -194,4 +191,20 @@ func (c *call) applyPatch(current runtime.Object, patch []byte, o writeOpts, sub
 		m.SetResourceVersion("")
 	}
 	return out, nil
+}
+
+// currentJSON is the served JSON of current: the stored bytes themselves
+// (with the resourceVersion spliced in) when current is the stored value
+// in the storage version, which saves encoding it again.
+func (c *call) currentJSON(current runtime.Object) ([]byte, error) {
+	if c.servedAsStored() && c.current.Key != "" {
+		if m, err := meta.Accessor(current); err == nil && m.GetResourceVersion() == strconv.FormatInt(c.current.ModRevision, 10) {
+			return withRV(c.current.Value, c.current.ModRevision), nil
+		}
+	}
+	served, err := c.toServed(current)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(served)
 }

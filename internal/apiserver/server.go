@@ -81,6 +81,7 @@ type Server struct {
 
 	fmMu          sync.Mutex
 	fieldManagers map[fmKey]*managedfields.FieldManager
+	decoded       *decodedCache // decoded.go
 
 	readyMu sync.RWMutex
 	ready   bool
@@ -117,6 +118,7 @@ func New(cfg Config) (*Server, error) {
 		codecs:        c,
 		now:           cfg.Now,
 		fieldManagers: map[fmKey]*managedfields.FieldManager{},
+		decoded:       newDecodedCache(decodedCacheEntries),
 	}
 	addr := ""
 	if cfg.AdvertiseAddress.IsValid() && cfg.SecurePort > 0 {

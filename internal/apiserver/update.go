@@ -81,6 +81,7 @@ func (c *call) updateObject(ctx context.Context, o writeOpts, subresource string
 		if err != nil {
 			return store.KeyValue{}, nil, false, err
 		}
+		c.current = kv
 		obj, err := mutate(old.DeepCopyObject())
 		if err != nil {
 			return store.KeyValue{}, nil, false, err
