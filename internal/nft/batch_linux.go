@@ -29,7 +29,7 @@ func (tx *Tx) send() error {
 	}
 	err := unix.Sendto(c.fd, buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
 	if err == nil {
-		err = readBatchResult(c.fd, tx.b.base, last, tx.describe)
+		err = readBatchResult(c.fd, c.readBuf(), tx.b.base, last, tx.describe)
 	} else {
 		err = fmt.Errorf("send batch: %w", err)
 	}
@@ -39,6 +39,15 @@ func (tx *Tx) send() error {
 		c.fd = 0
 	}
 	return err
+}
+
+// readBuf is the buffer answers are read into (c.mu held): a dump's
+// messages come in parts of at most 32 KiB.
+func (c *Conn) readBuf() []byte {
+	if c.rbuf == nil {
+		c.rbuf = make([]byte, 64<<10)
+	}
+	return c.rbuf
 }
 
 // socket opens a netfilter netlink socket in the connection's namespace
@@ -54,6 +63,8 @@ func (c *Conn) socket() (int, error) {
 		for _, opt := range []int{unix.SO_SNDBUFFORCE, unix.SO_RCVBUFFORCE} {
 			_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt, bufferSize)
 		}
+		// Errors without a copy of the failed message (up to 64 KiB).
+		_ = unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_CAP_ACK, 1)
 		tv := unix.NsecToTimeval((30 * time.Second).Nanoseconds())
 		_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 		return unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
@@ -72,9 +83,8 @@ func (c *Conn) socket() (int, error) {
 
 // readBatchResult reads error messages until the acknowledgement of the
 // last message (sequence last) arrives.
-func readBatchResult(fd int, first, last uint32, describe func(uint32) string) error {
+func readBatchResult(fd int, buf []byte, first, last uint32, describe func(uint32) string) error {
 	var errs []error
-	buf := make([]byte, 1<<16)
 	for {
 		n, _, err := unix.Recvfrom(fd, buf, 0)
 		if err != nil {

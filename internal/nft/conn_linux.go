@@ -21,9 +21,10 @@ type Conn struct {
 	nsFd int
 	c    *nftables.Conn // lasting, for reads and small writes
 
-	mu  sync.Mutex
-	fd  int    // the socket transactions are sent on, opened on first use
-	seq uint32 // next batch's first sequence number
+	mu   sync.Mutex
+	fd   int    // the socket transactions are sent on, opened on first use
+	seq  uint32 // next batch's first sequence number
+	rbuf []byte // answers are read into it
 }
 
 // Dial opens a connection to the namespace whose file descriptor is nsFd,

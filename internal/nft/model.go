@@ -461,7 +461,19 @@ func (f Family) AddrPairFields() []nftables.SetDatatype {
 
 // EndpointValue is the data "addr . port" of an endpoint map.
 func (f Family) EndpointValue(a netip.Addr, port uint16) *Key {
-	return &Key{Bytes: append(f.addrBytes(a), byte(port>>8), byte(port), 0, 0)}
+	return &Key{Bytes: f.AppendEndpointValue(nil, a, port)}
+}
+
+// AppendEndpointValue appends the data "addr . port" of an endpoint map.
+func (f Family) AppendEndpointValue(b []byte, a netip.Addr, port uint16) []byte {
+	if f == IPv6 {
+		a16 := a.As16()
+		b = append(b, a16[:]...)
+	} else {
+		a4 := a.Unmap().As4()
+		b = append(b, a4[:]...)
+	}
+	return append(b, byte(port>>8), byte(port), 0, 0)
 }
 
 // EndpointFields are the value fields of an endpoint map.

@@ -129,3 +129,44 @@ func TestKernelAcceptsEveryExpression(t *testing.T) {
 		})
 	}
 }
+
+// TestFailedTransactionNamesTheMessage checks that an error names the
+// message that failed, that nothing of the batch is applied, and that the
+// connection works for the next transaction.
+func TestFailedTransactionNamesTheMessage(t *testing.T) {
+	ns := netnstest.New(t, "nfterr")
+	c, err := nft.Dial(ns.Fd())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	f := nft.IPv4
+	tbl := nft.NewTable("kserver-test", f)
+	tbl.AddSet(&nft.Set{Name: "present", Fields: f.AddrFields()})
+	tx := c.Begin(tbl.Name, f)
+	tx.Recreate()
+	tx.Full(tbl)
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	tx = c.Begin(tbl.Name, f)
+	a := netip.MustParseAddr("192.0.2.1")
+	tx.AddElements(tbl.Sets["present"], []nft.Element{{Key: f.AddrKey(a)}})
+	tx.AddElements(&nft.Set{Name: "missing", Fields: f.AddrFields()}, []nft.Element{{Key: f.AddrKey(a)}})
+	err = tx.Commit()
+	if err == nil || !strings.Contains(err.Error(), "add elements missing") {
+		t.Fatalf("error %v does not name the failed message", err)
+	}
+	var n int
+	if err := c.Elements(tbl.Name, f, "present", func(nft.DumpedElement) { n++ }); err != nil || n != 0 {
+		t.Fatalf("after a failed transaction the set has %d elements (%v), want none", n, err)
+	}
+	tx = c.Begin(tbl.Name, f)
+	tx.AddElements(tbl.Sets["present"], []nft.Element{{Key: f.AddrKey(a)}})
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Elements(tbl.Name, f, "present", func(nft.DumpedElement) { n++ }); err != nil || n != 1 {
+		t.Fatalf("set has %d elements (%v), want 1", n, err)
+	}
+}

@@ -122,6 +122,13 @@ const (
 	nftaSetFieldLen   = 1
 )
 
+// DelRule deletes one rule of a chain by its handle.
+func (tx *Tx) DelRule(chain string, handle uint64) {
+	tx.b.msg(unix.NFT_MSG_DELRULE, 0, tx.fam, chain)
+	tx.b.buf = tx.b.buf.str(unix.NFTA_RULE_TABLE, tx.table).str(unix.NFTA_RULE_CHAIN, chain).u64(unix.NFTA_RULE_HANDLE, handle)
+	tx.b.finish()
+}
+
 // datatypes are nft's numbers for the data types sets use.
 var datatypes = map[string]uint32{
 	nftables.TypeVerdict.Name: 1, nftables.TypeInteger.Name: 4, nftables.TypeIPAddr.Name: 7,

@@ -25,6 +25,9 @@ func elemKeys(m map[string][]nft.Element) map[string][]string {
 	out := map[string][]string{}
 	for k, es := range m {
 		set := skel.Sets[k]
+		if prefix, n, ok := splitEndpointMap(k); ok {
+			set = newEndpointMap(cfg.Family, prefix, n, 0)
+		}
 		for _, e := range es {
 			switch {
 			case e.Verdict != nil:
@@ -64,15 +67,15 @@ func TestDiffOnlyWhatChanged(t *testing.T) {
 		c := diff(build(cfg, &one), build(cfg, &two))
 		noChains(t, c)
 		wantDel := map[string][]string{
-			mapEndpoints:         {"10.43.0.10 . tcp . 80 . 0 : 10.42.0.2 . 80"},
-			mapNodePortEndpoints: {"tcp . 30080 . 0 : 10.42.0.2 . 80"},
+			mapEndpoints + "1":         {"10.43.0.10 . tcp . 80 . 0 : 10.42.0.2 . 80"},
+			mapNodePortEndpoints + "1": {"tcp . 30080 . 0 : 10.42.0.2 . 80"},
 		}
 		if got := elemKeys(c.delElems); !mapsEqual(got, wantDel) {
 			t.Errorf("deleted elements %v", got)
 		}
 		wantAdd := map[string][]string{
-			mapEndpoints:         {"10.43.0.10 . tcp . 80 . 1 : 10.42.0.2 . 80", "10.43.0.10 . tcp . 80 . 2 : 10.42.0.3 . 80"},
-			mapNodePortEndpoints: {"tcp . 30080 . 1 : 10.42.0.2 . 80", "tcp . 30080 . 2 : 10.42.0.3 . 80"},
+			mapEndpoints + "2":         {"10.43.0.10 . tcp . 80 . 0 : 10.42.0.2 . 80", "10.43.0.10 . tcp . 80 . 1 : 10.42.0.3 . 80"},
+			mapNodePortEndpoints + "2": {"tcp . 30080 . 0 : 10.42.0.2 . 80", "tcp . 30080 . 1 : 10.42.0.3 . 80"},
 		}
 		if got := elemKeys(c.addElems); !mapsEqual(got, wantAdd) {
 			t.Errorf("added elements %v", got)
@@ -83,15 +86,15 @@ func TestDiffOnlyWhatChanged(t *testing.T) {
 		c := diff(build(cfg, &two), build(cfg, &moved))
 		noChains(t, c)
 		wantDel := map[string][]string{
-			mapEndpoints:         {"10.43.0.10 . tcp . 80 . 2 : 10.42.0.3 . 80"},
-			mapNodePortEndpoints: {"tcp . 30080 . 2 : 10.42.0.3 . 80"},
+			mapEndpoints + "2":         {"10.43.0.10 . tcp . 80 . 1 : 10.42.0.3 . 80"},
+			mapNodePortEndpoints + "2": {"tcp . 30080 . 1 : 10.42.0.3 . 80"},
 		}
 		if got := elemKeys(c.delElems); !mapsEqual(got, wantDel) {
 			t.Errorf("deleted elements %v", got)
 		}
 		wantAdd := map[string][]string{
-			mapEndpoints:         {"10.43.0.10 . tcp . 80 . 2 : 10.42.0.9 . 80"},
-			mapNodePortEndpoints: {"tcp . 30080 . 2 : 10.42.0.9 . 80"},
+			mapEndpoints + "2":         {"10.43.0.10 . tcp . 80 . 1 : 10.42.0.9 . 80"},
+			mapNodePortEndpoints + "2": {"tcp . 30080 . 1 : 10.42.0.9 . 80"},
 		}
 		if got := elemKeys(c.addElems); !mapsEqual(got, wantAdd) {
 			t.Errorf("added elements %v", got)
@@ -101,10 +104,10 @@ func TestDiffOnlyWhatChanged(t *testing.T) {
 		c := diff(build(cfg, &one), build(cfg, &none))
 		noChains(t, c)
 		want := map[string][]string{
-			setClusterIPs:        {"10.43.0.10 . tcp . 80"},
-			setNodePorts:         {"tcp . 30080"},
-			mapEndpoints:         {"10.43.0.10 . tcp . 80 . 0 : 10.42.0.2 . 80"},
-			mapNodePortEndpoints: {"tcp . 30080 . 0 : 10.42.0.2 . 80"},
+			setClusterIPs:              {"10.43.0.10 . tcp . 80"},
+			setNodePorts:               {"tcp . 30080"},
+			mapEndpoints + "1":         {"10.43.0.10 . tcp . 80 . 0 : 10.42.0.2 . 80"},
+			mapNodePortEndpoints + "1": {"tcp . 30080 . 0 : 10.42.0.2 . 80"},
 		}
 		if got := elemKeys(c.delElems); !mapsEqual(got, want) {
 			t.Errorf("deleted elements %v", got)
@@ -120,7 +123,7 @@ func TestDiffOnlyWhatChanged(t *testing.T) {
 	t.Run("service removed", func(t *testing.T) {
 		c := diff(build(cfg, &two), nil)
 		noChains(t, c)
-		if len(c.addElems) != 0 || len(c.delElems[mapEndpoints]) != 2 || len(c.delElems[setClusterIPs]) != 1 {
+		if len(c.addElems) != 0 || len(c.delElems[mapEndpoints+"2"]) != 2 || len(c.delElems[setClusterIPs]) != 1 {
 			t.Errorf("removal: %+v", c)
 		}
 	})

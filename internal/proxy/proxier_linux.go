@@ -25,10 +25,11 @@ type Proxier struct {
 	mu       sync.Mutex
 	conn     *nft.Conn
 	applied  map[string]*entry
-	hairpin  map[netip.Addr]int // endpoint address -> Service ports using it
-	picks    pickCounts         // endpoint counts in use, per endpoint map
-	skel     *nft.Table         // the skeleton as last created (set sizes)
-	elems    map[string]int     // elements per skeleton set
+	hairpin  map[netip.Addr]int  // endpoint address -> Service ports using it
+	picks    pickCounts          // endpoint counts in use, per endpoint map prefix
+	skel     *nft.Table          // the skeleton as last created (set sizes)
+	epMaps   map[string]*nft.Set // the endpoint maps, by name
+	elems    map[string]int      // elements per skeleton set and endpoint map
 	gen      uint64
 	needFull bool
 	last     SyncStats
@@ -178,237 +179,6 @@ func (p *Proxier) update(ups []pending, removed []string) error {
 	return p.fullSync(desired)
 }
 
-func (p *Proxier) fullSync(desired map[string]*Service) error {
-	start := time.Now()
-	applied := make(map[string]*entry, len(desired))
-	frags := make([]*fragment, 0, len(desired))
-	hairpin := map[netip.Addr]int{}
-	picks := pickCounts{}
-	for k, s := range desired {
-		fr := build(p.cfg, s)
-		frags = append(frags, fr)
-		applied[k] = &entry{svc: cloneService(s), frag: fr, gen: p.gen}
-		for _, a := range fr.hairpin {
-			hairpin[a]++
-		}
-		picks.take(fr.picks)
-	}
-	t, elems := assemble(p.cfg, frags)
-	tx := p.conn.Begin(p.cfg.Table, p.cfg.Family)
-	tx.Recreate()
-	tx.Full(t, elems)
-	if err := tx.Commit(); err != nil {
-		p.needFull = true
-		return fmt.Errorf("proxy: full sync: %w", err)
-	}
-	p.applied, p.hairpin, p.picks, p.needFull = applied, hairpin, picks, false
-	p.skel, p.elems = skeleton(p.cfg, setSizes(t)), map[string]int{}
-	for _, m := range elementSets {
-		p.elems[m] = len(elems[m])
-	}
-	p.last = SyncStats{Full: true, Changed: len(desired), Ops: tx.Ops(), Bytes: tx.Bytes(), Duration: time.Since(start)}
-	p.log.Debug("full sync", "services", len(desired), "ops", tx.Ops(), "took", p.last.Duration)
-	return nil
-}
-
-func setSizes(t *nft.Table) map[string]uint32 {
-	sizes := map[string]uint32{}
-	for name, s := range t.Sets {
-		sizes[name] = s.Size
-	}
-	return sizes
-}
-
-// errNoRoom asks for a full sync: a set would outgrow its size.
-var errNoRoom = errors.New("a set outgrows its size")
-
-func (p *Proxier) partialSync(ups []pending, removed []string) error {
-	start := time.Now()
-	var changes []*change
-	fresh := make(map[string]*entry, len(ups))
-	refs := newRefDelta(p.hairpin)
-	picks := maps.Clone(p.picks)
-	for _, u := range ups {
-		fr := build(p.cfg, u.svc)
-		var oldFrag *fragment
-		if old := p.applied[u.key]; old != nil {
-			oldFrag = old.frag
-			refs.drop(old.frag.hairpin)
-			picks.drop(old.frag.picks)
-		}
-		refs.take(fr.hairpin)
-		picks.take(fr.picks)
-		if c := diff(oldFrag, fr); !c.empty() {
-			changes = append(changes, c)
-		}
-		fresh[u.key] = &entry{svc: cloneService(u.svc), frag: fr, gen: p.gen}
-	}
-	var gone []string
-	for _, k := range removed {
-		if old := p.applied[k]; old != nil && fresh[k] == nil {
-			changes = append(changes, diff(old.frag, nil))
-			refs.drop(old.frag.hairpin)
-			picks.drop(old.frag.picks)
-			gone = append(gone, k)
-		}
-	}
-	added, dropped := refs.result()
-	elems := p.countElems(changes, len(added)-len(dropped))
-	for m, n := range elems {
-		if size := p.skel.Sets[m].Size; size > 0 && uint32(n) > size {
-			return errNoRoom
-		}
-	}
-	if len(changes) > 0 || len(added)+len(dropped) > 0 {
-		tx := p.conn.Begin(p.cfg.Table, p.cfg.Family)
-		tx.AddElements(p.skel.Sets[setHairpin], pairs(p.cfg.Family, added))
-		p.queue(tx, changes, picks)
-		tx.DelElements(p.skel.Sets[setHairpin], pairs(p.cfg.Family, dropped))
-		if err := tx.Commit(); err != nil {
-			p.needFull = true
-			return err
-		}
-		p.last = SyncStats{Changed: len(changes), Ops: tx.Ops(), Bytes: tx.Bytes(), Duration: time.Since(start)}
-	}
-	for k, e := range fresh {
-		p.applied[k] = e
-	}
-	for _, k := range gone {
-		delete(p.applied, k)
-	}
-	refs.apply()
-	p.picks, p.elems = picks, elems
-	return nil
-}
-
-// countElems is the number of elements per skeleton set after changes.
-func (p *Proxier) countElems(changes []*change, hairpin int) map[string]int {
-	out := maps.Clone(p.elems)
-	for _, c := range changes {
-		for m, es := range c.addElems {
-			out[m] += len(es)
-		}
-		for m, es := range c.delElems {
-			out[m] -= len(es)
-		}
-	}
-	out[setHairpin] += hairpin
-	return out
-}
-
-// queue adds the changes to tx stage by stage, so that everything a rule or
-// element names exists before it and is unreferenced before it goes. Pick
-// chains whose endpoint counts changed are rewritten.
-func (p *Proxier) queue(tx *nft.Tx, changes []*change, picks pickCounts) {
-	for _, c := range changes {
-		for _, s := range c.addSets {
-			tx.AddSet(s)
-		}
-		for _, ch := range c.addChains {
-			tx.AddChain(ch)
-		}
-	}
-	for _, pc := range pickChains {
-		if counts := picks.counts(pc.m); !slices.Equal(counts, p.picks.counts(pc.m)) {
-			ch := &nft.Chain{Name: pc.chain, Rules: pickRules(p.cfg, pc.chain, pc.m, counts)}
-			tx.FlushChain(ch)
-			tx.AddRules(ch)
-		}
-	}
-	for _, m := range elementSets {
-		var del, add []nft.Element
-		for _, c := range changes {
-			del = append(del, c.delElems[m]...)
-			add = append(add, c.addElems[m]...)
-		}
-		tx.DelElements(p.skel.Sets[m], del)
-		tx.AddElements(p.skel.Sets[m], add)
-	}
-	for _, c := range changes {
-		for _, ch := range c.flushChains {
-			tx.FlushChain(ch)
-		}
-		for _, ch := range c.fillChains {
-			tx.AddRules(ch)
-		}
-	}
-	for _, c := range changes {
-		for _, name := range c.delChains {
-			tx.FlushChain(&nft.Chain{Name: name})
-		}
-	}
-	for _, c := range changes {
-		for _, name := range c.delChains {
-			tx.DelChain(name)
-		}
-		for _, s := range c.delSets {
-			tx.DelSet(s)
-		}
-	}
-}
-
-// refDelta tracks changes to the reference counts of shared elements.
-type refDelta struct {
-	refs    map[netip.Addr]int
-	touched map[netip.Addr]int // address -> change of its count
-}
-
-func newRefDelta(refs map[netip.Addr]int) *refDelta {
-	return &refDelta{refs: refs, touched: map[netip.Addr]int{}}
-}
-
-func (d *refDelta) take(as []netip.Addr) {
-	for _, a := range as {
-		d.touched[a]++
-	}
-}
-
-func (d *refDelta) drop(as []netip.Addr) {
-	for _, a := range as {
-		d.touched[a]--
-	}
-}
-
-// result lists the addresses whose count goes from 0 to more, and to 0.
-func (d *refDelta) result() (added, removed []netip.Addr) {
-	for a, delta := range d.touched {
-		before := d.refs[a]
-		switch after := before + delta; {
-		case before == 0 && after > 0:
-			added = append(added, a)
-		case before > 0 && after == 0:
-			removed = append(removed, a)
-		}
-	}
-	return added, removed
-}
-
-func (d *refDelta) apply() {
-	for a, delta := range d.touched {
-		if n := d.refs[a] + delta; n > 0 {
-			d.refs[a] = n
-		} else {
-			delete(d.refs, a)
-		}
-	}
-}
-
-func pairs(f nft.Family, as []netip.Addr) []nft.Element {
-	out := make([]nft.Element, len(as))
-	for i, a := range as {
-		out[i] = nft.Element{Key: f.AddrPairKey(a, a)}
-	}
-	return out
-}
-
-func cloneService(s *Service) Service {
-	c := *s
-	c.ExternalIPs = slices.Clone(s.ExternalIPs)
-	c.LoadBalancerIPs = slices.Clone(s.LoadBalancerIPs)
-	c.Endpoints = slices.Clone(s.Endpoints)
-	return c
-}
-
 // Resync compares the shape of the kernel's table with what was applied
 // (chains, sets, the base chains' rules, the dispatch maps' elements) and
 // re-creates the table when they differ: someone deleted or edited it.
@@ -442,6 +212,9 @@ func (p *Proxier) drift() (string, error) {
 		want.Chains[pc.chain].Rules = pickRules(p.cfg, pc.chain, pc.m, p.picks.counts(pc.m))
 	}
 	fixed := slices.Collect(maps.Keys(want.Chains))
+	for _, s := range p.epMaps {
+		want.AddSet(s)
+	}
 	for _, e := range p.applied {
 		for _, c := range e.frag.chains {
 			want.AddChain(c)
@@ -450,7 +223,8 @@ func (p *Proxier) drift() (string, error) {
 			want.AddSet(s)
 		}
 	}
-	got, err := p.conn.Summarize(p.cfg.Table, p.cfg.Family, fixed, elementSets)
+	counted := slices.Collect(maps.Keys(p.elems))
+	got, err := p.conn.Summarize(p.cfg.Table, p.cfg.Family, fixed, counted)
 	if err != nil {
 		return "", fmt.Errorf("proxy: read table: %w", err)
 	}
@@ -470,7 +244,7 @@ func (p *Proxier) drift() (string, error) {
 	if len(got.Sets) != len(want.Sets) {
 		return fmt.Sprintf("%d sets, want %d", len(got.Sets), len(want.Sets)), nil
 	}
-	for _, m := range elementSets {
+	for _, m := range counted {
 		if got.Sets[m] != p.elems[m] {
 			return fmt.Sprintf("set %s has %d elements, want %d", m, got.Sets[m], p.elems[m]), nil
 		}

@@ -3,9 +3,11 @@ package proxy
 import (
 	"crypto/sha256"
 	"encoding/base32"
-	"fmt"
+	"encoding/binary"
 	"net/netip"
 	"slices"
+	"strconv"
+	"strings"
 
 	"kserver.dev/kserver/internal/nft"
 )
@@ -26,11 +28,12 @@ const (
 	setNoEndpointPorts = "no-endpoint-nodeports"      // rejected
 	setNoLocalIPs      = "no-local-endpoint-services" // dropped (policy Local, endpoints elsewhere)
 	setNoLocalPorts    = "no-local-endpoint-nodeports"
-	// Endpoints: "destination . slot" to "address . port".
-	mapEndpoints                = "service-endpoints"
-	mapLocalEndpoints           = "local-endpoints"
-	mapNodePortEndpoints        = "nodeport-endpoints"
-	mapNodePortLocal            = "nodeport-local-endpoints"
+	// Endpoints: "destination . slot" to "address . port", one map per
+	// number of endpoints ("service-endpoints-3").
+	mapEndpoints                = "service-endpoints-"
+	mapLocalEndpoints           = "local-endpoints-"
+	mapNodePortEndpoints        = "nodeport-endpoints-"
+	mapNodePortLocal            = "nodeport-local-endpoints-"
 	setHairpin                  = "hairpin-endpoints"
 	chainServices               = "services"
 	chainNodePorts              = "nodeports"
@@ -54,32 +57,42 @@ const (
 	minSetSize           uint32 = 1024
 )
 
-// pickChains are the chains that choose an endpoint, with the endpoint
-// map each uses; each holds one rule per endpoint count in use.
-var pickChains = []struct{ chain, m string }{
+// pickChains are the chains that choose an endpoint: each has one rule
+// per number of endpoints in use, which looks the destination and a random
+// slot up in that number's endpoint map (m is the maps' name prefix).
+var pickChains = []struct {
+	chain, m string
+}{
 	{chainCluster, mapEndpoints}, {chainLocal, mapLocalEndpoints},
 	{chainNPCluster, mapNodePortEndpoints}, {chainNPLocal, mapNodePortLocal},
 }
 
 // elementSets are the skeleton's sets and maps that hold per-Service
-// elements, in the order a transaction changes them.
+// elements, in the order a transaction changes them (the endpoint maps
+// come and go with the numbers of endpoints in use).
 var elementSets = []string{
 	setClusterIPs, setLocalIPs, setExternalIPs, setExternalLocalIPs, setNodePorts, setLocalNodePorts,
 	mapAffinityIPs, mapAffinityPorts, setNoEndpointIPs, setNoEndpointPorts, setNoLocalIPs, setNoLocalPorts,
-	mapEndpoints, mapLocalEndpoints, mapNodePortEndpoints, mapNodePortLocal, setHairpin,
+	setHairpin,
 }
 
-// sized are the sets whose size grows with the Services: the kernel picks
-// a faster hash for a set of known size, which then is a limit.
+// sized are the skeleton's sets whose size grows with the Services: the
+// kernel picks a faster hash for a set of known size, which then is a
+// limit. Endpoint maps are sized too.
 var sized = map[string]bool{
-	setClusterIPs: true, setExternalIPs: true, setNodePorts: true, setNoEndpointIPs: true,
-	mapEndpoints: true, mapLocalEndpoints: true, mapNodePortEndpoints: true, setHairpin: true,
+	setClusterIPs: true, setExternalIPs: true, setNodePorts: true, setNoEndpointIPs: true, setHairpin: true,
 }
 
-// slotOffset is where the slots of a list of n endpoints start: lists of
-// different lengths use disjoint slots (0; 1–2; 3–5; 6–9; …), so the rule
-// for n finds only Services with n endpoints.
-func slotOffset(n int) uint32 { return uint32(n * (n - 1) / 2) }
+// endpointMap is the name of the endpoint map for lists of n endpoints.
+func endpointMap(prefix string, n int) string { return prefix + strconv.Itoa(n) }
+
+// newEndpointMap declares that map with room for size elements.
+func newEndpointMap(f nft.Family, prefix string, n int, size uint32) *nft.Set {
+	nodePort := prefix == mapNodePortEndpoints || prefix == mapNodePortLocal
+	s := nft.TypeofMap(endpointMap(prefix, n), f.EndpointTypeof(nodePort))
+	s.Size = max(size, minSetSize)
+	return s
+}
 
 // skeleton is the part of the table that does not depend on Services;
 // sizes gives the sized sets' limits.
@@ -95,12 +108,6 @@ func skeleton(cfg Config, sizes map[string]uint32) *nft.Table {
 	t.AddSet(&nft.Set{Name: mapAffinityIPs, Fields: f.ServiceFields(), Map: true})
 	t.AddSet(&nft.Set{Name: mapAffinityPorts, Fields: nft.ProtoPortFields(), Map: true})
 	t.AddSet(&nft.Set{Name: setHairpin, Fields: f.AddrPairFields()})
-	for _, m := range []string{mapEndpoints, mapLocalEndpoints} {
-		t.AddSet(nft.TypeofMap(m, f.EndpointTypeof(false)))
-	}
-	for _, m := range []string{mapNodePortEndpoints, mapNodePortLocal} {
-		t.AddSet(nft.TypeofMap(m, f.EndpointTypeof(true)))
-	}
 	for name, s := range t.Sets {
 		if sized[name] {
 			s.Size = max(sizes[name], minSetSize)
@@ -169,25 +176,36 @@ func externalLocal(cfg Config, internal, local string) []nft.Rule {
 		f.Rule().Verdict(nft.Goto(local)))
 }
 
-// pickRules are a pick chain's rules for the endpoint counts in use.
+// pickRules are a pick chain's rules for the endpoint counts in use: the
+// masquerade mark first (cluster chains), then one rule per count.
 func pickRules(cfg Config, chain, m string, counts []int) []nft.Rule {
-	f := cfg.Family
-	var rules []nft.Rule
-	if chain == chainCluster || chain == chainNPCluster {
-		// Traffic from outside the pod network is masqueraded so that
-		// the reply returns through this node.
-		if cidrs := cfg.clusterCIDRs(); len(cidrs) == 1 {
-			rules = append(rules, f.Rule().SAddr(cidrs[0], true).SetMarkOr(cfg.mark()).Build())
-		}
-	}
-	nodePort := m == mapNodePortEndpoints || m == mapNodePortLocal
+	rules := pickHead(cfg, chain)
 	for _, n := range counts {
-		rules = append(rules, f.Rule().PickDNAT(m, uint32(n), slotOffset(n), nodePort))
+		rules = append(rules, pickRule(cfg, m, n))
 	}
 	return rules
 }
 
-// pick is one endpoint list of a fragment: n endpoints in map m.
+// pickHead are the rules of a pick chain before the per-count ones.
+func pickHead(cfg Config, chain string) []nft.Rule {
+	if chain != chainCluster && chain != chainNPCluster {
+		return nil
+	}
+	// Traffic from outside the pod network is masqueraded so that the
+	// reply returns through this node.
+	if cidrs := cfg.clusterCIDRs(); len(cidrs) == 1 {
+		return []nft.Rule{cfg.Family.Rule().SAddr(cidrs[0], true).SetMarkOr(cfg.mark()).Build()}
+	}
+	return nil
+}
+
+func pickRule(cfg Config, m string, n int) nft.Rule {
+	nodePort := m == mapNodePortEndpoints || m == mapNodePortLocal
+	return cfg.Family.Rule().PickDNAT(endpointMap(m, n), uint32(n), 0, nodePort)
+}
+
+// pick is one endpoint list of a fragment: n endpoints in the maps named
+// m (prefix).
 type pick struct {
 	m string
 	n int
@@ -219,11 +237,24 @@ func (fr *fragment) endpoints(f nft.Family, m string, k nft.Key, eps []Endpoint)
 	if len(eps) == 0 {
 		return
 	}
-	off := slotOffset(len(eps))
-	for i, e := range eps {
-		key := nft.Key{Bytes: binaryAppendSlot(k.Bytes, off+uint32(i))}
-		fr.add(m, nft.Element{Key: key, Value: f.EndpointValue(e.IP, e.Port)})
+	// One allocation for the list's keys and values.
+	kl, vl := len(k.Bytes)+4, f.AddrLen()+4
+	buf := make([]byte, 0, len(eps)*(kl+vl))
+	vals := make([]nft.Key, len(eps))
+	if fr.elems == nil {
+		fr.elems = map[string][]nft.Element{}
 	}
+	name := endpointMap(m, len(eps))
+	list := slices.Grow(fr.elems[name], len(eps))
+	for i, e := range eps {
+		buf = append(buf, k.Bytes...)
+		buf = binary.NativeEndian.AppendUint32(buf, uint32(i)) // numgen's byte order
+		key := buf[len(buf)-kl:]
+		buf = f.AppendEndpointValue(buf, e.IP, e.Port)
+		vals[i].Bytes = buf[len(buf)-vl:]
+		list = append(list, nft.Element{Key: nft.Key{Bytes: key}, Value: &vals[i]})
+	}
+	fr.elems[name] = list
 	fr.picks = append(fr.picks, pick{m, len(eps)})
 }
 
@@ -289,12 +320,6 @@ func build(cfg Config, s *Service) *fragment {
 	return fr
 }
 
-func binaryAppendSlot(k []byte, slot uint32) []byte {
-	b := make([]byte, len(k), len(k)+4)
-	copy(b, k)
-	return append(b, byte(slot), byte(slot>>8), byte(slot>>16), byte(slot>>24)) // host order (little endian)
-}
-
 // noEndpoints rejects a destination (no endpoints at all: the client is
 // told at once) or drops it (only other nodes have endpoints and the
 // policy is Local, as upstream).
@@ -326,4 +351,13 @@ func affinitySet(endpoint string) string {
 
 func hostPrefix(a netip.Addr) netip.Prefix { return netip.PrefixFrom(a, a.BitLen()) }
 
-var _ = fmt.Sprint
+// splitEndpointMap splits an endpoint map's name into prefix and count.
+func splitEndpointMap(name string) (prefix string, n int, ok bool) {
+	for _, pc := range pickChains {
+		if rest, found := strings.CutPrefix(name, pc.m); found {
+			n, err := strconv.Atoi(rest)
+			return pc.m, n, err == nil
+		}
+	}
+	return "", 0, false
+}

@@ -60,6 +60,10 @@ func assemble(cfg Config, frags []*fragment) (*nft.Table, map[string][]nft.Eleme
 		sizes[m] = sizeFor(n)
 	}
 	t := skeleton(cfg, sizes)
+	for p := range picks {
+		name := endpointMap(p.m, p.n)
+		t.AddSet(newEndpointMap(cfg.Family, p.m, p.n, sizes[name]))
+	}
 	elems := make(map[string][]nft.Element, len(counts))
 	for m, n := range counts {
 		elems[m] = make([]nft.Element, 0, n)
