@@ -179,21 +179,7 @@ func (c *Conn) RuleHandles(table string, f Family, chain string) ([]RuleHandle, 
 	var out []RuleHandle
 	req := enc(nil).str(unix.NFTA_RULE_TABLE, table).str(unix.NFTA_RULE_CHAIN, chain)
 	err := c.dump(unix.NFT_MSG_GETRULE, f, req, func(msg []byte) error {
-		var r RuleHandle
-		var name string
-		attrs(msg, func(t uint16, d []byte) {
-			switch t {
-			case unix.NFTA_RULE_CHAIN:
-				name = string(bytesTrimNul(d))
-			case unix.NFTA_RULE_HANDLE:
-				if len(d) == 8 {
-					r.Handle = binary.BigEndian.Uint64(d)
-				}
-			case unix.NFTA_RULE_EXPRESSIONS:
-				attrs(d, func(_ uint16, e []byte) { r.Numgen = max(r.Numgen, numgenModulus(e)) })
-			}
-		})
-		if name == chain {
+		if name, r := parseRule(msg); name == chain {
 			out = append(out, r)
 		}
 		return nil
@@ -202,6 +188,22 @@ func (c *Conn) RuleHandles(table string, f Family, chain string) ([]RuleHandle, 
 		return nil, fmt.Errorf("list rules of %s: %w", chain, err)
 	}
 	return out, nil
+}
+
+func parseRule(msg []byte) (chain string, r RuleHandle) {
+	attrs(msg, func(t uint16, d []byte) {
+		switch t {
+		case unix.NFTA_RULE_CHAIN:
+			chain = string(bytesTrimNul(d))
+		case unix.NFTA_RULE_HANDLE:
+			if len(d) == 8 {
+				r.Handle = binary.BigEndian.Uint64(d)
+			}
+		case unix.NFTA_RULE_EXPRESSIONS:
+			attrs(d, func(_ uint16, e []byte) { r.Numgen = max(r.Numgen, numgenModulus(e)) })
+		}
+	})
+	return chain, r
 }
 
 func numgenModulus(e []byte) (mod uint32) {
@@ -231,4 +233,120 @@ func bytesTrimNul(b []byte) []byte {
 		return b[:len(b)-1]
 	}
 	return b
+}
+
+// TableComment is the comment of our table; ok is false when the table
+// does not exist.
+func (c *Conn) TableComment(table string, f Family) (comment string, ok bool, err error) {
+	err = c.dump(unix.NFT_MSG_GETTABLE, f, nil, func(msg []byte) error {
+		var name, com string
+		attrs(msg, func(t uint16, d []byte) {
+			switch t {
+			case unix.NFTA_TABLE_NAME:
+				name = string(bytesTrimNul(d))
+			case nftaTableUserdata:
+				com = udataString(d, udataTableComment)
+			}
+		})
+		if name == table {
+			comment, ok = com, true
+		}
+		return nil
+	})
+	if err != nil {
+		return "", false, fmt.Errorf("list tables: %w", err)
+	}
+	return comment, ok, nil
+}
+
+func udataString(u []byte, typ byte) string {
+	for len(u) >= 2 {
+		t, l := u[0], int(u[1])
+		if len(u) < 2+l {
+			return ""
+		}
+		if t == typ {
+			return string(bytesTrimNul(u[2 : 2+l]))
+		}
+		u = u[2+l:]
+	}
+	return ""
+}
+
+// SetInfo is a set of our table as the kernel has it.
+type SetInfo struct {
+	Flags uint32
+	Size  uint32 // 0: no size
+}
+
+// Sets lists the sets of our table by name.
+func (c *Conn) Sets(table string, f Family) (map[string]SetInfo, error) {
+	out := map[string]SetInfo{}
+	req := enc(nil).str(unix.NFTA_SET_TABLE, table)
+	err := c.dump(unix.NFT_MSG_GETSET, f, req, func(msg []byte) error {
+		var name, tbl string
+		var si SetInfo
+		attrs(msg, func(t uint16, d []byte) {
+			switch t {
+			case unix.NFTA_SET_TABLE:
+				tbl = string(bytesTrimNul(d))
+			case unix.NFTA_SET_NAME:
+				name = string(bytesTrimNul(d))
+			case unix.NFTA_SET_FLAGS:
+				if len(d) == 4 {
+					si.Flags = binary.BigEndian.Uint32(d)
+				}
+			case unix.NFTA_SET_DESC:
+				attrs(d, func(t uint16, d []byte) {
+					if t == unix.NFTA_SET_DESC_SIZE && len(d) == 4 {
+						si.Size = binary.BigEndian.Uint32(d)
+					}
+				})
+			}
+		})
+		if tbl == table {
+			out[name] = si
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list sets: %w", err)
+	}
+	return out, nil
+}
+
+// Chains lists the chains of our table with their rules, in order.
+func (c *Conn) Chains(table string, f Family) (map[string][]RuleHandle, error) {
+	out := map[string][]RuleHandle{}
+	req := enc(nil).str(unix.NFTA_CHAIN_TABLE, table)
+	err := c.dump(unix.NFT_MSG_GETCHAIN, f, req, func(msg []byte) error {
+		var name, tbl string
+		attrs(msg, func(t uint16, d []byte) {
+			switch t {
+			case unix.NFTA_CHAIN_TABLE:
+				tbl = string(bytesTrimNul(d))
+			case unix.NFTA_CHAIN_NAME:
+				name = string(bytesTrimNul(d))
+			}
+		})
+		if tbl == table {
+			out[name] = nil
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list chains: %w", err)
+	}
+	req = enc(nil).str(unix.NFTA_RULE_TABLE, table)
+	err = c.dump(unix.NFT_MSG_GETRULE, f, req, func(msg []byte) error {
+		chain, r := parseRule(msg)
+		if _, ok := out[chain]; ok {
+			out[chain] = append(out[chain], r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list rules: %w", err)
+	}
+	return out, nil
 }

@@ -178,10 +178,11 @@ func (s *Set) typeText() string {
 
 // Table is the desired state of one table of our own.
 type Table struct {
-	Name   string
-	Family Family
-	Chains map[string]*Chain
-	Sets   map[string]*Set
+	Name    string
+	Family  Family
+	Comment string
+	Chains  map[string]*Chain
+	Sets    map[string]*Set
 }
 
 // NewTable returns an empty table.
@@ -207,6 +208,9 @@ func (t *Table) AddSet(s *Set) *Set {
 func (t *Table) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "table %s %s {\n", t.Family, t.Name)
+	if t.Comment != "" {
+		fmt.Fprintf(&b, "\tcomment %q\n", t.Comment)
+	}
 	for _, name := range sortedKeys(t.Sets) {
 		writeSet(&b, t.Sets[name])
 	}

@@ -41,10 +41,18 @@ func (tx *Tx) tableMsg(kind uint16, flags uint16) {
 }
 
 // Recreate deletes the table if it exists and adds it back empty.
-func (tx *Tx) Recreate() {
+func (tx *Tx) Recreate() { tx.RecreateWith("") }
+
+// RecreateWith is Recreate giving the new table a comment.
+func (tx *Tx) RecreateWith(comment string) {
 	tx.EnsureTable()
 	tx.tableMsg(unix.NFT_MSG_DELTABLE, 0)
-	tx.EnsureTable()
+	tx.b.msg(unix.NFT_MSG_NEWTABLE, unix.NLM_F_CREATE, tx.fam, tx.table)
+	tx.b.buf = tx.b.buf.str(unix.NFTA_TABLE_NAME, tx.table)
+	if comment != "" {
+		tx.b.buf = tx.b.buf.attr(nftaTableUserdata, udata(nil).rec(udataTableComment, append([]byte(comment), 0)))
+	}
+	tx.b.finish()
 }
 
 // EnsureTable adds the table unless it exists.
@@ -120,6 +128,7 @@ const (
 	nftSetConcat      = 0x80
 	nftaSetDescConcat = 2
 	nftaSetFieldLen   = 1
+	nftaTableUserdata = 6
 )
 
 // DelRule deletes one rule of a chain by its handle.

@@ -99,6 +99,7 @@ const (
 	udataKeyTypeof     = 3
 	udataDataTypeof    = 4
 	udataDataInterval  = 6
+	udataTableComment  = 0
 )
 
 type udata []byte

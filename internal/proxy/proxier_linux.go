@@ -43,10 +43,11 @@ type entry struct {
 
 // SyncStats describes the last sync, for logs and benchmarks.
 type SyncStats struct {
-	Full     bool
-	Changed  int // service ports whose rules changed
-	Ops      int // netlink messages sent
-	Bytes    int // size of the netlink batch
+	Full     bool // the whole table was written (or, Adopted, compared)
+	Adopted  bool // a table left by an earlier run was taken over
+	Changed  int  // service ports whose rules changed
+	Ops      int  // netlink messages sent
+	Bytes    int  // size of the netlink batch
 	Duration time.Duration
 }
 
@@ -175,6 +176,17 @@ func (p *Proxier) update(ups []pending, removed []string) error {
 	}
 	for _, u := range ups {
 		desired[u.key] = u.svc
+	}
+	if p.skel == nil {
+		// The first sync of this process: a table left by an earlier
+		// run (a restart) is taken over when it has our layout.
+		ok, err := p.adopt(desired)
+		if ok {
+			return nil
+		}
+		if err != nil {
+			p.log.Warn("reading the table left by an earlier run failed, re-creating it", "err", err)
+		}
 	}
 	return p.fullSync(desired)
 }

@@ -227,8 +227,10 @@ func TestResyncRepairsDriftAndCleanupRemovesTable(t *testing.T) {
 	}
 }
 
-// TestIncrementalMatchesFull checks that a series of partial syncs leaves
-// the kernel with the same table as one full sync of the final state.
+// TestIncrementalMatchesFull checks that a series of partial syncs, and a
+// series of restarts each taking over the table left by the previous
+// run, leave the kernel with the same table as one full sync of the final
+// state.
 func TestIncrementalMatchesFull(t *testing.T) {
 	netnstest.RequireRoot(t)
 	netnstest.RequireTool(t, "nft")
@@ -236,7 +238,7 @@ func TestIncrementalMatchesFull(t *testing.T) {
 		{web(ready("10.42.0.2", 8080, true)), sticky(2)},
 		{web(ready("10.42.0.2", 8080, true), ready("10.42.0.3", 8080, true)), sticky(3)},
 		{web(), sticky(1)},
-		{sticky(2)},
+		{sticky(2), web(ready("10.42.0.3", 8080, true))},
 	}
 	list := func(ns *netns.NS) string {
 		out, err := exec.Command("ip", "netns", "exec", netnstest.Name(ns), "nft", "list", "table", "ip", "kserver-proxy").CombinedOutput()
@@ -245,7 +247,7 @@ func TestIncrementalMatchesFull(t *testing.T) {
 		}
 		return normalizeAnon(string(out))
 	}
-	inc, full := netnstest.New(t, "inc"), netnstest.New(t, "full")
+	inc, full, adopt := netnstest.New(t, "inc"), netnstest.New(t, "full"), netnstest.New(t, "adopt")
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	pi, _ := New(Config{NetNSFd: inc.Fd(), ClusterCIDRs: v4.ClusterCIDRs}, log)
 	defer pi.Close()
@@ -257,12 +259,26 @@ func TestIncrementalMatchesFull(t *testing.T) {
 			t.Fatalf("step %d fell back to a full sync", i)
 		}
 		pf, _ := New(Config{NetNSFd: full.Fd(), ClusterCIDRs: v4.ClusterCIDRs}, log)
+		if err := pf.Cleanup(); err != nil {
+			t.Fatal(err)
+		}
 		if err := pf.Sync(s); err != nil {
 			t.Fatal(err)
 		}
 		_ = pf.Close()
+		pa, _ := New(Config{NetNSFd: adopt.Fd(), ClusterCIDRs: v4.ClusterCIDRs}, log)
+		if err := pa.Sync(s); err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 && !pa.LastSync().Adopted {
+			t.Fatalf("step %d: the restarted proxier did not take over the table: %+v", i, pa.LastSync())
+		}
+		_ = pa.Close()
 		if a, b := list(inc), list(full); a != b {
 			t.Fatalf("step %d: incremental and full tables differ:\n%s", i, lineDiff(b, a))
+		}
+		if a, b := list(adopt), list(full); a != b {
+			t.Fatalf("step %d: adopted and full tables differ:\n%s", i, lineDiff(b, a))
 		}
 	}
 }
@@ -346,5 +362,65 @@ func TestTrafficIPv6(t *testing.T) {
 	start := time.Now()
 	if out, err := netnstest.Get(client, "[fd43::20]:80"); err == nil || time.Since(start) > time.Second {
 		t.Fatalf("no-endpoint IPv6 Service: %v after %s: %s", err, time.Since(start), out)
+	}
+}
+
+// TestRestartAdoptsTable checks that a new proxier (kserver restarted)
+// takes over the table it finds when the layout is its own, sending only
+// what differs, and re-creates it otherwise.
+func TestRestartAdoptsTable(t *testing.T) {
+	n := newTestNode(t)
+	epA, epB := ready("10.42.0.2", 8080, true), ready("10.42.0.3", 8080, true)
+	n.sync(t, web(epA, epB), sticky(2))
+	restart := func(services ...Service) SyncStats {
+		t.Helper()
+		_ = n.p.Close()
+		p, err := New(Config{Family: nft.IPv4, NetNSFd: n.node.Fd(), ClusterCIDRs: v4.ClusterCIDRs}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.p = p
+		n.sync(t, services...)
+		return p.LastSync()
+	}
+	// Nothing changed: only the chain of the Service with affinity is
+	// rewritten (flushed and filled), its affinity sets are kept.
+	tbl, err := Ruleset(v4, []Service{web(epA, epB), sticky(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st2 := sticky(2)
+	rewrite := 1 + len(tbl.Chains[prefixService+st2.Key()].Rules)
+	if st := restart(web(epA, epB), sticky(2)); !st.Adopted || st.Ops != rewrite {
+		t.Fatalf("restart with nothing changed: %+v, want the table adopted with %d messages", st, rewrite)
+	}
+	// Changed while kserver was down: an endpoint and a Service gone.
+	if st := restart(web(epA)); !st.Adopted || st.Ops == 0 {
+		t.Fatalf("restart with changes: %+v, want the table adopted with changes", st)
+	}
+	if got := hits(t, n.client, "10.43.0.10:80", 5); got["pod-a"] != 5 {
+		t.Fatalf("after adopting with changes: %v", got)
+	}
+	nftIn := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", append([]string{"netns", "exec", netnstest.Name(n.node), "nft"}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("nft %v: %v: %s", args, err, out)
+		}
+	}
+	// An element deleted behind our back is put back.
+	nftIn("delete", "element", "ip", "kserver-proxy", "cluster-ips", "{ 10.43.0.10 . tcp . 80 }")
+	if st := restart(web(epA)); !st.Adopted || st.Ops != 1 {
+		t.Fatalf("restart after an element was deleted: %+v, want one message", st)
+	}
+	if got := hits(t, n.client, "10.43.0.10:80", 3); got["pod-a"] != 3 {
+		t.Fatalf("after adopting a damaged table: %v", got)
+	}
+	// A rule deleted behind our back: the table is re-created.
+	nftIn("flush", "chain", "ip", "kserver-proxy", "cluster")
+	if st := restart(web(epA)); st.Adopted || !st.Full {
+		t.Fatalf("restart after a chain was flushed: %+v, want the table re-created", st)
+	}
+	if got := hits(t, n.client, "10.43.0.10:80", 3); got["pod-a"] != 3 {
+		t.Fatalf("after re-creating: %v", got)
 	}
 }

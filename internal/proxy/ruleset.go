@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -159,6 +160,23 @@ func skeleton(cfg Config, sizes map[string]uint32) *nft.Table {
 		f.Rule().MarkSet(cfg.mark(), true).Verdict(nft.Return),
 		f.Rule().SetMarkXor(cfg.mark()).Masquerade())
 	return t
+}
+
+// layoutVersion changes whenever this file's layout changes in a way the
+// text of the skeleton does not show.
+const layoutVersion = "2"
+
+// layoutComment is our table's comment. It names the layout (a hash of
+// the skeleton and the endpoint maps' declarations) so that a restarted
+// kserver takes over a table only when it is exactly what it would build.
+func layoutComment(cfg Config) string {
+	t := skeleton(cfg, nil)
+	for _, pc := range pickChains {
+		t.Chains[pc.chain].Rules = pickRules(cfg, pc.chain, pc.m, []int{1})
+		t.AddSet(newEndpointMap(cfg.Family, pc.m, 1, 0))
+	}
+	sum := sha256.Sum256([]byte(layoutVersion + "\n" + t.String()))
+	return fmt.Sprintf("kserver Service proxy, layout %x", sum[:6])
 }
 
 // externalLocal is the chain for external traffic with policy Local: pods

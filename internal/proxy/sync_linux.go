@@ -11,39 +11,56 @@ import (
 	"kserver.dev/kserver/internal/nft"
 )
 
-// fullSync re-creates the table holding desired in one transaction.
-func (p *Proxier) fullSync(desired map[string]*Service) error {
-	start := time.Now()
-	applied := make(map[string]*entry, len(desired))
+// whole is the state of the whole table for some Services.
+type whole struct {
+	applied map[string]*entry
+	hairpin map[netip.Addr]int
+	picks   pickCounts
+	table   *nft.Table
+	elems   map[string][]nft.Element // of the skeleton's sets and endpoint maps
+}
+
+func (p *Proxier) buildAll(desired map[string]*Service) *whole {
+	w := &whole{applied: make(map[string]*entry, len(desired)), hairpin: map[netip.Addr]int{}, picks: pickCounts{}}
 	frags := make([]*fragment, 0, len(desired))
-	hairpin := map[netip.Addr]int{}
-	picks := pickCounts{}
 	for k, s := range desired {
 		fr := build(p.cfg, s)
 		frags = append(frags, fr)
-		applied[k] = &entry{svc: cloneService(s), frag: fr, gen: p.gen}
+		w.applied[k] = &entry{svc: cloneService(s), frag: fr, gen: p.gen}
 		for _, a := range fr.hairpin {
-			hairpin[a]++
+			w.hairpin[a]++
 		}
-		picks.take(fr.picks)
+		w.picks.take(fr.picks)
 	}
-	t, elems := assemble(p.cfg, frags)
+	w.table, w.elems = assemble(p.cfg, frags)
+	return w
+}
+
+// install makes w the applied state.
+func (p *Proxier) install(w *whole) {
+	p.applied, p.hairpin, p.picks, p.needFull = w.applied, w.hairpin, w.picks, false
+	p.skel, p.epMaps, p.elems = skeleton(p.cfg, setSizes(w.table)), map[string]*nft.Set{}, map[string]int{}
+	for _, m := range elementSets {
+		p.elems[m] = len(w.elems[m])
+	}
+	for pk := range w.picks {
+		name := endpointMap(pk.m, pk.n)
+		p.epMaps[name], p.elems[name] = w.table.Sets[name], len(w.elems[name])
+	}
+}
+
+// fullSync re-creates the table holding desired in one transaction.
+func (p *Proxier) fullSync(desired map[string]*Service) error {
+	start := time.Now()
+	w := p.buildAll(desired)
 	tx := p.conn.Begin(p.cfg.Table, p.cfg.Family)
-	tx.Recreate()
-	tx.Full(t, elems)
+	tx.RecreateWith(w.table.Comment)
+	tx.Full(w.table, w.elems)
 	if err := tx.Commit(); err != nil {
 		p.needFull = true
 		return fmt.Errorf("proxy: full sync: %w", err)
 	}
-	p.applied, p.hairpin, p.picks, p.needFull = applied, hairpin, picks, false
-	p.skel, p.epMaps, p.elems = skeleton(p.cfg, setSizes(t)), map[string]*nft.Set{}, map[string]int{}
-	for _, m := range elementSets {
-		p.elems[m] = len(elems[m])
-	}
-	for pk := range picks {
-		name := endpointMap(pk.m, pk.n)
-		p.epMaps[name], p.elems[name] = t.Sets[name], len(elems[name])
-	}
+	p.install(w)
 	p.last = SyncStats{Full: true, Changed: len(desired), Ops: tx.Ops(), Bytes: tx.Bytes(), Duration: time.Since(start)}
 	p.log.Debug("full sync", "services", len(desired), "ops", tx.Ops(), "took", p.last.Duration)
 	return nil

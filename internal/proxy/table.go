@@ -60,6 +60,7 @@ func assemble(cfg Config, frags []*fragment) (*nft.Table, map[string][]nft.Eleme
 		sizes[m] = sizeFor(n)
 	}
 	t := skeleton(cfg, sizes)
+	t.Comment = layoutComment(cfg)
 	for p := range picks {
 		name := endpointMap(p.m, p.n)
 		t.AddSet(newEndpointMap(cfg.Family, p.m, p.n, sizes[name]))
