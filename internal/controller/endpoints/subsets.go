@@ -38,15 +38,7 @@ func Subsets(svc *corev1.Service, pods []*corev1.Pod) []corev1.EndpointSubset {
 		if !ok {
 			continue
 		}
-		a := corev1.EndpointAddress{IP: ip, TargetRef: &corev1.ObjectReference{
-			Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID}}
-		if pod.Spec.NodeName != "" {
-			node := pod.Spec.NodeName
-			a.NodeName = &node
-		}
-		if ShouldSetHostname(pod, svc) {
-			a.Hostname = pod.Spec.Hostname
-		}
+		a := address(svc, pod, ip)
 		ready := tolerateUnready || IsPodReady(pod)
 		if len(svc.Spec.Ports) == 0 {
 			if svc.Spec.ClusterIP == corev1.ClusterIPNone {
@@ -80,6 +72,20 @@ func Subsets(svc *corev1.Service, pods []*corev1.Pod) []corev1.EndpointSubset {
 		out = append(out, *g)
 	}
 	return out
+}
+
+// address is pod's entry in svc's Endpoints.
+func address(svc *corev1.Service, pod *corev1.Pod, ip string) corev1.EndpointAddress {
+	a := corev1.EndpointAddress{IP: ip, TargetRef: &corev1.ObjectReference{
+		Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID}}
+	if pod.Spec.NodeName != "" {
+		node := pod.Spec.NodeName
+		a.NodeName = &node
+	}
+	if ShouldSetHostname(pod, svc) {
+		a.Hostname = pod.Spec.Hostname
+	}
+	return a
 }
 
 func sortPorts(ps []corev1.EndpointPort) []corev1.EndpointPort {

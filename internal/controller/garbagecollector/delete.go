@@ -51,20 +51,9 @@ func (c *Controller) attemptToDelete(ctx context.Context, key string) error {
 	if len(latest.OwnerReferences) == 0 {
 		return nil
 	}
-	var solid, dangling, waiting []metav1.OwnerReference
-	for _, ref := range latest.OwnerReferences {
-		st, err := c.ownerState(ctx, ref, id)
-		if err != nil {
-			return err
-		}
-		switch st {
-		case ownerSolid:
-			solid = append(solid, ref)
-		case ownerDangling:
-			dangling = append(dangling, ref)
-		case ownerWaiting:
-			waiting = append(waiting, ref)
-		}
+	solid, dangling, waiting, err := c.classifyOwners(ctx, id, latest)
+	if err != nil {
+		return err
 	}
 	switch {
 	case len(solid) > 0:
@@ -97,6 +86,26 @@ func (c *Controller) attemptToDelete(ctx context.Context, key string) error {
 		}
 		return c.deleteObject(ctx, id, &policy)
 	}
+}
+
+// classifyOwners sorts latest's owner references by what became of the
+// owners.
+func (c *Controller) classifyOwners(ctx context.Context, id identity, latest *metav1.PartialObjectMetadata) (solid, dangling, waiting []metav1.OwnerReference, err error) {
+	for _, ref := range latest.OwnerReferences {
+		st, err := c.ownerState(ctx, ref, id)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		switch st {
+		case ownerSolid:
+			solid = append(solid, ref)
+		case ownerDangling:
+			dangling = append(dangling, ref)
+		case ownerWaiting:
+			waiting = append(waiting, ref)
+		}
+	}
+	return solid, dangling, waiting, nil
 }
 
 // verifyVirtual checks whether an owner known only from references
