@@ -151,15 +151,10 @@ func (cp *controlPlane) runControllers(lctx, root context.Context, set *client.S
 	recorder func(string) record.EventRecorder) {
 	scope := shared.Scope(root)
 	defer scope.Close()
-	runs, err := buildControllers(controllerDeps{
+	runs := buildControllers(controllerDeps{
 		set: set, informers: scope, recorder: recorder, logger: cp.logger,
 		clusterCIDR: cp.clusterCIDR, rootCA: cp.rootCA,
 	})
-	if err != nil {
-		cp.logger.Error("controllers not started", "err", err)
-		<-lctx.Done()
-		return
-	}
 	scope.Start(lctx)
 	cp.logger.Info("controllers started", "count", len(runs))
 	var wg sync.WaitGroup

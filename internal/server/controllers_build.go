@@ -49,13 +49,8 @@ type controllerRun struct {
 // quota controller come last: they watch, through metadata-only
 // informers, the resources no other controller watches, and reuse the
 // typed informers the others created.
-func buildControllers(d controllerDeps) ([]controllerRun, error) {
+func buildControllers(d controllerDeps) []controllerRun {
 	set, f, log := d.set, d.informers, d.logger
-	ipam, err := nodeipam.New(nodeipam.Config{Set: set, Informers: f, Recorder: d.recorder(nodeipam.Component), Logger: log,
-		ClusterCIDR: d.clusterCIDR})
-	if err != nil {
-		return nil, err
-	}
 	rsCfg := replicaset.Config{Set: set, Informers: f, Logger: log}
 	rcCfg := rsCfg
 	rsCfg.Recorder = d.recorder(replicaset.Component)
@@ -75,12 +70,21 @@ func buildControllers(d controllerDeps) ([]controllerRun, error) {
 		{"nodelifecycle", 2, nodelifecycle.New(nodelifecycle.Config{Set: set, Informers: f, Recorder: d.recorder(nodelifecycle.Component), Logger: log}).Run},
 		{"tainteviction", 2, nodelifecycle.NewTaintEviction(nodelifecycle.EvictionConfig{Set: set, Informers: f,
 			Recorder: d.recorder(nodelifecycle.EvictionComponent), Logger: log}).Run},
-		{"nodeipam", 1, ipam.Run},
 		{"disruption", 1, disruption.New(disruption.Config{Set: set, Informers: f, Recorder: d.recorder(disruption.Component), Logger: log}).Run},
 		{"podgc", 1, podgc.New(podgc.Config{Set: set, Informers: f, Logger: log}).Run},
 		{"resourcequota", 1, resourcequota.New(resourcequota.Config{Set: set, Informers: f, Logger: log}).Run},
 		{"garbagecollector", 2, garbagecollector.New(garbagecollector.Config{Set: set, Informers: f,
 			Recorder: d.recorder(garbagecollector.Component), Logger: log}).Run},
 	}
-	return runs, nil
+	// A cluster CIDR node IPAM cannot cut into subnets (more than 65,536
+	// of them) leaves nodes to their agents' fallback ranges; everything
+	// else still runs.
+	ipam, err := nodeipam.New(nodeipam.Config{Set: set, Informers: f, Recorder: d.recorder(nodeipam.Component), Logger: log,
+		ClusterCIDR: d.clusterCIDR})
+	if err != nil {
+		log.Error("node IPAM not started", "err", err)
+	} else {
+		runs = append(runs, controllerRun{"nodeipam", 1, ipam.Run})
+	}
+	return runs
 }
