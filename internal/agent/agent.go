@@ -5,15 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 
 	"kserver.dev/kserver/internal/client"
+	"kserver.dev/kserver/internal/dns/resolvconf"
 	"kserver.dev/kserver/internal/runtime"
 )
 
@@ -34,15 +37,24 @@ type Agent struct {
 	status  *statusManager
 	backoff *backoff
 	src     source
+	objects *objectCache
+	tokens  *tokenCache
+	static  *staticPods // nil without Config.StaticPodDir
+
+	hostDNSOnce sync.Once
+	hostDNS     *resolvconf.Config
+	// nodeChanged is signalled when the Node object changed (pod CIDRs).
+	nodeChanged chan struct{}
 }
 
 // source is where an agent reads its pods and its Node: its own informers
 // (Run) or a fleet's shared ones.
 type source struct {
-	pods   func() []*corev1.Pod                             // pods bound to the node
-	pod    func(namespace, name string) (*corev1.Pod, bool) // one of them
-	node   func() (*corev1.Node, bool)
-	synced func() bool
+	pods     func() []*corev1.Pod                             // pods bound to the node
+	pod      func(namespace, name string) (*corev1.Pod, bool) // one of them
+	node     func() (*corev1.Node, bool)
+	services func() []*corev1.Service // every Service (environment variables); nil: none
+	synced   func() bool
 }
 
 // New builds an agent for cfg that reaches the API through set and runs
@@ -63,6 +75,12 @@ func New(cfg Config, set *client.Set, parts Parts) (*Agent, error) {
 		parts.Network = NewSimNetwork(a.podCIDR)
 	}
 	a.parts = parts
+	a.objects = newObjectCache(set, func(uid types.UID) { a.workers.enqueueUID(uid) })
+	a.tokens = newTokenCache(set, cfg.Clock.Now)
+	a.nodeChanged = make(chan struct{}, 1)
+	if cfg.StaticPodDir != "" {
+		a.static = newStaticPods(a, cfg.StaticPodDir)
+	}
 	m := simMachine(cfg.NodeName, cfg.Capacity)
 	if !cfg.Simulated {
 		m = hostMachine(cfg.DataDir, cfg.Capacity)
@@ -85,6 +103,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	if _, err := pods.AddEventHandler(a.podHandler()); err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
+	if _, err := nodes.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { a.signalNode() },
+		UpdateFunc: func(old, cur any) { a.nodeUpdated(old, cur) },
+	}); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
 	a.src = source{
 		pods: func() []*corev1.Pod { return listPods(pods.GetIndexer().List()) },
 		pod:  func(ns, name string) (*corev1.Pod, bool) { return getPod(pods.GetIndexer(), ns+"/"+name) },
@@ -92,6 +116,12 @@ func (a *Agent) Run(ctx context.Context) error {
 		synced: func() bool {
 			return pods.HasSynced() && nodes.HasSynced()
 		},
+	}
+	if !a.cfg.Simulated {
+		services := inf.Services()
+		a.src.services = func() []*corev1.Service { return listServices(services.GetIndexer().List()) }
+		synced := a.src.synced
+		a.src.synced = func() bool { return synced() && services.HasSynced() }
 	}
 	_, b := client.NewRecorder(a.set, "kubelet")
 	defer b.Shutdown()
@@ -112,18 +142,34 @@ func (a *Agent) podHandler() cache.ResourceEventHandler {
 }
 
 func (a *Agent) podChanged(obj any) {
-	if pod, ok := obj.(*corev1.Pod); ok && pod.Spec.NodeName == a.cfg.NodeName {
-		a.workers.update(pod)
+	pod, ok := obj.(*corev1.Pod)
+	if !ok || pod.Spec.NodeName != a.cfg.NodeName {
+		return
 	}
+	if isMirrorPod(pod) { // its static pod runs from the manifest
+		if a.static != nil {
+			a.static.mirrorChanged(pod)
+		}
+		return
+	}
+	a.workers.update(pod)
 }
 
 func (a *Agent) podDeleted(obj any) {
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
 	}
-	if pod, ok := obj.(*corev1.Pod); ok {
-		a.workers.deleted(pod)
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
 	}
+	if isMirrorPod(pod) {
+		if a.static != nil {
+			a.static.mirrorChanged(pod)
+		}
+		return
+	}
+	a.workers.deleted(pod)
 }
 
 func (a *Agent) getNode() (*corev1.Node, bool) {
@@ -167,10 +213,21 @@ func (a *Agent) run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), a.src.synced) {
 		return nil
 	}
+	a.objects.start(ctx)
+	a.configureNetwork(ctx)
+	if err := a.cleanupLeftovers(ctx); err != nil {
+		a.log.Warn("cleanup of what an earlier run left", "err", err)
+	}
+	if a.static != nil {
+		a.static.load()
+	}
 	if err := a.workers.start(ctx); err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
 	go a.watchRuntime(ctx)
+	if a.static != nil {
+		go a.static.run(ctx)
+	}
 	a.heartbeat(ctx, node)
 	a.workers.stop()
 	a.log.Info("node agent stopped")
@@ -203,7 +260,12 @@ func (a *Agent) heartbeat(ctx context.Context, node *corev1.Node) {
 				a.log.Warn("node lease", "err", err)
 			}
 		case <-statusTick.C():
+			a.configureNetwork(ctx)
 			a.syncNodeStatus(ctx)
+		case <-a.nodeChanged:
+			if a.configureNetwork(ctx) {
+				a.syncNodeStatus(ctx)
+			}
 		}
 	}
 }
@@ -249,6 +311,16 @@ func getPod(idx cache.Indexer, key string) (*corev1.Pod, bool) {
 	}
 	p, ok := o.(*corev1.Pod)
 	return p, ok
+}
+
+func listServices(objs []any) []*corev1.Service {
+	out := make([]*corev1.Service, 0, len(objs))
+	for _, o := range objs {
+		if s, ok := o.(*corev1.Service); ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func getNode(idx cache.Indexer, name string) (*corev1.Node, bool) {

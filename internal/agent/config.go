@@ -64,6 +64,28 @@ type Config struct {
 	// KubeletPort is status.daemonEndpoints.kubeletEndpoint.port.
 	KubeletPort int32
 
+	// ClusterDNS and ClusterDomain are what ClusterFirst pods resolve with
+	// (--cluster-dns, --cluster-domain); an invalid ClusterDNS makes such
+	// pods fall back to the node's resolvers, with a warning event.
+	ClusterDNS    netip.Addr
+	ClusterDomain string
+	// ResolvConf is the node's resolver file (default /etc/resolv.conf).
+	ResolvConf string
+	// HostsFile is the node's /etc/hosts (hostNetwork pods get a copy).
+	HostsFile string
+	// SeccompRoot holds Localhost seccomp profiles
+	// (<data-dir>/agent/seccomp).
+	SeccompRoot string
+	// StaticPodDir holds static pod manifests
+	// (<data-dir>/agent/pod-manifests); empty runs none.
+	StaticPodDir string
+	// LogRoot is where pod log folders are (runtime.DefaultLogRoot when
+	// empty); the agent removes a pod's folder when the pod is gone.
+	LogRoot string
+	// HostNetNS, when set, is the network namespace hostNetwork pods join
+	// instead of the agent's own (tests run a node inside a namespace).
+	HostNetNS string
+
 	LeaseDuration        time.Duration
 	LeaseRenewInterval   time.Duration
 	StatusUpdateInterval time.Duration
@@ -81,6 +103,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.KubeletPort == 0 {
 		c.KubeletPort = DefaultKubeletPort
+	}
+	if c.ClusterDomain == "" {
+		c.ClusterDomain = "cluster.local"
+	}
+	if c.HostsFile == "" {
+		c.HostsFile = "/etc/hosts"
 	}
 	if c.LeaseDuration == 0 {
 		c.LeaseDuration = DefaultLeaseDuration

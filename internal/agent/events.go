@@ -20,6 +20,11 @@ const (
 	reasonFailedMount     = "FailedMount"
 	reasonSandboxChanged  = "SandboxChanged"
 	reasonFailedKillPod   = "FailedKillPod"
+	reasonNetworkNotReady = "NetworkNotReady"
+	reasonInvalidEnvNames = "InvalidEnvironmentVariableNames"
+	reasonFailedPostStart = "FailedPostStartHook"
+	reasonFailedPreStop   = "FailedPreStopHook"
+	reasonProbeWarning    = "ProbeWarning"
 )
 
 // Waiting reasons of container statuses.

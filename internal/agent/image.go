@@ -22,8 +22,7 @@ func (w *podWorker) ensureImage(ctx context.Context, r *podRun, c *corev1.Contai
 	a := w.ws.a
 	img, events, err := a.parts.Images.Ensure(ctx, image.EnsureRequest{
 		Image: c.Image, PullPolicy: c.ImagePullPolicy, PodUID: string(r.pod.UID),
-		// PullSecrets: the decoded imagePullSecrets come with issue 5's
-		// secret access.
+		PullSecrets: w.pullSecrets(ctx, r.pod),
 	})
 	for _, ev := range events {
 		a.rec.Event(ref, ev.Type, ev.Reason, ev.Message)
@@ -39,4 +38,29 @@ func (w *podWorker) ensureImage(ctx context.Context, r *podRun, c *corev1.Contai
 		return image.Image{}, false
 	}
 	return img, true
+}
+
+// pullSecrets are the registry credentials of the pod's imagePullSecrets
+// (.dockerconfigjson or .dockercfg). A secret that cannot be read is left
+// out, as the kubelet does: the pull may still succeed without it.
+func (w *podWorker) pullSecrets(ctx context.Context, pod *corev1.Pod) [][]byte {
+	a := w.ws.a
+	var out [][]byte
+	for _, ref := range pod.Spec.ImagePullSecrets {
+		if ref.Name == "" {
+			continue
+		}
+		s, err := a.objects.secret(ctx, pod.Namespace, ref.Name)
+		if err != nil {
+			a.log.Info("unable to retrieve pull secret, the image pull may not succeed", "namespace", pod.Namespace,
+				"pod", pod.Name, "secret", ref.Name, "err", err)
+			continue
+		}
+		for _, key := range []string{corev1.DockerConfigJsonKey, corev1.DockerConfigKey} {
+			if b, ok := s.Data[key]; ok {
+				out = append(out, b)
+			}
+		}
+	}
+	return out
 }

@@ -110,6 +110,7 @@ func (w *podWorker) killContainer(ctx context.Context, pod *corev1.Pod, name str
 		msg = fmt.Sprintf("Stopping container %s", name)
 	}
 	a.rec.Event(podRef(pod, name, init), corev1.EventTypeNormal, reasonKilling, msg)
+	grace = w.preStop(ctx, pod, name, init, id, grace)
 	if err := a.parts.Runtime.StopContainer(ctx, id, time.Duration(grace)*time.Second); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 		return fmt.Errorf("stop container %s: %w", name, err)
 	}

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"net/netip"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -13,8 +14,9 @@ import (
 
 // Parts are what an agent drives on its machine. Runtime is required; a nil
 // Images or Network gets the simulated one (simparts.go), a nil Volumes
-// prepares no volumes. Real nodes pass *image.Store, a CNI-backed Network
-// and a Volumes that mounts emptyDir, configMap, secret, … (issue 5).
+// prepares no volumes. Real nodes pass *image.Store (which also makes the
+// containers' root file systems), a *CNINetwork, *HostVolumes and a
+// *HostProber.
 type Parts struct {
 	Runtime runtime.Runtime
 	Images  Images
@@ -47,19 +49,37 @@ type Network interface {
 	Detach(ctx context.Context, pod *corev1.Pod, sandbox runtime.SandboxStatus) error
 }
 
-// Volumes prepares a pod's volumes on the host (the volumes step).
-type Volumes interface {
-	// Setup makes every volume of the pod and returns the host path of
-	// each by volume name.
-	Setup(ctx context.Context, pod *corev1.Pod) (map[string]string, error)
-	// Teardown removes them once the pod is gone; idempotent.
-	Teardown(ctx context.Context, uid types.UID) error
+// Rootfs makes containers' root file systems from images; an Images that
+// implements it (*image.Store) gives every container one.
+type Rootfs interface {
+	// PrepareRootfs mounts the root file system named id from an image and
+	// returns its path; RemoveRootfs removes it.
+	PrepareRootfs(ctx context.Context, id, image string) (string, error)
+	RemoveRootfs(id string) error
+	// Containers lists the root file systems that exist, by name.
+	Containers() map[string]string
 }
 
-// ProbeRunner runs one probe of a running container.
+// Volumes prepares a pod's volumes on the host (the volumes step).
+type Volumes interface {
+	// Setup makes every volume of the pod (reading ConfigMaps, Secrets,
+	// tokens and claims through src) and returns their host paths.
+	Setup(ctx context.Context, pod *corev1.Pod, src VolumeSource) (PodVolumes, error)
+	// Teardown removes them once the pod is gone; idempotent.
+	Teardown(ctx context.Context, uid types.UID) error
+	// PodUIDs lists the pods that have volumes on the host.
+	PodUIDs() ([]types.UID, error)
+	// PodDir is the folder of a pod's files (etc-hosts, volumes).
+	PodDir(uid types.UID) string
+}
+
+// ProbeRunner runs probes and lifecycle hooks of running containers.
 type ProbeRunner interface {
-	// Probe returns whether the probe passed and, when not, the output or
-	// error text the kubelet puts in the Unhealthy event.
-	Probe(ctx context.Context, pod *corev1.Pod, container *corev1.Container, containerID string,
-		probe *corev1.Probe) (ok bool, output string, err error)
+	// Probe runs one probe within timeout; a failed probe is a result
+	// whose Output is the text of the kubelet's Unhealthy event, an error
+	// means the probe could not be run.
+	Probe(ctx context.Context, t ProbeTarget, probe *corev1.Probe, timeout time.Duration) (ProbeResult, error)
+	// Hook runs a postStart or preStop handler; on failure it returns the
+	// kubelet's message for it.
+	Hook(ctx context.Context, t ProbeTarget, h *corev1.LifecycleHandler) (string, error)
 }

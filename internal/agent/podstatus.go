@@ -82,7 +82,7 @@ func (w *podWorker) containerStatuses(r *podRun, specs []corev1.Container, hasIn
 		}
 		s.Image, s.ImageID, s.ContainerID, s.RestartCount = cur.Image, cur.ImageID, idPrefix+cur.ID, int32(cur.Attempt)
 		if prev != nil && prev.State == runtime.StateExited {
-			s.LastTerminationState.Terminated = terminatedState(prev, idPrefix)
+			s.LastTerminationState.Terminated = w.terminatedState(prev, idPrefix)
 		}
 		switch cur.State {
 		case runtime.StateCreated:
@@ -97,9 +97,9 @@ func (w *podWorker) containerStatuses(r *podRun, specs []corev1.Container, hasIn
 		default:
 			if r.waiting[c.Name] != nil { // it will run again: waiting, with this exit as the last state
 				s.State.Waiting = r.waiting[c.Name]
-				s.LastTerminationState.Terminated = terminatedState(cur, idPrefix)
+				s.LastTerminationState.Terminated = w.terminatedState(cur, idPrefix)
 			} else {
-				s.State.Terminated = terminatedState(cur, idPrefix)
+				s.State.Terminated = w.terminatedState(cur, idPrefix)
 			}
 		}
 		out = append(out, s)
@@ -107,9 +107,9 @@ func (w *podWorker) containerStatuses(r *podRun, specs []corev1.Container, hasIn
 	return out
 }
 
-func terminatedState(c *runtime.ContainerStatus, idPrefix string) *corev1.ContainerStateTerminated {
+func (w *podWorker) terminatedState(c *runtime.ContainerStatus, idPrefix string) *corev1.ContainerStateTerminated {
 	return &corev1.ContainerStateTerminated{
-		ExitCode: c.ExitCode, Reason: c.Reason, Message: c.Message,
+		ExitCode: c.ExitCode, Reason: c.Reason, Message: w.terminationMessage(c),
 		StartedAt:   metav1.NewTime(c.StartedAt.Truncate(time.Second)),
 		FinishedAt:  metav1.NewTime(c.FinishedAt.Truncate(time.Second)),
 		ContainerID: idPrefix + c.ID,

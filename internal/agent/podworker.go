@@ -45,10 +45,12 @@ type podWorker struct {
 	timer   clock.Timer
 
 	// The fields below belong to the sync goroutine (one at a time).
-	known     []runtime.SandboxStatus // the pod's sandboxes found at start
-	sandbox   *runtime.SandboxStatus  // current sandbox
-	ips       []netip.Addr
-	volumes   map[string]string
+	known   []runtime.SandboxStatus // the pod's sandboxes found at start
+	sandbox *runtime.SandboxStatus  // current sandbox
+	ips     []netip.Addr
+	volumes PodVolumes
+	// messages caches the termination messages of exited containers.
+	messages  map[string]string
 	startTime *metav1.Time
 	probes    map[string]*containerProbes
 	// attempts continues restart counts that the runtime no longer knows
@@ -108,7 +110,9 @@ func (p *podWorkers) start(ctx context.Context) error {
 		return fmt.Errorf("list sandboxes: %w", err)
 	}
 	for _, pod := range p.a.src.pods() {
-		p.update(pod)
+		if !isMirrorPod(pod) {
+			p.update(pod)
+		}
 	}
 	p.mu.Lock()
 	for _, sb := range sandboxes {
@@ -288,4 +292,27 @@ func (p *podWorkers) idle() bool {
 		}
 	}
 	return true
+}
+
+// enqueueUID syncs one pod, if it has a worker.
+func (p *podWorkers) enqueueUID(uid types.UID) {
+	p.mu.Lock()
+	w := p.workers[uid]
+	p.mu.Unlock()
+	if w != nil {
+		w.enqueue()
+	}
+}
+
+// enqueueAll syncs every pod (the pod network became ready).
+func (p *podWorkers) enqueueAll() {
+	p.mu.Lock()
+	ws := make([]*podWorker, 0, len(p.workers))
+	for _, w := range p.workers {
+		ws = append(ws, w)
+	}
+	p.mu.Unlock()
+	for _, w := range ws {
+		w.enqueue()
+	}
 }

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -114,15 +115,14 @@ func (w *podWorker) runProbe(ctx context.Context, r *podRun, c *corev1.Container
 }
 
 // runOne asks the runtime (simulated containers answer their own probes)
-// or the ProbeRunner (real probes, issue 5). Without either, a probe
-// passes.
+// or the ProbeRunner (real containers). Without either, a probe passes.
 func (w *podWorker) runOne(ctx context.Context, r *podRun, c *corev1.Container, cur *runtime.ContainerStatus,
 	kind runtime.ProbeKind, p *corev1.Probe) (bool, string) {
 	a := w.ws.a
 	timeout := time.Duration(max(p.TimeoutSeconds, 1)) * time.Second
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	if pr, ok := a.parts.Runtime.(runtime.Prober); ok {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
 		passed, err := pr.Probe(ctx, cur.ID, kind)
 		if err != nil {
 			return false, err.Error()
@@ -132,9 +132,31 @@ func (w *podWorker) runOne(ctx context.Context, r *podRun, c *corev1.Container, 
 	if a.parts.Probes == nil {
 		return true, ""
 	}
-	passed, out, err := a.parts.Probes.Probe(ctx, r.pod, c, cur.ID, p)
+	res, err := a.parts.Probes.Probe(ctx, w.target(r, c, cur.ID), p, timeout)
 	if err != nil {
 		return false, err.Error()
 	}
-	return passed, out
+	if res.Warning {
+		a.rec.Eventf(podRef(r.pod, c.Name, isInitContainer(r.pod, c.Name)), corev1.EventTypeWarning, reasonProbeWarning,
+			"%s probe warning: %s", kind, res.Output)
+	}
+	return res.OK, res.Output
+}
+
+// target is where a container's probes and hooks go: its pod's network
+// namespace and first address.
+func (w *podWorker) target(r *podRun, c *corev1.Container, id string) ProbeTarget {
+	t := ProbeTarget{Pod: r.pod, Container: c, ContainerID: id, PodIP: w.podIP()}
+	if w.sandbox != nil {
+		t.NetNS = w.sandbox.NetNSPath
+	}
+	return t
+}
+
+// podIP is the pod's first address (the node's for hostNetwork pods).
+func (w *podWorker) podIP() netip.Addr {
+	if len(w.ips) > 0 {
+		return w.ips[0]
+	}
+	return w.ws.a.cfg.NodeIP
 }

@@ -124,7 +124,8 @@ func (m *statusManager) write(ctx context.Context, uid types.UID) error {
 	a, ns, name := e.agent, e.namespace, e.name
 	m.mu.Unlock()
 	cur, ok := a.src.pod(ns, name)
-	if !ok || cur.UID != uid {
+	mirror := ok && cur.Annotations[annotationConfigMirror] == string(uid) // a static pod's status goes to its mirror
+	if !ok || (cur.UID != uid && !mirror) {
 		return nil // gone: nothing to write
 	}
 	base := &cur.Status
@@ -144,7 +145,7 @@ func (m *statusManager) write(ctx context.Context, uid types.UID) error {
 		e.written, e.writtenRV = got.Status.DeepCopy(), resourceVersion(got)
 		m.mu.Unlock()
 	}
-	if !del || done {
+	if !del || done || mirror {
 		return nil
 	}
 	err := m.api.Pods(ns).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0),

@@ -156,7 +156,7 @@ func (w *podWorker) restart(ctx context.Context, r *podRun, c *corev1.Container,
 	a.backoff.next(key, cur.FinishedAt)
 	for _, old := range r.containers { // keep the last attempt for `logs --previous`
 		if old.Name == c.Name && old.Attempt < cur.Attempt {
-			_ = a.parts.Runtime.RemoveContainer(ctx, old.ID)
+			_ = a.removeContainer(ctx, &old)
 		}
 	}
 	w.startContainer(ctx, r, c, init, cur.Attempt+1)
@@ -170,15 +170,22 @@ func (w *podWorker) startContainer(ctx context.Context, r *podRun, c *corev1.Con
 	if !ok {
 		return
 	}
-	cfg, err := w.containerConfig(r, c, attempt, img)
+	cfg, err := w.containerConfig(ctx, r, c, attempt, img)
 	if err != nil {
 		a.rec.Eventf(ref, corev1.EventTypeWarning, reasonFailed, "Error: %v", err)
 		r.wait(c.Name, waitingConfigError, err.Error())
 		r.after(r.now.Add(retryAfterError))
 		return
 	}
+	if err := w.prepareRootfs(ctx, r, &cfg, img); err != nil {
+		a.rec.Eventf(ref, corev1.EventTypeWarning, reasonFailed, "Error: %v", err)
+		r.wait(c.Name, waitingCreateError, err.Error())
+		r.after(r.now.Add(retryAfterError))
+		return
+	}
 	id, err := a.parts.Runtime.CreateContainer(ctx, w.sandbox.ID, cfg)
 	if err != nil {
+		a.removeRootfs(&runtime.ContainerStatus{Name: c.Name, Annotations: cfg.Annotations})
 		reason := waitingCreateError
 		if errors.Is(err, runtime.ErrInvalidConfig) {
 			reason = waitingConfigError
@@ -205,4 +212,7 @@ func (w *podWorker) start(ctx context.Context, r *podRun, c *corev1.Container, i
 		return
 	}
 	a.rec.Eventf(ref, corev1.EventTypeNormal, reasonStarted, "Started container %s", c.Name)
+	if c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
+		w.postStart(ctx, r, c, init, id)
+	}
 }

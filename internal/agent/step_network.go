@@ -45,7 +45,7 @@ func (networkStep) teardown(ctx context.Context, w *podWorker, pod *corev1.Pod) 
 // detach releases the pod's addresses (also when the sandbox is stopped
 // for good or replaced).
 func (w *podWorker) detach(ctx context.Context, pod *corev1.Pod) error {
-	if w.sandbox == nil || pod.Spec.HostNetwork {
+	if w.sandbox == nil || pod.Spec.HostNetwork || w.sandbox.HostNetwork || w.sandbox.Labels[labelHostNetwork] == "true" {
 		w.ips = nil
 		return nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -22,23 +23,34 @@ func (sandboxStep) setup(ctx context.Context, w *podWorker, r *podRun) error {
 	a := w.ws.a
 	rt := a.parts.Runtime
 	var attempt uint32
+	if sb := w.sandbox; sb != nil && sb.State == runtime.SandboxReady {
+		return nil
+	}
+	if err := a.networkReady(); err != nil && !r.pod.Spec.HostNetwork {
+		// As the kubelet: pods on the pod network wait for it.
+		a.rec.Eventf(podRef(r.pod, "", false), corev1.EventTypeWarning, reasonNetworkNotReady,
+			"network is not ready: container runtime network not ready: %v", err)
+		r.after(r.now.Add(retryAfterError))
+		return errIncomplete
+	}
 	if sb := w.sandbox; sb != nil {
-		if sb.State == runtime.SandboxReady {
-			return nil
-		}
 		a.rec.Event(podRef(r.pod, "", false), corev1.EventTypeNormal, reasonSandboxChanged,
 			"Pod sandbox changed, it will be killed and re-created.")
 		w.carryAttempts(r)
 		if err := w.detach(ctx, r.pod); err != nil {
 			return err
 		}
-		if err := rt.RemoveSandbox(ctx, sb.ID); err != nil {
+		if err := a.removeSandbox(ctx, sb.ID); err != nil {
 			return fmt.Errorf("remove old sandbox: %w", err)
 		}
 		attempt = sb.Attempt + 1
 		w.sandbox, r.containers = nil, nil
 	}
-	id, err := rt.CreateSandbox(ctx, sandboxConfig(r.pod, attempt))
+	cfg, warnings := a.sandboxConfig(r.pod, attempt)
+	for _, wr := range warnings {
+		a.rec.Event(podRef(r.pod, "", false), corev1.EventTypeWarning, wr.Reason, wr.Message)
+	}
+	id, err := rt.CreateSandbox(ctx, cfg)
 	if errors.Is(err, runtime.ErrAlreadyExists) { // made by a sync that did not finish
 		return w.findAttempt(ctx, r, attempt)
 	}
@@ -73,13 +85,22 @@ func (w *podWorker) findAttempt(ctx context.Context, r *podRun, attempt uint32) 
 }
 
 func (sandboxStep) teardown(ctx context.Context, w *podWorker, pod *corev1.Pod) error {
-	if w.sandbox == nil {
-		return nil
+	a := w.ws.a
+	if w.sandbox != nil {
+		if err := a.removeSandbox(ctx, w.sandbox.ID); err != nil {
+			return fmt.Errorf("remove sandbox of %s/%s: %w", pod.Namespace, pod.Name, err)
+		}
+		w.sandbox = nil
 	}
-	if err := w.ws.a.parts.Runtime.RemoveSandbox(ctx, w.sandbox.ID); err != nil {
-		return fmt.Errorf("remove sandbox of %s/%s: %w", pod.Namespace, pod.Name, err)
+	if !a.cfg.Simulated { // the pod's logs go with it, as the kubelet removes them
+		root := a.cfg.LogRoot
+		if root == "" {
+			root = runtime.DefaultLogRoot
+		}
+		if err := os.RemoveAll(runtime.LogDir(root, pod.Namespace, pod.Name, string(pod.UID))); err != nil {
+			return fmt.Errorf("remove logs of %s/%s: %w", pod.Namespace, pod.Name, err)
+		}
 	}
-	w.sandbox = nil
 	return nil
 }
 
@@ -91,30 +112,4 @@ func (w *podWorker) carryAttempts(r *podRun) {
 			w.attempts[c.Name] = c.Attempt + 1
 		}
 	}
-}
-
-// sandboxConfig is what the runtime needs to know of the pod.
-func sandboxConfig(pod *corev1.Pod, attempt uint32) runtime.SandboxConfig {
-	hostname := pod.Name
-	if pod.Spec.Hostname != "" {
-		hostname = pod.Spec.Hostname
-	}
-	cfg := runtime.SandboxConfig{
-		Name: pod.Name, Namespace: pod.Namespace, UID: string(pod.UID), Attempt: attempt,
-		Hostname:              hostname,
-		HostNetwork:           pod.Spec.HostNetwork,
-		HostIPC:               pod.Spec.HostIPC,
-		HostPID:               pod.Spec.HostPID,
-		ShareProcessNamespace: pod.Spec.ShareProcessNamespace != nil && *pod.Spec.ShareProcessNamespace,
-		QOS:                   runtime.QOSClass(pod.Status.QOSClass),
-		Labels: map[string]string{
-			"io.kubernetes.pod.name": pod.Name, "io.kubernetes.pod.namespace": pod.Namespace,
-			"io.kubernetes.pod.uid": string(pod.UID),
-		},
-		Annotations: pod.Annotations,
-	}
-	if cfg.HostNetwork {
-		cfg.Hostname = "" // the host's name
-	}
-	return cfg
 }

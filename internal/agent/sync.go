@@ -156,7 +156,7 @@ func (w *podWorker) findSandbox(ctx context.Context, r *podRun) error {
 		newest := w.known[0]
 		w.sandbox = &newest
 		for _, old := range w.known[1:] { // earlier attempts: only the newest one counts
-			_ = rt.RemoveSandbox(ctx, old.ID)
+			_ = w.ws.a.removeSandbox(ctx, old.ID)
 		}
 		w.known = nil
 	}

@@ -18,9 +18,6 @@ import (
 	"kserver.dev/kserver/internal/agent"
 	"kserver.dev/kserver/internal/apiserver"
 	"kserver.dev/kserver/internal/client"
-	"kserver.dev/kserver/internal/runtime"
-	"kserver.dev/kserver/internal/runtime/oci"
-	"kserver.dev/kserver/internal/runtime/sim"
 )
 
 // AgentConfig is what `kserver agent` is told (flag names in comments).
@@ -138,6 +135,8 @@ func runEmbeddedAgent(ctx context.Context, cfg Config, api *apiserver.Server, no
 	if p, err := netip.ParsePrefix(cfg.ClusterCIDR); err == nil {
 		acfg.FallbackPodCIDR = netip.PrefixFrom(p.Masked().Addr(), 24) // the first node's /24, as node IPAM gives it
 	}
+	acfg.ClusterDNS, _ = netip.ParseAddr(cfg.ClusterDNS)
+	acfg.ClusterDomain, acfg.HostNetNS, acfg.LogRoot = cfg.ClusterDomain, cfg.Agent.NetNS, cfg.Agent.LogRoot
 	return runNodeAgent(ctx, acfg, set, cfg.Runtime, cfg.DataDir, logger)
 }
 
@@ -156,13 +155,15 @@ func agentConfig(name string, ip netip.Addr, labels, taints []string, dataDir, r
 		ts = append(ts, t)
 	}
 	return agent.Config{NodeName: name, NodeIP: ip, Labels: l, Taints: ts, DataDir: dataDir,
-		Simulated: rt == "sim", Logger: logger}, nil
+		Simulated: rt == "sim", Logger: logger,
+		// The cluster's defaults; the embedded agent takes the server's flags.
+		ClusterDNS: netip.MustParseAddr(DefaultConfig().ClusterDNS), ClusterDomain: DefaultConfig().ClusterDomain}, nil
 }
 
 // runNodeAgent opens the runtime and runs one agent with it.
 func runNodeAgent(ctx context.Context, acfg agent.Config, set *client.Set, rtName, dataDir string, logger *slog.Logger) error {
 	g, gctx := errgroup.WithContext(ctx)
-	parts, err := openParts(gctx, g, rtName, dataDir, logger)
+	parts, err := openParts(gctx, g, rtName, dataDir, &acfg, logger) // agentparts.go
 	if err != nil {
 		return err
 	}
@@ -173,30 +174,3 @@ func runNodeAgent(ctx context.Context, acfg agent.Config, set *client.Set, rtNam
 	g.Go(func() error { return a.Run(gctx) })
 	return g.Wait()
 }
-
-// openParts opens what the agent drives for a runtime name. The real
-// runtimes start cleanly, but their pods wait: the pod network, root file
-// systems and volumes of runc/crun nodes come with issue 5, and until then
-// the network step tells so in a FailedCreatePodSandBox event.
-func openParts(ctx context.Context, g *errgroup.Group, rtName, dataDir string, logger *slog.Logger) (agent.Parts, error) {
-	if rtName == "sim" {
-		return agent.Parts{Runtime: sim.New(sim.Config{Logger: logger})}, nil
-	}
-	rt, err := oci.Open(ctx, oci.Config{Runtime: rtName, StateDir: filepath.Join(dataDir, "agent", "runtime"), Logger: logger})
-	if err != nil {
-		return agent.Parts{}, err
-	}
-	g.Go(func() error { return rt.Run(ctx) })
-	return agent.Parts{Runtime: rt, Network: pendingNetwork{runtime: rtName}}, nil
-}
-
-// pendingNetwork stands in for the CNI network of real runtimes until
-// issue 5 wires it: every attach fails with a message saying so.
-type pendingNetwork struct{ runtime string }
-
-func (p pendingNetwork) Attach(context.Context, *corev1.Pod, runtime.SandboxStatus) ([]netip.Addr, error) {
-	return nil, fmt.Errorf("pods do not run on %s nodes yet: this kserver build starts pods only with --runtime sim "+
-		"(the pod network, root file systems and volumes of real containers are not wired yet)", p.runtime)
-}
-
-func (pendingNetwork) Detach(context.Context, *corev1.Pod, runtime.SandboxStatus) error { return nil }

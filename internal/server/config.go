@@ -41,6 +41,8 @@ type Config struct {
 	Runtime              string   // --runtime
 	Token                string   // --token
 	Debug                bool     // --debug
+	// Agent holds settings of the embedded agent without a flag (tests).
+	Agent AgentOptions
 }
 
 // Disableable lists the components that --disable accepts.
