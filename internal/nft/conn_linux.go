@@ -1,106 +1,64 @@
 package nft
 
 import (
-	"errors"
 	"fmt"
 	"sync"
-	"syscall"
 
-	"github.com/google/nftables"
-	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
 // bufferSize is the socket buffer forced on the netlink socket so that a
-// full sync of a large table (tens of thousands of chains, each message
-// acknowledged) fits in one transaction.
+// full sync of a large table fits in one transaction.
 const bufferSize = 64 << 20
 
-// Conn talks nf_tables netlink in one network namespace.
+// Conn talks nf_tables netlink in one network namespace, over one socket
+// opened there on first use.
 type Conn struct {
 	nsFd int
-	c    *nftables.Conn // lasting, for reads and small writes
 
 	mu   sync.Mutex
-	fd   int    // the socket transactions are sent on, opened on first use
-	seq  uint32 // next batch's first sequence number
+	fd   int    // the socket, opened on first use
+	seq  uint32 // next request's first sequence number
 	rbuf []byte // answers are read into it
 }
 
-// Dial opens a connection to the namespace whose file descriptor is nsFd,
-// or to the caller's namespace when nsFd is 0.
+// Dial returns a connection to the namespace whose file descriptor is
+// nsFd, or to the caller's namespace when nsFd is 0.
 func Dial(nsFd int) (*Conn, error) {
-	c, err := nftables.New(connOptions(nsFd, true)...)
+	c := &Conn{nsFd: nsFd, seq: 1}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fd, err := c.socket()
 	if err != nil {
-		return nil, fmt.Errorf("open nftables netlink: %w", err)
+		return nil, err
 	}
-	return &Conn{nsFd: nsFd, c: c, seq: 1}, nil
-}
-
-func connOptions(nsFd int, lasting bool) []nftables.ConnOption {
-	opts := []nftables.ConnOption{nftables.WithSockOptions(forceBuffers)}
-	if lasting {
-		opts = append(opts, nftables.AsLasting())
-	}
-	if nsFd > 0 {
-		opts = append(opts, nftables.WithNetNSFd(nsFd))
-	}
-	return opts
-}
-
-func forceBuffers(c *netlink.Conn) error {
-	raw, err := c.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	err = raw.Control(func(fd uintptr) {
-		for _, opt := range []int{unix.SO_SNDBUFFORCE, unix.SO_RCVBUFFORCE} {
-			if e := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, opt, bufferSize); e != nil {
-				serr = e
-			}
-		}
-	})
-	if err != nil {
-		return err
-	}
-	if errors.Is(serr, unix.EPERM) {
-		return nil // unprivileged: keep the default buffers
-	}
-	return serr
+	c.fd = fd
+	return c, nil
 }
 
 // Close closes the connection.
 func (c *Conn) Close() error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.fd > 0 {
 		unix.Close(c.fd)
 		c.fd = 0
 	}
-	c.mu.Unlock()
-	return c.c.CloseLasting()
+	return nil
 }
 
 // Exists reports whether our table exists.
 func (c *Conn) Exists(name string, f Family) (bool, error) {
-	tables, err := c.c.ListTablesOfFamily(f.table())
-	if err != nil {
-		return false, fmt.Errorf("list tables: %w", err)
-	}
-	for _, t := range tables {
-		if t.Name == name {
-			return true, nil
-		}
-	}
-	return false, nil
+	_, ok, err := c.TableComment(name, f)
+	return ok, err
 }
 
 // DeleteTable removes our table if it exists.
 func (c *Conn) DeleteTable(name string, f Family) error {
-	t := &nftables.Table{Name: name, Family: f.table()}
-	c.c.AddTable(t)
-	c.c.DelTable(t)
-	if err := c.c.Flush(); err != nil {
+	tx := c.Begin(name, f)
+	tx.EnsureTable()
+	tx.tableMsg(unix.NFT_MSG_DELTABLE, 0)
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("delete table %s %s: %w", f, name, err)
 	}
 	return nil
@@ -114,57 +72,33 @@ type Summary struct {
 	Sets   map[string]int
 }
 
-// Summarize reads the shape of our table. Rules are counted per chain only
-// for the chains named in ruleChains (counting every chain of a large table
-// would cost one dump each).
-func (c *Conn) Summarize(name string, f Family, ruleChains []string, elemSets []string) (*Summary, error) {
-	t := &nftables.Table{Name: name, Family: f.table()}
+// Summarize reads the shape of our table. Elements are counted only for
+// the sets named in elemSets (-1 for the others).
+func (c *Conn) Summarize(name string, f Family, elemSets []string) (*Summary, error) {
 	s := &Summary{Chains: map[string]int{}, Sets: map[string]int{}}
-	chains, err := c.c.ListChainsOfTableFamily(f.table())
+	chains, err := c.Chains(name, f)
 	if err != nil {
-		return nil, fmt.Errorf("list chains: %w", err)
+		return nil, err
 	}
-	for _, ch := range chains {
-		if ch.Table.Name == name {
-			s.Chains[ch.Name] = -1
-		}
-	}
-	for _, ch := range ruleChains {
-		if _, ok := s.Chains[ch]; !ok {
-			continue
-		}
-		rules, err := c.c.GetRules(t, &nftables.Chain{Name: ch, Table: t})
-		if err != nil {
-			return nil, fmt.Errorf("list rules of %s: %w", ch, err)
-		}
+	for ch, rules := range chains {
 		s.Chains[ch] = len(rules)
 	}
-	sets, err := c.c.GetSets(t)
-	if err != nil && !errors.Is(err, syscall.ENOENT) {
-		return nil, fmt.Errorf("list sets: %w", err)
+	sets, err := c.Sets(name, f)
+	if err != nil {
+		return nil, err
 	}
-	for _, set := range sets {
-		s.Sets[set.Name] = -1
+	for set := range sets {
+		s.Sets[set] = -1
 	}
-	for _, name := range elemSets {
-		set, ok := findSet(sets, name)
-		if !ok {
+	for _, set := range elemSets {
+		if _, ok := sets[set]; !ok {
 			continue
 		}
-		elems, err := c.c.GetSetElements(set)
-		if err != nil {
-			return nil, fmt.Errorf("list elements of %s: %w", name, err)
+		n := 0
+		if err := c.Elements(name, f, set, func(DumpedElement) { n++ }); err != nil {
+			return nil, err
 		}
-		s.Sets[name] = len(elems)
+		s.Sets[set] = n
 	}
 	return s, nil
-}
-
-func findSet(sets []*nftables.Set, name string) (*nftables.Set, bool) {
-	for _, s := range sets {
-		if s.Name == name {
-			return s, true
-		}
-	}
-	return nil, false
 }

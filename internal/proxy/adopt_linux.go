@@ -13,11 +13,13 @@ import (
 // adopt takes over the table a previous kserver left (a restart) instead
 // of re-creating it, when its layout is this version's: the comment that
 // names the layout, the skeleton's chains with their rule counts, and sets
-// large enough. What differs from the desired state is sent as one
-// transaction: elements one by one, endpoint maps and pick rules for
-// counts that came or went, the chains of Services with session affinity
-// (rewritten; their affinity sets keep what they learnt). No packet meets a
-// re-created table. It reports false when the table must be re-created.
+// large enough. When the table's fingerprint is the desired state's,
+// nothing more is read or written. Otherwise what differs is sent as one
+// transaction: elements one by one (read back from the kernel), endpoint
+// maps and pick rules for counts that came or went, the chains of
+// Services with session affinity (rewritten; their affinity sets keep what
+// they learnt). No packet meets a re-created table. It reports false when
+// the table must be re-created.
 func (p *Proxier) adopt(desired map[string]*Service) (bool, error) {
 	start := time.Now()
 	comment, ok, err := p.conn.TableComment(p.cfg.Table, p.cfg.Family)
@@ -34,8 +36,14 @@ func (p *Proxier) adopt(desired map[string]*Service) (bool, error) {
 		return false, nil
 	}
 	tx := p.conn.Begin(p.cfg.Table, p.cfg.Family)
-	if err := p.queueAdoption(tx, k, w); err != nil {
+	same, err := p.sameFingerprint(w)
+	if err != nil {
 		return false, err
+	}
+	if !same {
+		if err := p.queueAdoption(tx, k, w); err != nil {
+			return false, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return false, err
@@ -44,6 +52,20 @@ func (p *Proxier) adopt(desired map[string]*Service) (bool, error) {
 	p.last = SyncStats{Full: true, Adopted: true, Changed: len(desired), Ops: tx.Ops(), Bytes: tx.Bytes(), Duration: time.Since(start)}
 	p.log.Debug("adopted the table", "services", len(desired), "ops", tx.Ops(), "took", p.last.Duration)
 	return true, nil
+}
+
+// sameFingerprint reports whether the kernel's table holds w's content,
+// by the fingerprint written with it.
+func (p *Proxier) sameFingerprint(w *whole) (bool, error) {
+	want := w.elems[setFingerprint]
+	var got [][]byte
+	err := p.conn.Elements(p.cfg.Table, p.cfg.Family, setFingerprint, func(e nft.DumpedElement) {
+		got = append(got, bytes.Clone(e.Key))
+	})
+	if err != nil {
+		return false, err
+	}
+	return len(got) == 1 && len(want) == 1 && bytes.Equal(got[0], want[0].Key.Bytes), nil
 }
 
 // kernelTable is the shape of our table as the kernel has it.

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/nftables"
+
 	"kserver.dev/kserver/internal/nft"
 )
 
@@ -74,7 +76,7 @@ var pickChains = []struct {
 var elementSets = []string{
 	setClusterIPs, setLocalIPs, setExternalIPs, setExternalLocalIPs, setNodePorts, setLocalNodePorts,
 	mapAffinityIPs, mapAffinityPorts, setNoEndpointIPs, setNoEndpointPorts, setNoLocalIPs, setNoLocalPorts,
-	setHairpin,
+	setHairpin, setFingerprint,
 }
 
 // sized are the skeleton's sets whose size grows with the Services: the
@@ -109,6 +111,7 @@ func skeleton(cfg Config, sizes map[string]uint32) *nft.Table {
 	t.AddSet(&nft.Set{Name: mapAffinityIPs, Fields: f.ServiceFields(), Map: true})
 	t.AddSet(&nft.Set{Name: mapAffinityPorts, Fields: nft.ProtoPortFields(), Map: true})
 	t.AddSet(&nft.Set{Name: setHairpin, Fields: f.AddrPairFields()})
+	t.AddSet(&nft.Set{Name: setFingerprint, Fields: []nftables.SetDatatype{nftables.TypeMark, nftables.TypeMark}})
 	for name, s := range t.Sets {
 		if sized[name] {
 			s.Size = max(sizes[name], minSetSize)

@@ -26,7 +26,7 @@ func (p *Proxier) buildAll(desired map[string]*Service) *whole {
 	for k, s := range desired {
 		fr := build(p.cfg, s)
 		frags = append(frags, fr)
-		w.applied[k] = &entry{svc: cloneService(s), frag: fr, gen: p.gen}
+		w.applied[k] = &entry{svc: cloneService(s), frag: fr, fp: fr.fingerprint(), gen: p.gen}
 		for _, a := range fr.hairpin {
 			w.hairpin[a]++
 		}
@@ -39,6 +39,7 @@ func (p *Proxier) buildAll(desired map[string]*Service) *whole {
 // install makes w the applied state.
 func (p *Proxier) install(w *whole) {
 	p.applied, p.hairpin, p.picks, p.needFull = w.applied, w.hairpin, w.picks, false
+	p.fp = fingerprintOf(p.cfg.Family, w.applied, w.hairpin)
 	p.skel, p.epMaps, p.elems = skeleton(p.cfg, setSizes(w.table)), map[string]*nft.Set{}, map[string]int{}
 	for _, m := range elementSets {
 		p.elems[m] = len(w.elems[m])
@@ -100,7 +101,7 @@ func (p *Proxier) partialSync(ups []pending, removed []string) error {
 		if c := diff(oldFrag, fr); !c.empty() {
 			changes = append(changes, c)
 		}
-		fresh[u.key] = &entry{svc: cloneService(u.svc), frag: fr, gen: p.gen}
+		fresh[u.key] = &entry{svc: cloneService(u.svc), frag: fr, fp: fr.fingerprint(), gen: p.gen}
 	}
 	var gone []string
 	for _, k := range removed {
@@ -124,15 +125,33 @@ func (p *Proxier) partialSync(ups []pending, removed []string) error {
 		if err != nil {
 			return err
 		}
+		fp := p.fp
+		for _, u := range ups {
+			if old := p.applied[u.key]; old != nil {
+				fp ^= old.fp
+			}
+			fp ^= fresh[u.key].fp
+		}
+		for _, k := range gone {
+			fp ^= p.applied[k].fp
+		}
+		for _, a := range slices.Concat(added, dropped) {
+			fp ^= hairpinHash(p.cfg.Family, a)
+		}
 		tx := p.conn.Begin(p.cfg.Table, p.cfg.Family)
 		tx.AddElements(p.skel.Sets[setHairpin], pairs(p.cfg.Family, added))
 		p.queue(tx, changes, newMaps, goneMaps, handles)
 		tx.DelElements(p.skel.Sets[setHairpin], pairs(p.cfg.Family, dropped))
+		if fp != p.fp {
+			tx.DelElements(p.skel.Sets[setFingerprint], []nft.Element{fingerprintElement(p.fp)})
+			tx.AddElements(p.skel.Sets[setFingerprint], []nft.Element{fingerprintElement(fp)})
+		}
 		if err := tx.Commit(); err != nil {
 			p.needFull = true
 			return err
 		}
 		p.last = SyncStats{Changed: len(changes), Ops: tx.Ops(), Bytes: tx.Bytes(), Duration: time.Since(start)}
+		p.fp = fp
 	}
 	for k, e := range fresh {
 		p.applied[k] = e

@@ -80,9 +80,15 @@ func assemble(cfg Config, frags []*fragment) (*nft.Table, map[string][]nft.Eleme
 			elems[m] = append(elems[m], es...)
 		}
 	}
+	var fp uint64
+	for _, fr := range frags {
+		fp ^= fr.fingerprint()
+	}
 	for a := range hairpin {
 		elems[setHairpin] = append(elems[setHairpin], nft.Element{Key: t.Family.AddrPairKey(a, a)})
+		fp ^= hairpinHash(cfg.Family, a)
 	}
+	elems[setFingerprint] = []nft.Element{fingerprintElement(fp)}
 	for _, pc := range pickChains {
 		t.Chains[pc.chain].Rules = pickRules(cfg, pc.chain, pc.m, picks.counts(pc.m))
 	}

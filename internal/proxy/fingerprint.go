@@ -1,0 +1,86 @@
+package proxy
+
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"kserver.dev/kserver/internal/nft"
+)
+
+// The table carries a fingerprint of its content: one element of the set
+// "fingerprint", written in the same transaction as every change. It is
+// the XOR of a hash of each element of the skeleton's sets and endpoint
+// maps and of each chain and set of Services with affinity, so that a
+// change updates it without a pass over everything. A restarted kserver
+// whose desired state has the same fingerprint takes the table over
+// without reading its elements (a dump of 40k elements costs the kernel
+// more than writing them: it walks the set from the start for each part
+// of the answer). Writes by others behind our back are not caught there
+// but by the periodic Resync.
+const setFingerprint = "fingerprint"
+
+// fnv64 is FNV-1a over the parts, which are separated.
+func fnv64(parts ...[]byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, p := range parts {
+		for _, c := range p {
+			h ^= uint64(c)
+			h *= 1099511628211
+		}
+		h ^= 0xff
+		h *= 1099511628211
+	}
+	return h
+}
+
+func elementHash(set string, e nft.Element) uint64 {
+	var data []byte
+	switch {
+	case e.Verdict != nil:
+		data = []byte(e.Verdict.String())
+	case e.Value != nil:
+		data = e.Value.Bytes
+	}
+	return fnv64([]byte(set), e.Key.Bytes, e.Key.End, data)
+}
+
+// fingerprint of a fragment (without its hairpin addresses, which are
+// shared).
+func (fr *fragment) fingerprint() uint64 {
+	var fp uint64
+	for m, es := range fr.elems {
+		for _, e := range es {
+			fp ^= elementHash(m, e)
+		}
+	}
+	for _, c := range fr.chains {
+		for _, r := range c.Rules {
+			fp ^= fnv64([]byte(c.Name), []byte(r.Text))
+		}
+	}
+	for _, s := range fr.sets {
+		fp ^= fnv64([]byte(s.Name), []byte(s.Timeout.String()))
+	}
+	return fp
+}
+
+func hairpinHash(f nft.Family, a netip.Addr) uint64 {
+	return elementHash(setHairpin, nft.Element{Key: f.AddrPairKey(a, a)})
+}
+
+// fingerprintElement is the element holding fp.
+func fingerprintElement(fp uint64) nft.Element {
+	return nft.Element{Key: nft.Key{Bytes: binary.NativeEndian.AppendUint64(nil, fp)}}
+}
+
+// fingerprintOf the whole state.
+func fingerprintOf(f nft.Family, applied map[string]*entry, hairpin map[netip.Addr]int) uint64 {
+	var fp uint64
+	for _, e := range applied {
+		fp ^= e.fp
+	}
+	for a := range hairpin {
+		fp ^= hairpinHash(f, a)
+	}
+	return fp
+}
