@@ -19,18 +19,29 @@ import (
 // but by the periodic Resync.
 const setFingerprint = "fingerprint"
 
-// fnv64 is FNV-1a over the parts, which are separated.
+// fnv64 hashes the parts (kept apart by their lengths) eight bytes at a
+// time, FNV-style with a final mix. It must give the same result in every
+// run: the fingerprint outlives the process.
 func fnv64(parts ...[]byte) uint64 {
 	h := uint64(14695981039346656037)
-	for _, p := range parts {
-		for _, c := range p {
-			h ^= uint64(c)
-			h *= 1099511628211
-		}
-		h ^= 0xff
-		h *= 1099511628211
+	mix := func(v uint64) {
+		h ^= v
+		h *= 0x100000001b3
+		h ^= h >> 29
 	}
-	return h
+	for _, p := range parts {
+		mix(uint64(len(p)))
+		for len(p) >= 8 {
+			mix(binary.LittleEndian.Uint64(p))
+			p = p[8:]
+		}
+		var tail [8]byte
+		copy(tail[:], p)
+		mix(binary.LittleEndian.Uint64(tail[:]))
+	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	return h ^ h>>33
 }
 
 func elementHash(set string, e nft.Element) uint64 {
@@ -48,9 +59,9 @@ func elementHash(set string, e nft.Element) uint64 {
 // shared).
 func (fr *fragment) fingerprint() uint64 {
 	var fp uint64
-	for m, es := range fr.elems {
-		for _, e := range es {
-			fp ^= elementHash(m, e)
+	for _, se := range fr.elems {
+		for _, e := range se.es {
+			fp ^= elementHash(se.set, e)
 		}
 	}
 	for _, c := range fr.chains {

@@ -240,16 +240,35 @@ type pick struct {
 type fragment struct {
 	chains  []*nft.Chain
 	sets    []*nft.Set
-	elems   map[string][]nft.Element // by skeleton set name
+	elems   []setElems // a few sets each
 	picks   []pick
 	hairpin []netip.Addr
 }
 
-func (fr *fragment) add(m string, e nft.Element) {
-	if fr.elems == nil {
-		fr.elems = map[string][]nft.Element{}
+// setElems are a fragment's elements of one set.
+type setElems struct {
+	set string
+	es  []nft.Element
+}
+
+// list is the fragment's elements of set m.
+func (fr *fragment) list(m string) []nft.Element {
+	for _, se := range fr.elems {
+		if se.set == m {
+			return se.es
+		}
 	}
-	fr.elems[m] = append(fr.elems[m], e)
+	return nil
+}
+
+func (fr *fragment) add(m string, e nft.Element) {
+	for i := range fr.elems {
+		if fr.elems[i].set == m {
+			fr.elems[i].es = append(fr.elems[i].es, e)
+			return
+		}
+	}
+	fr.elems = append(fr.elems, setElems{m, []nft.Element{e}})
 }
 
 // endpoints adds the list eps under destination key k (an endpoint map's
@@ -262,11 +281,8 @@ func (fr *fragment) endpoints(f nft.Family, m string, k nft.Key, eps []Endpoint)
 	kl, vl := len(k.Bytes)+4, f.AddrLen()+4
 	buf := make([]byte, 0, len(eps)*(kl+vl))
 	vals := make([]nft.Key, len(eps))
-	if fr.elems == nil {
-		fr.elems = map[string][]nft.Element{}
-	}
 	name := endpointMap(m, len(eps))
-	list := slices.Grow(fr.elems[name], len(eps))
+	list := make([]nft.Element, 0, len(eps))
 	for i, e := range eps {
 		buf = append(buf, k.Bytes...)
 		buf = binary.NativeEndian.AppendUint32(buf, uint32(i)) // numgen's byte order
@@ -275,7 +291,7 @@ func (fr *fragment) endpoints(f nft.Family, m string, k nft.Key, eps []Endpoint)
 		vals[i].Bytes = buf[len(buf)-vl:]
 		list = append(list, nft.Element{Key: nft.Key{Bytes: key}, Value: &vals[i]})
 	}
-	fr.elems[name] = list
+	fr.elems = append(fr.elems, setElems{name, list}) // a key has one list per map
 	fr.picks = append(fr.picks, pick{m, len(eps)})
 }
 

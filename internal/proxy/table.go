@@ -46,8 +46,8 @@ func assemble(cfg Config, frags []*fragment) (*nft.Table, map[string][]nft.Eleme
 	picks := pickCounts{}
 	hairpin := map[netip.Addr]bool{}
 	for _, fr := range frags {
-		for m, es := range fr.elems {
-			counts[m] += len(es)
+		for _, se := range fr.elems {
+			counts[se.set] += len(se.es)
 		}
 		picks.take(fr.picks)
 		for _, a := range fr.hairpin {
@@ -76,8 +76,8 @@ func assemble(cfg Config, frags []*fragment) (*nft.Table, map[string][]nft.Eleme
 		for _, s := range fr.sets {
 			t.AddSet(s)
 		}
-		for m, es := range fr.elems {
-			elems[m] = append(elems[m], es...)
+		for _, se := range fr.elems {
+			elems[se.set] = append(elems[se.set], se.es...)
 		}
 	}
 	var fp uint64
@@ -202,8 +202,12 @@ func diff(old, new *fragment) *change {
 			c.delSets = append(c.delSets, s)
 		}
 	}
-	for m := range unionKeys(old.elems, new.elems) {
-		diffElems(c, m, old.elems[m], new.elems[m])
+	sets := map[string]bool{}
+	for _, se := range slices.Concat(old.elems, new.elems) {
+		sets[se.set] = true
+	}
+	for m := range sets {
+		diffElems(c, m, old.list(m), new.list(m))
 	}
 	for m, v := range c.delElems {
 		if len(v) == 0 {
@@ -242,15 +246,4 @@ func diffElems(c *change, m string, old, new []nft.Element) {
 			c.delElems[m] = append(c.delElems[m], e)
 		}
 	}
-}
-
-func unionKeys[V any](a, b map[string]V) map[string]bool {
-	out := map[string]bool{}
-	for k := range a {
-		out[k] = true
-	}
-	for k := range b {
-		out[k] = true
-	}
-	return out
 }

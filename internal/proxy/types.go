@@ -153,8 +153,22 @@ func categorize(s *Service) (cluster, local []Endpoint, hasAny bool) {
 	return cluster, local, hasAny
 }
 
+// filter returns the endpoints keep accepts: eps itself when it accepts
+// all (the common case, without a copy), nil when none.
 func filter(eps []Endpoint, keep func(Endpoint) bool) []Endpoint {
-	var out []Endpoint
+	n := 0
+	for _, e := range eps {
+		if keep(e) {
+			n++
+		}
+	}
+	switch n {
+	case len(eps):
+		return eps
+	case 0:
+		return nil
+	}
+	out := make([]Endpoint, 0, n)
 	for _, e := range eps {
 		if keep(e) {
 			out = append(out, e)
