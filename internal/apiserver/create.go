@@ -195,6 +195,7 @@ func (c *call) createOnce(ctx context.Context, obj runtime.Object, o writeOpts) 
 		release()
 		return store.KeyValue{}, nil, err
 	}
+	c.s.decoded.written(kv, obj)
 	return kv, obj, nil
 }
 

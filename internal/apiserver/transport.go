@@ -18,9 +18,16 @@ func (s *Server) Transport(u User) http.RoundTripper {
 	return &memTransport{s: s, user: u}
 }
 
-// RestConfig is a client-go configuration that uses Transport(u). JSON is
-// the content type: in-process there is no wire to save, and JSON is what
-// the store holds, so responses need no transcoding.
+// RestConfig is a client-go configuration that uses Transport(u), speaking
+// protobuf (JSON where a client or type needs it). The store holds JSON,
+// so a protobuf response costs the server a decode and an encode where a
+// JSON one is a copy of the stored bytes; but every watcher of an object
+// then decodes protobuf instead of JSON, several times cheaper, and the
+// server's decode is shared by all watchers and usually saved altogether
+// (the decoded cache keeps what was just written). With the three
+// informers kserver runs on every ConfigMap, a write costs ~80 µs of
+// watch CPU with protobuf against ~260 µs with JSON
+// (BenchmarkInformerFanout); the scheduler measured 18% less CPU per pod.
 func (s *Server) RestConfig(u User) *rest.Config {
 	return &rest.Config{
 		Host:      "http://kserver.in-memory",
@@ -28,8 +35,8 @@ func (s *Server) RestConfig(u User) *rest.Config {
 		UserAgent: u.Name,
 		QPS:       -1,
 		ContentConfig: rest.ContentConfig{
-			ContentType:        mediaJSON,
-			AcceptContentTypes: mediaJSON,
+			ContentType:        mediaProtobuf,
+			AcceptContentTypes: mediaProtobuf + "," + mediaJSON,
 		},
 	}
 }

@@ -141,6 +141,7 @@ func (c *call) updateObject(ctx context.Context, o writeOpts, subresource string
 			}
 			return store.KeyValue{}, nil, false, err
 		}
+		c.s.decoded.written(nkv, obj)
 		c.s.afterUpdate(ctx, c, obj, old)
 		return nkv, obj, false, nil
 	}

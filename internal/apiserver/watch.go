@@ -72,7 +72,7 @@ func (s *Server) watch(c *call) {
 		return
 	}
 	for i, kv := range init.kvs {
-		if !ws.send("ADDED", kv.Value, kv.ModRevision, init.objs[i]) {
+		if !ws.send("ADDED", kv, init.objs[i]) {
 			return
 		}
 	}
@@ -156,11 +156,11 @@ func (ws *watchStream) event(m matcher, ev store.Event) bool {
 	switch ev.Type {
 	case store.EventCreate:
 		if cur {
-			return ws.send("ADDED", ev.KV.Value, ev.KV.ModRevision, curObj)
+			return ws.send("ADDED", ev.KV, curObj)
 		}
 	case store.EventDelete:
 		if cur {
-			return ws.send("DELETED", ev.KV.Value, ev.KV.ModRevision, curObj)
+			return ws.send("DELETED", ev.KV, curObj)
 		}
 	case store.EventUpdate:
 		prev := cur
@@ -172,11 +172,13 @@ func (ws *watchStream) event(m matcher, ev store.Event) bool {
 		}
 		switch {
 		case cur && prev:
-			return ws.send("MODIFIED", ev.KV.Value, ev.KV.ModRevision, curObj)
+			return ws.send("MODIFIED", ev.KV, curObj)
 		case cur:
-			return ws.send("ADDED", ev.KV.Value, ev.KV.ModRevision, curObj)
+			return ws.send("ADDED", ev.KV, curObj)
 		case prev:
-			return ws.send("DELETED", ev.Prev.Value, ev.KV.ModRevision, nil)
+			// The previous value at the new revision: not the key's value at
+			// that revision, so it must not be cached under it (no key).
+			return ws.send("DELETED", store.KeyValue{Value: ev.Prev.Value, ModRevision: ev.KV.ModRevision}, nil)
 		}
 	}
 	return true
@@ -197,10 +199,12 @@ func (ws *watchStream) start() {
 
 func (ws *watchStream) flush() { _ = ws.rc.Flush() }
 
-// send writes one event for a stored value at revision rv; obj is its
-// decoded form when already at hand.
-func (ws *watchStream) send(typ string, stored []byte, rv int64, obj runtime.Object) bool {
+// send writes one event for a stored value (its key and revision name it
+// for the decoded cache, which lets watchers that need decoded objects
+// share one decode); obj is its decoded form when already at hand.
+func (ws *watchStream) send(typ string, kv store.KeyValue, obj runtime.Object) bool {
 	c := ws.c
+	stored, rv := kv.Value, kv.ModRevision
 	if !ws.proto && c.out.as == "" && c.servedAsStored() {
 		ws.buf.Reset()
 		ws.buf.WriteString(`{"type":"` + typ + `","object":`)
@@ -211,7 +215,7 @@ func (ws *watchStream) send(typ string, stored []byte, rv int64, obj runtime.Obj
 	}
 	if obj == nil {
 		var err error
-		if obj, err = c.s.decodeStored(c.storageGVK(), store.KeyValue{Value: stored, ModRevision: rv}); err != nil {
+		if obj, err = c.s.decodeStored(c.storageGVK(), kv); err != nil {
 			return ws.sendError(err)
 		}
 	} else if m, err := meta.Accessor(obj); err == nil {
