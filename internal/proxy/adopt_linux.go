@@ -57,7 +57,7 @@ func (p *Proxier) adopt(desired map[string]*Service) (bool, error) {
 // sameFingerprint reports whether the kernel's table holds w's content,
 // by the fingerprint written with it.
 func (p *Proxier) sameFingerprint(w *whole) (bool, error) {
-	want := w.elems[setFingerprint]
+	want := fingerprintElement(w.fp)
 	var got [][]byte
 	err := p.conn.Elements(p.cfg.Table, p.cfg.Family, setFingerprint, func(e nft.DumpedElement) {
 		got = append(got, bytes.Clone(e.Key))
@@ -65,7 +65,7 @@ func (p *Proxier) sameFingerprint(w *whole) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return len(got) == 1 && len(want) == 1 && bytes.Equal(got[0], want[0].Key.Bytes), nil
+	return len(got) == 1 && bytes.Equal(got[0], want.Key.Bytes), nil
 }
 
 // kernelTable is the shape of our table as the kernel has it.
@@ -130,8 +130,8 @@ func (k *kernelTable) fits(cfg Config, w *whole) string {
 		if !ok || set.Size == 0 {
 			continue
 		}
-		if got.Size < uint32(len(w.elems[name])) {
-			return fmt.Sprintf("set %s has room for %d elements, want %d", name, got.Size, len(w.elems[name]))
+		if got.Size < uint32(w.counts[name]) {
+			return fmt.Sprintf("set %s has room for %d elements, want %d", name, got.Size, w.counts[name])
 		}
 		set.Size = got.Size
 	}
@@ -194,8 +194,9 @@ func (p *Proxier) queueAdoption(tx *nft.Tx, k *kernelTable, w *whole) error {
 	for pk := range w.picks {
 		names = append(names, endpointMap(pk.m, pk.n))
 	}
+	elems := w.elements()
 	for _, name := range names {
-		if err := p.diffElements(tx, w.table.Sets[name], w.elems[name], k.sets); err != nil {
+		if err := p.diffElements(tx, w.table.Sets[name], elems[name], k.sets); err != nil {
 			return err
 		}
 	}

@@ -58,6 +58,9 @@ func elementHash(set string, e nft.Element) uint64 {
 // fingerprint of a fragment (without its hairpin addresses, which are
 // shared).
 func (fr *fragment) fingerprint() uint64 {
+	if fr.fpDone {
+		return fr.fp
+	}
 	var fp uint64
 	for _, se := range fr.elems {
 		for _, e := range se.es {
@@ -72,6 +75,7 @@ func (fr *fragment) fingerprint() uint64 {
 	for _, s := range fr.sets {
 		fp ^= fnv64([]byte(s.Name), []byte(s.Timeout.String()))
 	}
+	fr.fp, fr.fpDone = fp, true
 	return fp
 }
 
@@ -82,16 +86,4 @@ func hairpinHash(f nft.Family, a netip.Addr) uint64 {
 // fingerprintElement is the element holding fp.
 func fingerprintElement(fp uint64) nft.Element {
 	return nft.Element{Key: nft.Key{Bytes: binary.NativeEndian.AppendUint64(nil, fp)}}
-}
-
-// fingerprintOf the whole state.
-func fingerprintOf(f nft.Family, applied map[string]*entry, hairpin map[netip.Addr]int) uint64 {
-	var fp uint64
-	for _, e := range applied {
-		fp ^= e.fp
-	}
-	for a := range hairpin {
-		fp ^= hairpinHash(f, a)
-	}
-	return fp
 }

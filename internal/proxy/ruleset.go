@@ -243,6 +243,8 @@ type fragment struct {
 	elems   []setElems // a few sets each
 	picks   []pick
 	hairpin []netip.Addr
+	fp      uint64 // fingerprint, once computed
+	fpDone  bool
 }
 
 // setElems are a fragment's elements of one set.

@@ -16,8 +16,7 @@ type whole struct {
 	applied map[string]*entry
 	hairpin map[netip.Addr]int
 	picks   pickCounts
-	table   *nft.Table
-	elems   map[string][]nft.Element // of the skeleton's sets and endpoint maps
+	*assembled
 }
 
 func (p *Proxier) buildAll(desired map[string]*Service) *whole {
@@ -32,21 +31,21 @@ func (p *Proxier) buildAll(desired map[string]*Service) *whole {
 		}
 		w.picks.take(fr.picks)
 	}
-	w.table, w.elems = assemble(p.cfg, frags)
+	w.assembled = assemble(p.cfg, frags)
 	return w
 }
 
 // install makes w the applied state.
 func (p *Proxier) install(w *whole) {
 	p.applied, p.hairpin, p.picks, p.needFull = w.applied, w.hairpin, w.picks, false
-	p.fp = fingerprintOf(p.cfg.Family, w.applied, w.hairpin)
+	p.fp = w.fp
 	p.skel, p.epMaps, p.elems = skeleton(p.cfg, setSizes(w.table)), map[string]*nft.Set{}, map[string]int{}
 	for _, m := range elementSets {
-		p.elems[m] = len(w.elems[m])
+		p.elems[m] = w.counts[m]
 	}
 	for pk := range w.picks {
 		name := endpointMap(pk.m, pk.n)
-		p.epMaps[name], p.elems[name] = w.table.Sets[name], len(w.elems[name])
+		p.epMaps[name], p.elems[name] = w.table.Sets[name], w.counts[name]
 	}
 }
 
@@ -56,7 +55,7 @@ func (p *Proxier) fullSync(desired map[string]*Service) error {
 	w := p.buildAll(desired)
 	tx := p.conn.Begin(p.cfg.Table, p.cfg.Family)
 	tx.RecreateWith(w.table.Comment)
-	tx.Full(w.table, w.elems)
+	tx.Full(w.table, w.elements())
 	if err := tx.Commit(); err != nil {
 		p.needFull = true
 		return fmt.Errorf("proxy: full sync: %w", err)

@@ -28,35 +28,48 @@ func Ruleset(cfg Config, services []Service) (*nft.Table, error) {
 		seen[s.Key()] = true
 		frags = append(frags, build(cfg, s))
 	}
-	t, elems := assemble(cfg, frags)
-	for m, es := range elems {
+	a := assemble(cfg, frags)
+	for m, es := range a.elements() {
 		for _, e := range es {
-			t.Sets[m].AddElement(e)
+			a.table.Sets[m].AddElement(e)
 		}
 	}
-	return t, nil
+	return a.table, nil
 }
 
-// assemble is the table holding the fragments: the skeleton with room for
-// their elements, their chains and sets, and the pick rules for the
-// endpoint counts they use; and, apart, the elements of the skeleton's
-// sets (a full sync sends those lists as they are).
-func assemble(cfg Config, frags []*fragment) (*nft.Table, map[string][]nft.Element) {
-	counts := map[string]int{}
+// assembled is the table holding some fragments: the skeleton with room
+// for their elements, their chains and sets, and the pick rules for the
+// endpoint counts they use. The elements of the skeleton's sets and of
+// the endpoint maps are counted; elements() lists them.
+type assembled struct {
+	table   *nft.Table
+	counts  map[string]int // elements per set
+	frags   []*fragment
+	hairpin []netip.Addr
+	fp      uint64 // fingerprint
+}
+
+func assemble(cfg Config, frags []*fragment) *assembled {
+	a := &assembled{counts: map[string]int{}, frags: frags}
 	picks := pickCounts{}
 	hairpin := map[netip.Addr]bool{}
 	for _, fr := range frags {
 		for _, se := range fr.elems {
-			counts[se.set] += len(se.es)
+			a.counts[se.set] += len(se.es)
 		}
 		picks.take(fr.picks)
-		for _, a := range fr.hairpin {
-			hairpin[a] = true
+		for _, h := range fr.hairpin {
+			hairpin[h] = true
 		}
+		a.fp ^= fr.fingerprint()
 	}
-	counts[setHairpin] = len(hairpin)
+	for h := range hairpin {
+		a.hairpin = append(a.hairpin, h)
+		a.fp ^= hairpinHash(cfg.Family, h)
+	}
+	a.counts[setHairpin], a.counts[setFingerprint] = len(hairpin), 1
 	sizes := map[string]uint32{}
-	for m, n := range counts {
+	for m, n := range a.counts {
 		sizes[m] = sizeFor(n)
 	}
 	t := skeleton(cfg, sizes)
@@ -65,10 +78,6 @@ func assemble(cfg Config, frags []*fragment) (*nft.Table, map[string][]nft.Eleme
 		name := endpointMap(p.m, p.n)
 		t.AddSet(newEndpointMap(cfg.Family, p.m, p.n, sizes[name]))
 	}
-	elems := make(map[string][]nft.Element, len(counts))
-	for m, n := range counts {
-		elems[m] = make([]nft.Element, 0, n)
-	}
 	for _, fr := range frags {
 		for _, c := range fr.chains {
 			t.AddChain(c)
@@ -76,23 +85,30 @@ func assemble(cfg Config, frags []*fragment) (*nft.Table, map[string][]nft.Eleme
 		for _, s := range fr.sets {
 			t.AddSet(s)
 		}
+	}
+	for _, pc := range pickChains {
+		t.Chains[pc.chain].Rules = pickRules(cfg, pc.chain, pc.m, picks.counts(pc.m))
+	}
+	a.table = t
+	return a
+}
+
+// elements lists the elements of the skeleton's sets and endpoint maps.
+func (a *assembled) elements() map[string][]nft.Element {
+	elems := make(map[string][]nft.Element, len(a.counts))
+	for m, n := range a.counts {
+		elems[m] = make([]nft.Element, 0, n)
+	}
+	for _, fr := range a.frags {
 		for _, se := range fr.elems {
 			elems[se.set] = append(elems[se.set], se.es...)
 		}
 	}
-	var fp uint64
-	for _, fr := range frags {
-		fp ^= fr.fingerprint()
+	for _, h := range a.hairpin {
+		elems[setHairpin] = append(elems[setHairpin], nft.Element{Key: a.table.Family.AddrPairKey(h, h)})
 	}
-	for a := range hairpin {
-		elems[setHairpin] = append(elems[setHairpin], nft.Element{Key: t.Family.AddrPairKey(a, a)})
-		fp ^= hairpinHash(cfg.Family, a)
-	}
-	elems[setFingerprint] = []nft.Element{fingerprintElement(fp)}
-	for _, pc := range pickChains {
-		t.Chains[pc.chain].Rules = pickRules(cfg, pc.chain, pc.m, picks.counts(pc.m))
-	}
-	return t, elems
+	elems[setFingerprint] = []nft.Element{fingerprintElement(a.fp)}
+	return elems
 }
 
 // sizeFor is the size a set gets for n elements: twice that, at least
