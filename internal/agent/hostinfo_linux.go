@@ -14,5 +14,6 @@ func diskSpace(path string) (total, avail int64) {
 			return 0, 0
 		}
 	}
-	return int64(st.Blocks) * st.Bsize, int64(st.Bavail) * st.Bsize
+	bsize := int64(st.Bsize) // int32 on 32-bit ARM
+	return int64(st.Blocks) * bsize, int64(st.Bavail) * bsize
 }
