@@ -53,6 +53,7 @@ func newApplyCommand(f *Factory) *cobra.Command {
 	fl.BoolVar(&o.overwrite, "overwrite", true, "Automatically resolve conflicts between the modified and live configuration by using values from the modified configuration")
 	fl.BoolVar(&o.convert, "convert", false, "kctl only: rewrite manifests written for removed apiVersions (extensions/v1beta1, ...) before applying them.")
 	o.mutateFlags.add(cmd, "kubectl-client-side-apply", true)
+	cmd.AddCommand(newApplyLastAppliedCommands(f)...)
 	return cmd
 }
 

@@ -17,13 +17,13 @@ func commandsDeploy(f *Factory) []*cobra.Command {
 }
 
 func commandsCluster(f *Factory) []*cobra.Command {
-	return []*cobra.Command{newClusterInfoCommand(f), newCordonCommand(f, true), newCordonCommand(f, false),
+	return []*cobra.Command{newCertificateCommand(f), newClusterInfoCommand(f), newCordonCommand(f, true), newCordonCommand(f, false),
 		newDrainCommand(f), newTaintCommand(f), newTopCommand(f)}
 }
 
 func commandsDebug(f *Factory) []*cobra.Command {
 	return []*cobra.Command{newDescribeCommand(f), newLogsCommand(f), newAttachCommand(f), newExecCommand(f),
-		newPortForwardCommand(f), newProxyCommand(f), newCpCommand(f), newAuthCommand(f)}
+		newPortForwardCommand(f), newProxyCommand(f), newCpCommand(f), newAuthCommand(f), newDebugCommand(f), newEventsCommand(f)}
 }
 
 func commandsAdvanced(f *Factory) []*cobra.Command {

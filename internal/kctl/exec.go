@@ -88,6 +88,8 @@ func (o *streamOptions) run(f *Factory, cmd *cobra.Command, target string, comma
 	container := o.container
 	if container == "" {
 		container = defaultContainer(f, pod, o.quiet)
+	} else if err := checkContainer(pod, container); err != nil {
+		return err
 	}
 	tty := o.tty && o.stdin && isTerminal(f.IO.In)
 	if o.tty && !tty && !o.quiet {
@@ -163,34 +165,29 @@ func isTerminal(r io.Reader) bool {
 	return ok && term.IsTerminal(fh.Fd())
 }
 
-// sizeQueue reports the terminal size once; resizes while attached are
-// not tracked.
-type sizeQueue struct {
-	sent, done bool
-	size       remotecommand.TerminalSize
-}
-
-func (s *sizeQueue) Next() *remotecommand.TerminalSize {
-	if s.sent {
-		select {}
-	}
-	s.sent = true
-	return &s.size
-}
-
 // rawTerminal puts stdin in raw mode and returns the restore function and
-// the initial terminal size.
+// the queue of terminal sizes: the current one, then one per resize
+// (SIGWINCH) until restore is called.
 func rawTerminal(in io.Reader, out io.Writer) (func(), remotecommand.TerminalSizeQueue) {
 	fh := in.(*os.File)
 	state, err := term.MakeRaw(fh.Fd())
 	if err != nil {
 		return func() {}, nil
 	}
-	q := &sizeQueue{}
+	size := func() (remotecommand.TerminalSize, bool) { return remotecommand.TerminalSize{}, false }
 	if of, ok := out.(*os.File); ok {
-		if ws, err := term.GetWinsize(of.Fd()); err == nil {
-			q.size = remotecommand.TerminalSize{Width: ws.Width, Height: ws.Height}
+		size = func() (remotecommand.TerminalSize, bool) {
+			ws, err := term.GetWinsize(of.Fd())
+			if err != nil {
+				return remotecommand.TerminalSize{}, false
+			}
+			return remotecommand.TerminalSize{Width: ws.Width, Height: ws.Height}, true
 		}
 	}
-	return func() { term.RestoreTerminal(fh.Fd(), state) }, q
+	resized, release := resizeSignals()
+	q := watchTerminalSize(size, resized, release)
+	return func() {
+		q.stop()
+		term.RestoreTerminal(fh.Fd(), state)
+	}, q
 }

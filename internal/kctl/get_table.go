@@ -154,6 +154,9 @@ func (o *getOptions) printTables(f *Factory, cmd *cobra.Command, targets []targe
 	rows := 0
 	var printer cliprinters.ResourcePrinter
 	var last *target
+	// kubectl's namespace column is sticky: once a namespaced kind was
+	// printed with -A, later cluster-scoped kinds keep an empty column.
+	withNamespace := false
 	for i := range targets {
 		t := targets[i]
 		tns := ns
@@ -168,8 +171,9 @@ func (o *getOptions) printTables(f *Factory, cmd *cobra.Command, targets []targe
 			if last != nil && !o.noHeaders {
 				sep.arm()
 			}
+			withNamespace = withNamespace || o.allNamespaces && t.namespaced()
 			printer = cliprinters.NewTablePrinter(cliprinters.PrintOptions{
-				NoHeaders: o.noHeaders, WithNamespace: o.allNamespaces && t.namespaced(), WithKind: withKind,
+				NoHeaders: o.noHeaders, WithNamespace: withNamespace, WithKind: withKind,
 				Wide: o.output == "wide", ShowLabels: o.showLabels, ColumnLabels: o.labelColumns,
 				Kind: t.mapping.GroupVersionKind.GroupKind(),
 			})

@@ -117,7 +117,13 @@ func (o *logsOptions) run(f *Factory, cmd *cobra.Command, args []string) error {
 			for _, c := range p.Spec.Containers {
 				targets = append(targets, logTarget{p.Name, c.Name})
 			}
+			for _, c := range p.Spec.EphemeralContainers {
+				targets = append(targets, logTarget{p.Name, c.Name})
+			}
 		case o.container != "":
+			if err := checkContainer(p, o.container); err != nil {
+				return err
+			}
 			targets = append(targets, logTarget{p.Name, o.container})
 		default:
 			targets = append(targets, logTarget{p.Name, defaultContainer(f, p, o.selector != "")})

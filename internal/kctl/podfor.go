@@ -115,7 +115,7 @@ func selectorOf(u *unstructured.Unstructured) (string, error) {
 
 // defaultContainer is kubectl's choice when -c is not given: the
 // default-container annotation, else the first container, with a note on
-// stderr when there were several.
+// stderr when the pod has other containers (init and ephemeral included).
 func defaultContainer(f *Factory, p *corev1.Pod, quiet bool) string {
 	if c := p.Annotations["kubectl.kubernetes.io/default-container"]; c != "" {
 		for _, x := range p.Spec.Containers {
@@ -127,15 +127,45 @@ func defaultContainer(f *Factory, p *corev1.Pod, quiet bool) string {
 	if len(p.Spec.Containers) == 0 {
 		return ""
 	}
-	if len(p.Spec.Containers) > 1 && !quiet {
-		var names []string
-		for _, c := range p.Spec.InitContainers {
-			names = append(names, "init "+c.Name)
-		}
-		for _, c := range p.Spec.Containers {
-			names = append(names, c.Name)
-		}
-		fmt.Fprintf(f.IO.ErrOut, "Defaulted container %q out of: %s\n", p.Spec.Containers[0].Name, strings.Join(names, ", "))
+	if !quiet && (len(p.Spec.Containers) > 1 || len(p.Spec.InitContainers) > 0 || len(p.Spec.EphemeralContainers) > 0) {
+		fmt.Fprintf(f.IO.ErrOut, "Defaulted container %q out of: %s\n", p.Spec.Containers[0].Name, allContainerNames(p))
 	}
 	return p.Spec.Containers[0].Name
+}
+
+// allContainerNames lists a pod's containers as kubectl names them in
+// messages: regular, then ephemeral "(ephem)", then init "(init)".
+func allContainerNames(p *corev1.Pod) string {
+	var names []string
+	for _, c := range p.Spec.Containers {
+		names = append(names, c.Name)
+	}
+	for _, c := range p.Spec.EphemeralContainers {
+		names = append(names, c.Name+" (ephem)")
+	}
+	for _, c := range p.Spec.InitContainers {
+		names = append(names, c.Name+" (init)")
+	}
+	return strings.Join(names, ", ")
+}
+
+// checkContainer is kubectl's error for a -c naming no container of the
+// pod (regular, init or ephemeral).
+func checkContainer(p *corev1.Pod, name string) error {
+	for _, c := range p.Spec.Containers {
+		if c.Name == name {
+			return nil
+		}
+	}
+	for _, c := range p.Spec.InitContainers {
+		if c.Name == name {
+			return nil
+		}
+	}
+	for _, c := range p.Spec.EphemeralContainers {
+		if c.Name == name {
+			return nil
+		}
+	}
+	return fmt.Errorf("container %s is not valid for pod %s out of: %s", name, p.Name, allContainerNames(p))
 }

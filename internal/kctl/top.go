@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
@@ -205,7 +206,16 @@ func newTopPodCommand(f *Factory) *cobra.Command {
 				return err
 			}
 			if len(items) == 0 {
-				fmt.Fprintf(f.IO.ErrOut, "No resources found in %s namespace.\n", ns)
+				// kubectl first asks why nothing came back: pods that
+				// exist mean metrics are not there (yet).
+				if err := verifyEmptyMetrics(cmd.Context(), f, ns, args, selector); err != nil {
+					return err
+				}
+				if all {
+					fmt.Fprintln(f.IO.ErrOut, "No resources found")
+				} else {
+					fmt.Fprintf(f.IO.ErrOut, "No resources found in %s namespace.\n", ns)
+				}
 				return nil
 			}
 			var rows []usage
@@ -276,4 +286,42 @@ func printPodUsage(f *Factory, rows []usage, all, containers, noHeaders, sum boo
 		fmt.Fprintf(w, "%s\t________\t________\t\n%s\t%s\t%s\t\n", pad, pad, cpuText(tc), memText(tm))
 	}
 	return w.Flush()
+}
+
+// metricsCreationDelay is how long kubectl gives a new pod before its
+// missing metrics count as an error rather than "not yet".
+const metricsCreationDelay = 2 * time.Minute
+
+// verifyEmptyMetrics is kubectl's reason for an empty metrics list: nil
+// when there are no pods either, "metrics not available yet" for young
+// pods, and the first pod older than two minutes otherwise.
+func verifyEmptyMetrics(ctx context.Context, f *Factory, ns string, names []string, selector string) error {
+	dyn, err := f.Dynamic()
+	if err != nil {
+		return err
+	}
+	ri := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "pods"}).Namespace(ns)
+	var pods []unstructured.Unstructured
+	if len(names) > 0 {
+		p, err := ri.Get(ctx, names[0], metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		pods = append(pods, *p)
+	} else {
+		l, err := ri.List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			return err
+		}
+		if len(l.Items) == 0 {
+			return nil
+		}
+		pods = l.Items
+	}
+	for _, p := range pods {
+		if age := time.Since(p.GetCreationTimestamp().Time); age > metricsCreationDelay {
+			return fmt.Errorf("Metrics not available for pod %s/%s, age: %s", p.GetNamespace(), p.GetName(), age)
+		}
+	}
+	return fmt.Errorf("metrics not available yet")
 }

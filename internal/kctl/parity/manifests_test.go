@@ -105,12 +105,39 @@ spec:
     spec:
       containers: [{name: c, image: nginx}]
 `,
-	"template.txt":       "NAME             RSRC\n.metadata.name   .metadata.resourceVersion\n",
-	"https.key":          "not really a key\n",
-	"kc-ns-kubectl.yaml": kubeconfigFixture,
-	"kc-ns-kctl.yaml":    kubeconfigFixture,
-	"dir/a.yaml":         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: dir-a}\ndata: {k: a}\n",
-	"dir/b.yaml":         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: dir-b}\ndata: {k: b}\n",
+	"template.txt": "NAME             RSRC\n.metadata.name   .metadata.resourceVersion\n",
+	"https.key":    "not really a key\n",
+	"kubia-dep-v1.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: kubia
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: kubia}}
+  template:
+    metadata: {labels: {app: kubia}}
+    spec:
+      containers: [{name: nodejs, image: luksa/kubia:v1}]
+`,
+	"event.yaml": `apiVersion: v1
+kind: Event
+metadata:
+  name: kubia-manual.seen
+involvedObject: {apiVersion: v1, kind: Pod, name: kubia-manual}
+reason: Seen
+message: "the parity suite looked at this pod"
+type: Warning
+count: 3
+firstTimestamp: "2026-01-01T00:00:00Z"
+lastTimestamp: "2026-01-01T00:05:00Z"
+source: {component: parity}
+`,
+	"csr-ns-kubectl.yaml": csrFixture("ns-kubectl"),
+	"csr-ns-kctl.yaml":    csrFixture("ns-kctl"),
+	"kc-ns-kubectl.yaml":  kubeconfigFixture,
+	"kc-ns-kctl.yaml":     kubeconfigFixture,
+	"dir/a.yaml":          "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: dir-a}\ndata: {k: a}\n",
+	"dir/b.yaml":          "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: dir-b}\ndata: {k: b}\n",
 }
 
 // writeManifests puts the files in a fresh directory and returns it.
@@ -143,3 +170,17 @@ users:
 - name: admin
   user: {token: abc}
 `
+
+// csrFixture is a CertificateSigningRequest (cluster-scoped, so one per
+// tool) for a client certificate of CN=bob.
+func csrFixture(ns string) string {
+	return `apiVersion: certificates.k8s.io/v1
+kind: CertificateSigningRequest
+metadata:
+  name: ` + ns + `-csr
+spec:
+  signerName: kubernetes.io/kube-apiserver-client
+  usages: [client auth]
+  request: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURSBSRVFVRVNULS0tLS0KTUlISk1IQUNBUUF3RGpFTU1Bb0dBMVVFQXd3RFltOWlNRmt3RXdZSEtvWkl6ajBDQVFZSUtvWkl6ajBEQVFjRApRZ0FFd1M5N2hST1VPbDNaUWgvMXlTWDF1YTY1dGRMT3ExMU5MbGJ2QXFxUy9OZWo3MTJJQ0NScFh3ZlZVSFRPCjFhdE90QVVJdmQvMTNTdDF5MUk3Sno2MFVhQUFNQW9HQ0NxR1NNNDlCQU1DQTBrQU1FWUNJUURVZkVTSmVrRm0KTjZqTUpNSDhHLzJYSlFhRFZKWEE2blZ2VmdhTTRVaFg4d0loQUxTTDZFQ0pUUVBSb3ZySFlLa1RJYUlTWTZIQQpKUFVyeFRxSHdldWJtR1FoCi0tLS0tRU5EIENFUlRJRklDQVRFIFJFUVVFU1QtLS0tLQo=
+`
+}

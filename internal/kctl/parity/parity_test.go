@@ -183,6 +183,7 @@ var normalisers = []struct {
 	{regexp.MustCompile(`\b(\d+y)?(\d+d)?(\d+h)?(\d+m)?\d+s\b|\b\d+[mhdy](\d+[smhd])?\b`), "AGE"},
 	{regexp.MustCompile(`-[bcdfghjklmnpqrstvwxz2456789]{8,10}(-[bcdfghjklmnpqrstvwxz2456789]{5})?\b`), "-HASH"},
 	{regexp.MustCompile(`\bkube-api-access-[a-z0-9]{5}\b`), "kube-api-access-HASH"},
+	{regexp.MustCompile(`\b(node-debugger-[A-Za-z0-9.-]+?|debugger)-[bcdfghjklmnpqrstvwxz2456789]{5}\b`), "$1-HASH"},
 	{regexp.MustCompile(`/tmp/[A-Za-z0-9_./-]+`), "PATH"},
 	{regexp.MustCompile(`\bkctl\b`), "kubectl"},
 	{regexp.MustCompile(` {2,}`), "  "},
