@@ -45,6 +45,7 @@ type controlPlane struct {
 	logger      *slog.Logger
 	controllers bool
 	scheduler   bool
+	serviceLB   bool
 	identity    string
 	clusterCIDR netip.Prefix
 	rootCA      []byte
@@ -61,6 +62,7 @@ func newControlPlane(cfg Config, api *apiserver.Server, rootCA []byte, logger *s
 	cp := &controlPlane{
 		api: api, logger: logger.With("component", "control-plane"),
 		controllers: !cfg.Disabled("controllers"), scheduler: !cfg.Disabled("scheduler"),
+		serviceLB: !cfg.Disabled("servicelb"),
 		// The node name is stable across restarts: a restarted server
 		// takes its own lease back at once instead of waiting it out.
 		identity: cfg.NodeName, rootCA: rootCA, lease: leader.DefaultConfig,
@@ -153,7 +155,7 @@ func (cp *controlPlane) runControllers(lctx, root context.Context, set *client.S
 	defer scope.Close()
 	runs := buildControllers(controllerDeps{
 		set: set, informers: scope, recorder: recorder, logger: cp.logger,
-		clusterCIDR: cp.clusterCIDR, rootCA: cp.rootCA,
+		clusterCIDR: cp.clusterCIDR, rootCA: cp.rootCA, serviceLB: cp.serviceLB,
 	})
 	scope.Start(lctx)
 	cp.logger.Info("controllers started", "count", len(runs))

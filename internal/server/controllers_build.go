@@ -24,6 +24,7 @@ import (
 	"kserver.dev/kserver/internal/controller/replicationcontroller"
 	"kserver.dev/kserver/internal/controller/resourcequota"
 	"kserver.dev/kserver/internal/controller/serviceaccount"
+	"kserver.dev/kserver/internal/controller/servicelb"
 	"kserver.dev/kserver/internal/controller/statefulset"
 )
 
@@ -35,6 +36,8 @@ type controllerDeps struct {
 	logger      *slog.Logger
 	clusterCIDR netip.Prefix
 	rootCA      []byte
+	// serviceLB runs the built-in load balancer (off with --disable servicelb).
+	serviceLB bool
 }
 
 // controllerRun is one built controller.
@@ -75,6 +78,10 @@ func buildControllers(d controllerDeps) []controllerRun {
 		{"resourcequota", 1, resourcequota.New(resourcequota.Config{Set: set, Informers: f, Logger: log}).Run},
 		{"garbagecollector", 2, garbagecollector.New(garbagecollector.Config{Set: set, Informers: f,
 			Recorder: d.recorder(garbagecollector.Component), Logger: log}).Run},
+	}
+	if d.serviceLB {
+		runs = append(runs, controllerRun{"servicelb", 1,
+			servicelb.New(servicelb.Config{Set: set, Informers: f, Recorder: d.recorder(servicelb.Component), Logger: log}).Run})
 	}
 	// A cluster CIDR node IPAM cannot cut into subnets (more than 65,536
 	// of them) leaves nodes to their agents' fallback ranges; everything
