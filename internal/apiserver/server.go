@@ -67,6 +67,12 @@ type Config struct {
 	// same port, before authentication (they check credentials of their
 	// own): the node join endpoints of internal/server (/cacerts, …).
 	Outside map[string]http.Handler
+
+	// DialNode reaches node agents for pods/log, exec, attach,
+	// portforward, nodes/proxy and metrics.k8s.io (nodeproxy.go); nil
+	// answers those with 503. DisableMetrics leaves metrics.k8s.io out.
+	DialNode       DialNode
+	DisableMetrics bool
 }
 
 // Server is the Kubernetes API server. New builds it; Bootstrap creates the
@@ -92,6 +98,8 @@ type Server struct {
 	// lifecycleControllers is set while the namespace and garbage-collector
 	// controllers run (hooks.go).
 	lifecycleControllers atomic.Bool
+
+	kubelet *kubeletClient // nodeproxy.go; nil without Config.DialNode
 }
 
 // New builds a server; it starts nothing.
@@ -124,7 +132,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.AdvertiseAddress.IsValid() && cfg.SecurePort > 0 {
 		addr = netip.AddrPortFrom(cfg.AdvertiseAddress, uint16(cfg.SecurePort)).String()
 	}
-	if s.disc, err = newDiscovery(cfg.Catalog, addr); err != nil {
+	s.kubelet = newKubeletClient(cfg.DialNode)
+	if s.disc, err = newDiscovery(s.discoveryCatalog(), addr); err != nil {
 		return nil, err
 	}
 	s.alloc = newAllocators(cfg.ServiceCIDR, cfg.NodePortRange, cfg.ClusterDNS)
@@ -226,6 +235,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	ri, ok := parseResourcePath(r.Method, r.URL.Path, r.URL.Query())
 	if !ok || ri.verb == "" {
 		writeError(w, notFoundPath(), schema.GroupResource{}, "")
+		return
+	}
+	if ri.gv.Group == metricsGroup && s.metricsServed() {
+		s.serveMetrics(w, r, ri) // metrics.go
 		return
 	}
 	res, ok := s.cfg.Catalog.Lookup(ri.gv.WithResource(ri.resource))

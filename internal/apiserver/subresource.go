@@ -4,7 +4,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"net/http"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"kserver.dev/kserver/internal/store"
@@ -131,13 +130,6 @@ func (c *call) strategySub() string {
 		return "finalize"
 	}
 	return ""
-}
-
-// serveNodeProxied answers the subresources that the node agent serves
-// (logs, exec, attach, port-forward, proxy) until it exists.
-func (s *Server) serveNodeProxied(c *call) {
-	c.fail(apierrors.NewServiceUnavailable("the " + c.res.Resource + "/" + c.ri.subresource +
-		" subresource is served by the node agent, which is not running in this cluster yet"))
 }
 
 func contains(list []string, s string) bool {

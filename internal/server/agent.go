@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -31,13 +32,16 @@ type AgentConfig struct {
 	NodeLabels []string // --node-label
 	NodeTaints []string // --node-taint
 	Runtime    string   // --runtime
-	Debug      bool     // --debug
+	// KubeletPort is where the node's HTTPS API listens on the node IP
+	// (--kubelet-port; 0 picks a free port, advertised in the Node status).
+	KubeletPort int
+	Debug       bool // --debug
 }
 
 // DefaultAgentConfig has the k3s-like defaults.
 func DefaultAgentConfig() AgentConfig {
 	d := DefaultConfig()
-	return AgentConfig{DataDir: d.DataDir, NodeName: d.NodeName, Runtime: d.Runtime}
+	return AgentConfig{DataDir: d.DataDir, NodeName: d.NodeName, Runtime: d.Runtime, KubeletPort: agent.DefaultKubeletPort}
 }
 
 // Validate checks every value and names the flag of each bad one.
@@ -78,6 +82,9 @@ func (c AgentConfig) Validate() error {
 	if !slices.Contains([]string{"runc", "crun", "sim"}, c.Runtime) {
 		bad("runtime", "%q is not one of runc, crun, sim", c.Runtime)
 	}
+	if c.KubeletPort < 0 || c.KubeletPort > 65535 {
+		bad("kubelet-port", "%d is not a port number (0-65535)", c.KubeletPort)
+	}
 	return errors.Join(errs...)
 }
 
@@ -117,12 +124,18 @@ func RunAgent(ctx context.Context, cfg AgentConfig, logger *slog.Logger) error {
 		return err
 	}
 	logger.Info("joined the cluster", "server", cfg.Server, "node", cfg.NodeName)
-	return runNodeAgent(ctx, acfg, set, cfg.Runtime, cfg.DataDir, logger)
+	apis, err := openAgentAPIs(ctx, rc, filepath.Join(cfg.DataDir, "agent"), cfg.NodeName, // kubelet.go
+		[]net.IP{acfg.NodeIP.AsSlice()}, nil, cfg.KubeletPort)
+	if err != nil {
+		return err
+	}
+	acfg.KubeletPort = apis[0].port
+	return runNodeAgent(ctx, acfg, set, cfg.Runtime, cfg.DataDir, logger, servedBy(apis[0].ln, logger))
 }
 
 // runEmbeddedAgent is the node agent of `kserver server`, talking to the
 // API server in-process as system:node:<name>.
-func runEmbeddedAgent(ctx context.Context, cfg Config, api *apiserver.Server, nodeIP netip.Addr, logger *slog.Logger) error {
+func runEmbeddedAgent(ctx context.Context, cfg Config, api *apiserver.Server, nodeIP netip.Addr, local *localAgents, logger *slog.Logger) error {
 	set, err := client.New(api.RestConfig(apiserver.User{Name: "system:node:" + cfg.NodeName, Groups: []string{nodesGroup}}))
 	if err != nil {
 		return err
@@ -137,7 +150,7 @@ func runEmbeddedAgent(ctx context.Context, cfg Config, api *apiserver.Server, no
 	}
 	acfg.ClusterDNS, _ = netip.ParseAddr(cfg.ClusterDNS)
 	acfg.ClusterDomain, acfg.HostNetNS, acfg.LogRoot = cfg.ClusterDomain, cfg.Agent.NetNS, cfg.Agent.LogRoot
-	return runNodeAgent(ctx, acfg, set, cfg.Runtime, cfg.DataDir, logger)
+	return runNodeAgent(ctx, acfg, set, cfg.Runtime, cfg.DataDir, logger, servedInMemory(local, cfg.NodeName, logger))
 }
 
 // agentConfig turns flag values into the agent's configuration.
@@ -161,7 +174,8 @@ func agentConfig(name string, ip netip.Addr, labels, taints []string, dataDir, r
 }
 
 // runNodeAgent opens the runtime and runs one agent with it.
-func runNodeAgent(ctx context.Context, acfg agent.Config, set *client.Set, rtName, dataDir string, logger *slog.Logger) error {
+func runNodeAgent(ctx context.Context, acfg agent.Config, set *client.Set, rtName, dataDir string, logger *slog.Logger,
+	serveAPI func(context.Context, *agent.Agent) error) error {
 	g, gctx := errgroup.WithContext(ctx)
 	parts, err := openParts(gctx, g, rtName, dataDir, &acfg, logger) // agentparts.go
 	if err != nil {
@@ -172,5 +186,6 @@ func runNodeAgent(ctx context.Context, acfg agent.Config, set *client.Set, rtNam
 		return err
 	}
 	g.Go(func() error { return a.Run(gctx) })
+	g.Go(func() error { return serveAPI(gctx, a) }) // the node's HTTPS API (kubelet.go)
 	return g.Wait()
 }

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -76,6 +77,11 @@ func RunWithLogger(ctx context.Context, cfg Config, logger *slog.Logger, started
 	if err != nil {
 		return err
 	}
+	kubelets, err := loadKubeletPKI(filepath.Join(cfg.DataDir, "server", "tls"), certs.ClientCA) // kubelet.go
+	if err != nil {
+		return err
+	}
+	local := &localAgents{}
 	lo, hi, _ := ParsePortRange(cfg.ServiceNodePortRange)
 	catalog := registry.New()
 	docs, err := openapi.New(openapi.Config{Resources: catalog.All(), Version: version.Kubernetes})
@@ -95,7 +101,9 @@ func RunWithLogger(ctx context.Context, cfg Config, logger *slog.Logger, started
 		SecurePort:           cfg.HTTPSListenPort,
 		ServiceAccountKey:    certs.ServiceKey,
 		ServiceAccountIssuer: "https://kubernetes.default.svc." + cfg.ClusterDomain,
-		Outside:              joinHandlers(joinSecret, certs.ServerCA.CertPEM, certs.ClientCA),
+		Outside:              withKubeletHandlers(joinHandlers(joinSecret, certs.ServerCA.CertPEM, certs.ClientCA), kubelets),
+		DialNode:             kubelets.nodeDialer(local),
+		DisableMetrics:       slices.Contains(cfg.Disable, "metrics"),
 	})
 	if err != nil {
 		return err
@@ -130,7 +138,7 @@ func RunWithLogger(ctx context.Context, cfg Config, logger *slog.Logger, started
 	g.Go(func() error { return api.Serve(gctx, ln, tlsConfig) })
 	g.Go(func() error { return cp.Run(gctx) })
 	if !cfg.DisableAgent {
-		g.Go(func() error { return runEmbeddedAgent(gctx, cfg, api, nodeIP, logger) })
+		g.Go(func() error { return runEmbeddedAgent(gctx, cfg, api, nodeIP, local, logger) })
 	}
 	return g.Wait()
 }

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -32,6 +34,9 @@ type SimConfig struct {
 	// PodCIDRBase gives node i the /24 at i×256 addresses from it for
 	// simulated pod IPs while node IPAM has not given one (--pod-cidr-base).
 	PodCIDRBase string
+	// KubeletPort is where each node's HTTPS API listens on its address
+	// (--kubelet-port; 0, the default, picks a free port per node).
+	KubeletPort int
 	Debug       bool // --debug
 }
 
@@ -62,6 +67,9 @@ func (c SimConfig) Validate() error {
 	}
 	if p, err := netip.ParsePrefix(c.PodCIDRBase); err != nil || !p.Addr().Is4() || p.Bits() > 24 {
 		bad("pod-cidr-base", "%q is not an IPv4 CIDR of /24 or larger", c.PodCIDRBase)
+	}
+	if c.KubeletPort < 0 || c.KubeletPort > 65535 {
+		bad("kubelet-port", "%d is not a port number (0-65535)", c.KubeletPort)
 	}
 	return errors.Join(errs...)
 }
@@ -120,6 +128,14 @@ func RunSim(ctx context.Context, cfg SimConfig, logger *slog.Logger) error {
 	}
 	capacity, _ := parseCapacity(cfg.Capacity)
 	base := netip.MustParsePrefix(cfg.PodCIDRBase)
+	ips := make([]net.IP, cfg.Nodes)
+	for i := range ips {
+		ips[i] = simNodeIP(i).AsSlice()
+	}
+	apis, err := openAgentAPIs(ctx, rc, filepath.Join(cfg.DataDir, "sim", cfg.NamePrefix), cfg.NamePrefix, ips, nil, cfg.KubeletPort)
+	if err != nil {
+		return err
+	}
 	agents := make([]*agent.Agent, 0, cfg.Nodes)
 	for i := range cfg.Nodes {
 		name := fmt.Sprintf("%s-%d", cfg.NamePrefix, i)
@@ -127,7 +143,7 @@ func RunSim(ctx context.Context, cfg SimConfig, logger *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		acfg.Capacity, acfg.FallbackPodCIDR = capacity, simPodCIDR(base, i)
+		acfg.Capacity, acfg.FallbackPodCIDR, acfg.KubeletPort = capacity, simPodCIDR(base, i), apis[i].port
 		a, err := agent.New(acfg, set, agent.Parts{Runtime: sim.New(sim.Config{})})
 		if err != nil {
 			return err
@@ -139,5 +155,10 @@ func RunSim(ctx context.Context, cfg SimConfig, logger *slog.Logger) error {
 		return err
 	}
 	logger.Info("running simulated nodes", "server", cfg.Server, "nodes", cfg.Nodes, "prefix", cfg.NamePrefix)
-	return f.Run(ctx)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return f.Run(gctx) })
+	for i, a := range agents { // each node's HTTPS API (kubelet.go)
+		g.Go(func() error { return servedBy(apis[i].ln, logger)(gctx, a) })
+	}
+	return g.Wait()
 }
