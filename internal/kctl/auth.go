@@ -21,14 +21,26 @@ func newAuthCommand(f *Factory) *cobra.Command {
 var gvrSSAR = schema.GroupVersionResource{Group: "authorization.k8s.io", Version: "v1", Resource: "selfsubjectaccessreviews"}
 
 func newCanICommand(f *Factory) *cobra.Command {
-	var all, quiet bool
+	var all, quiet, list, noHeaders bool
 	var sub string
 	cmd := &cobra.Command{
 		Use:   "can-i VERB [TYPE | TYPE/NAME | NONRESOURCEURL]",
 		Short: "Check whether an action is allowed",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if list {
+				switch {
+				case len(args) != 0:
+					return fmt.Errorf("list option must be specified with no arguments")
+				case quiet || all || sub != "":
+					return fmt.Errorf("list option can't be specified with neither quiet, all-namespaces nor subresource options")
+				}
+				return runCanIList(cmd, f, noHeaders)
+			}
 			if len(args) != 2 {
 				return fmt.Errorf("you must specify two arguments: verb resource or verb resource/resourceName.\nSee 'kubectl auth can-i -h' for help and examples.")
+			}
+			if noHeaders {
+				return fmt.Errorf("--no-headers cannot be set without --list specified")
 			}
 			out := f.IO.Out
 			if quiet {
@@ -80,6 +92,8 @@ func newCanICommand(f *Factory) *cobra.Command {
 	cmd.Flags().BoolVarP(&all, "all-namespaces", "A", false, "If true, check the specified action in all namespaces.")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "If true, suppress output and just return the exit code.")
 	cmd.Flags().StringVar(&sub, "subresource", "", "SubResource such as pod/log or deployment/scale")
+	cmd.Flags().BoolVar(&list, "list", false, "If true, prints all allowed actions.")
+	cmd.Flags().BoolVar(&noHeaders, "no-headers", false, "If true, prints allowed actions without headers")
 	return cmd
 }
 

@@ -9,7 +9,7 @@ type createOptions struct {
 	fileOptions
 	mutateFlags
 	record, saveConfig, edit bool
-	selector                 string
+	selector, raw            string
 }
 
 func newCreateCommand(f *Factory) *cobra.Command {
@@ -24,6 +24,9 @@ func newCreateCommand(f *Factory) *cobra.Command {
 			if len(o.filenames) == 0 {
 				return usageError(cmd.CommandPath(), "Required resource not specified.")
 			}
+			if o.raw != "" {
+				return o.runCreateRaw(f, cmd)
+			}
 			return o.run(f, cmd)
 		},
 	}
@@ -35,6 +38,7 @@ func newCreateCommand(f *Factory) *cobra.Command {
 	fl.BoolVar(&o.saveConfig, "save-config", false, "If true, the configuration of current object will be saved in its annotation.")
 	fl.StringVarP(&o.selector, "selector", "l", "", "Selector (label query) to filter on.")
 	fl.BoolVar(&o.edit, "edit", false, "Edit the API resource before creating")
+	fl.StringVar(&o.raw, "raw", "", "Raw URI to POST to the server.  Uses the transport specified by the kubeconfig file.")
 	fl.BoolVar(&o.convert, "convert", false, "kctl only: rewrite manifests written for removed apiVersions (extensions/v1beta1, ...) before sending them.")
 	o.mutateFlags.add(cmd, "kubectl-create", true)
 	cmd.AddCommand(createSubcommands(f)...)

@@ -18,6 +18,7 @@ type getOptions struct {
 	ignoreNotFound, showManagedFields       bool
 	outputWatchEvents                       bool
 	chunkSize                               int64
+	raw                                     string
 }
 
 const getLong = `Display one or many resources.
@@ -56,6 +57,7 @@ func newGetCommand(f *Factory) *cobra.Command {
 	fl.BoolVar(&o.showKind, "show-kind", false, "If present, list the resource type for the requested object(s).")
 	fl.BoolVar(&o.ignoreNotFound, "ignore-not-found", false, "If set to true, suppresses NotFound error for specific objects that do not exist. Using this flag with commands that query for collections of resources has no effect when no resources are found.")
 	fl.BoolVar(&o.showManagedFields, "show-managed-fields", false, "If true, keep the managedFields when printing objects in JSON or YAML format.")
+	fl.StringVar(&o.raw, "raw", "", "Raw URI to request from the server.  Uses the transport specified by the kubeconfig file.")
 	fl.Int64Var(&o.chunkSize, "chunk-size", 500, "Return large lists in chunks rather than all at once. Pass 0 to disable.")
 	fl.StringSliceVarP(&o.filenames, "filename", "f", nil, "Filename, directory, or URL to files identifying the resource to get from a server.")
 	fl.BoolVarP(&o.recursive, "recursive", "R", false, "Process the directory used in -f, --filename recursively. Useful when you want to manage related manifests organized within the same directory.")
@@ -68,6 +70,9 @@ func newGetCommand(f *Factory) *cobra.Command {
 func (o *getOptions) humanReadable() bool { return o.output == "" || o.output == "wide" }
 
 func (o *getOptions) run(f *Factory, cmd *cobra.Command, args []string) error {
+	if o.raw != "" {
+		return o.runGetRaw(f, cmd, args)
+	}
 	if len(args) == 0 && len(o.filenames) == 0 {
 		fmt.Fprint(f.IO.ErrOut, "You must specify the type of resource to get. Use \"kubectl api-resources\" for a complete list of supported resources.\n\n")
 		return &ExitError{Code: 1, Msg: "error: Required resource not specified.\nUse \"kubectl explain <resource>\" for a detailed description of that resource (e.g. kubectl explain pods).\nSee 'kubectl get -h' for help and examples"}
