@@ -22,9 +22,9 @@ function layer(p,   top) {
 }
 function comp(p) { sub(/^internal\//, "", p); sub(/\/.*/, "", p); return p }
 BEGIN {
-  split("store store/sqlite store/storetest pki netns nft image runtime version client quota", a0); for (i in a0) L[a0[i]] = 0
+  split("store store/sqlite store/storetest pki netns nft image runtime version client quota memtrim", a0); for (i in a0) L[a0[i]] = 0
   split("apiserver runtime/oci runtime/sim cni overlay proxy netpol leader dns/resolvconf", a1); for (i in a1) L[a1[i]] = 1
-  split("scheduler dns agent", a2); for (i in a2) L[a2[i]] = 2
+  split("scheduler dns agent nodenet", a2); for (i in a2) L[a2[i]] = 2
   split("server kctl", a3); for (i in a3) L[a3[i]] = 3
   split("bench e2e", a4); for (i in a4) L[a4[i]] = 4
   split("apiserver server bench", s); for (i in s) storeOK[s[i]] = 1

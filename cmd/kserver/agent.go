@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
 
+	"kserver.dev/kserver/internal/memtrim"
 	"kserver.dev/kserver/internal/server"
 )
 
@@ -20,6 +22,7 @@ func newLogger(debug bool) *slog.Logger {
 
 func newAgentCommand() *cobra.Command {
 	cfg := server.DefaultAgentConfig()
+	trim := memtrim.DefaultConfig()
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Join a kserver cluster as a worker node",
@@ -33,10 +36,16 @@ func newAgentCommand() *cobra.Command {
 			if err := loadConfig(cmd); err != nil {
 				return err
 			}
+			if err := trim.Validate(); err != nil {
+				return err
+			}
 			return cfg.Validate()
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return server.RunAgent(cmd.Context(), cfg, newLogger(cfg.Debug))
+			logger := newLogger(cfg.Debug)
+			return runTrimmed(cmd.Context(), trim, logger, func(ctx context.Context) error {
+				return server.RunAgent(ctx, cfg, logger)
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -50,13 +59,14 @@ func newAgentCommand() *cobra.Command {
 	f.StringSliceVar(&cfg.NodeLabels, "node-label", cfg.NodeLabels, "label key=value for this node (repeatable)")
 	f.StringSliceVar(&cfg.NodeTaints, "node-taint", cfg.NodeTaints, "taint key=value:Effect set when the node registers (repeatable)")
 	f.StringVar(&cfg.Runtime, "runtime", cfg.Runtime, "container runtime: runc, crun, or sim (simulated pods, no processes)")
-	f.IntVar(&cfg.KubeletPort, "kubelet-port", cfg.KubeletPort, "port of the node's HTTPS API (logs, exec, port-forward, stats) on the node IP; 0 picks a free one")
+	addMemTrimFlag(f, &trim)
 	f.BoolVar(&cfg.Debug, "debug", cfg.Debug, "log at debug level")
 	return cmd
 }
 
 func newSimCommand() *cobra.Command {
 	cfg := server.DefaultSimConfig()
+	trim := memtrim.DefaultConfig()
 	cmd := &cobra.Command{
 		Use:   "sim",
 		Short: "Run simulated nodes (no containers, like kwok) that join a kserver cluster",
@@ -70,10 +80,16 @@ func newSimCommand() *cobra.Command {
 			if err := loadConfig(cmd); err != nil {
 				return err
 			}
+			if err := trim.Validate(); err != nil {
+				return err
+			}
 			return cfg.Validate()
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return server.RunSim(cmd.Context(), cfg, newLogger(cfg.Debug))
+			logger := newLogger(cfg.Debug)
+			return runTrimmed(cmd.Context(), trim, logger, func(ctx context.Context) error {
+				return server.RunSim(ctx, cfg, logger)
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -88,7 +104,7 @@ func newSimCommand() *cobra.Command {
 	f.StringSliceVar(&cfg.NodeTaints, "node-taint", cfg.NodeTaints, "taint key=value:Effect for every node (repeatable)")
 	f.StringSliceVar(&cfg.Capacity, "capacity", cfg.Capacity, "capacity name=quantity of every node (default cpu=8,memory=32Gi,pods=110,ephemeral-storage=100Gi)")
 	f.StringVar(&cfg.PodCIDRBase, "pod-cidr-base", cfg.PodCIDRBase, "simulated pod addresses: node i uses the i-th /24 of it until node IPAM assigns a podCIDR")
-	f.IntVar(&cfg.KubeletPort, "kubelet-port", cfg.KubeletPort, "port of each node's HTTPS API (logs, exec, port-forward, stats) on its address; 0 picks a free one per node")
+	addMemTrimFlag(f, &trim)
 	f.BoolVar(&cfg.Debug, "debug", cfg.Debug, "log at debug level")
 	return cmd
 }

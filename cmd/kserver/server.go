@@ -1,15 +1,18 @@
 package main
 
 import (
+	"context"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"kserver.dev/kserver/internal/memtrim"
 	"kserver.dev/kserver/internal/server"
 )
 
 func newServerCommand() *cobra.Command {
 	cfg := server.DefaultConfig()
+	trim := memtrim.DefaultConfig()
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the control plane (API server, datastore, controllers, scheduler) and an embedded node agent",
@@ -18,10 +21,15 @@ func newServerCommand() *cobra.Command {
 			if err := loadConfig(cmd); err != nil {
 				return err
 			}
+			if err := trim.Validate(); err != nil {
+				return err
+			}
 			return cfg.Validate()
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return server.Run(cmd.Context(), cfg)
+			return runTrimmed(cmd.Context(), trim, newLogger(cfg.Debug), func(ctx context.Context) error {
+				return server.Run(ctx, cfg)
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -48,6 +56,7 @@ func newServerCommand() *cobra.Command {
 	f.StringVar(&cfg.FlannelIface, "flannel-iface", cfg.FlannelIface, "uplink interface for the overlay (default: the one of --node-ip)")
 	f.StringVar(&cfg.Runtime, "runtime", cfg.Runtime, "container runtime: runc, crun, or sim (simulated pods, no processes)")
 	f.StringVar(&cfg.Token, "token", cfg.Token, "shared secret agents use to join (default: generated in <data-dir>/server/node-token)")
+	addMemTrimFlag(f, &trim)
 	f.BoolVar(&cfg.Debug, "debug", cfg.Debug, "log at debug level")
 	return cmd
 }
