@@ -228,6 +228,10 @@ func (a *Agent) run(ctx context.Context) error {
 	if a.static != nil {
 		go a.static.run(ctx)
 	}
+	// The pod network may have been configured above, after registration
+	// wrote the node NotReady: say Ready now rather than at the next
+	// status interval.
+	a.syncNodeStatus(ctx)
 	a.heartbeat(ctx, node)
 	a.workers.stop()
 	a.log.Info("node agent stopped")
