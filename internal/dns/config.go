@@ -61,6 +61,15 @@ type Config struct {
 	// ForwardTimeout bounds one exchange with one upstream, default 2 s;
 	// a query gives up after trying each upstream once.
 	ForwardTimeout time.Duration
+	// AllowFrom, when set, are the only client networks answered; others
+	// get REFUSED. The node wiring listens on the node's address, so it
+	// allows the pod network and the node's own addresses: the server must
+	// not be an open resolver for the node's whole LAN.
+	AllowFrom []netip.Prefix
+	// NetNS is the path of the network namespace the listening sockets
+	// are made in (tests run a node inside a namespace); empty is the
+	// process's own. Forwarded queries leave from the process's namespace.
+	NetNS string
 }
 
 func (c Config) withDefaults() Config {

@@ -17,11 +17,43 @@ func (s *Server) ServeDNS(w mdns.ResponseWriter, r *mdns.Msg) {
 	ctx, cancel := s.queryContext()
 	defer cancel()
 	tcp := isTCP(w.LocalAddr())
-	m := s.reply(ctx, r, tcp)
+	var m *mdns.Msg
+	if s.allowed(w.RemoteAddr()) {
+		m = s.reply(ctx, r, tcp)
+	} else {
+		m = new(mdns.Msg).SetRcode(r, mdns.RcodeRefused)
+	}
 	fitReply(r, m, tcp)
 	if err := w.WriteMsg(m); err != nil {
 		s.log.Debug("write reply", "err", err)
 	}
+}
+
+// allowed reports whether a client may ask (Config.AllowFrom).
+func (s *Server) allowed(a net.Addr) bool {
+	if len(s.cfg.AllowFrom) == 0 {
+		return true
+	}
+	var ip net.IP
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		ip = a.IP
+	case *net.TCPAddr:
+		ip = a.IP
+	default:
+		return false
+	}
+	addr, ok := netip.AddrFromSlice(ip)
+	if !ok {
+		return false
+	}
+	addr = addr.Unmap()
+	for _, p := range s.cfg.AllowFrom {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }
 
 // reply builds the answer to r, without the EDNS record and size limits

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"kserver.dev/kserver/internal/client"
+	"kserver.dev/kserver/internal/netns"
 )
 
 // queryTimeout bounds the whole handling of one query, forwarding
@@ -181,7 +182,7 @@ func (s *Server) listen() ([]*mdns.Server, error) {
 	}
 	var addrs []net.Addr
 	for _, a := range s.cfg.Listen {
-		pc, ln, err := bindBoth(a)
+		pc, ln, err := s.bind(a)
 		if err != nil {
 			closeAll()
 			return nil, fmt.Errorf("dns: listen on %s: %w", a, err)
@@ -195,6 +196,25 @@ func (s *Server) listen() ([]*mdns.Server, error) {
 	s.addrs = addrs
 	s.mu.Unlock()
 	return servers, nil
+}
+
+// bind is bindBoth inside Config.NetNS when set: sockets stay in the
+// namespace they were made in.
+func (s *Server) bind(addr string) (pc net.PacketConn, ln net.Listener, err error) {
+	if s.cfg.NetNS == "" {
+		return bindBoth(addr)
+	}
+	ns, err := netns.Open(s.cfg.NetNS)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer ns.Close()
+	err = ns.Do(func() error {
+		var err error
+		pc, ln, err = bindBoth(addr)
+		return err
+	})
+	return pc, ln, err
 }
 
 func bindBoth(addr string) (net.PacketConn, net.Listener, error) {

@@ -37,6 +37,7 @@ func Service(clusterDNS []netip.Addr) *corev1.Service {
 			families[i] = corev1.IPv6Protocol
 		}
 	}
+	local := corev1.ServiceInternalTrafficPolicyLocal
 	policy := corev1.IPFamilyPolicySingleStack
 	if len(ips) > 1 {
 		policy = corev1.IPFamilyPolicyRequireDualStack
@@ -54,7 +55,9 @@ func Service(clusterDNS []netip.Addr) *corev1.Service {
 		Spec: corev1.ServiceSpec{
 			Type:           corev1.ServiceTypeClusterIP,
 			IPFamilyPolicy: &policy,
-			IPFamilies:     families,
+			// Every node answers its own pods (see EndpointSlice).
+			InternalTrafficPolicy: &local,
+			IPFamilies:            families,
 			Ports: []corev1.ServicePort{
 				{Name: "dns", Protocol: corev1.ProtocolUDP, Port: 53, TargetPort: intstr.FromInt32(53)},
 				{Name: "dns-tcp", Protocol: corev1.ProtocolTCP, Port: 53, TargetPort: intstr.FromInt32(53)},
@@ -97,7 +100,8 @@ func EnsureService(ctx context.Context, set *client.Set, clusterDNS []netip.Addr
 	for k, v := range want.Labels {
 		labelsOK = labelsOK && cur.Labels[k] == v
 	}
-	if labelsOK && portsMatch(cur.Spec.Ports, want.Spec.Ports) {
+	itpOK := cur.Spec.InternalTrafficPolicy != nil && *cur.Spec.InternalTrafficPolicy == *want.Spec.InternalTrafficPolicy
+	if labelsOK && itpOK && portsMatch(cur.Spec.Ports, want.Spec.Ports) {
 		return nil
 	}
 	upd := cur.DeepCopy()
@@ -105,7 +109,7 @@ func EnsureService(ctx context.Context, set *client.Set, clusterDNS []netip.Addr
 		upd.Labels = map[string]string{}
 	}
 	maps.Copy(upd.Labels, want.Labels)
-	upd.Spec.Ports = want.Spec.Ports
+	upd.Spec.Ports, upd.Spec.InternalTrafficPolicy = want.Spec.Ports, want.Spec.InternalTrafficPolicy
 	if _, err := svcs.Update(ctx, upd, metav1.UpdateOptions{FieldManager: "kserver"}); err != nil {
 		return fmt.Errorf("update service %s/%s: %w", ServiceNamespace, ServiceName, err)
 	}

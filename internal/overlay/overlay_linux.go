@@ -337,3 +337,29 @@ func kernelBefore(major, minor int) bool {
 	}
 	return ma < major || (ma == major && mi < minor)
 }
+
+// PodMTU is the MTU pod interfaces get with cfg: the uplink's MTU, less
+// the VXLAN encapsulation for that backend (0 for none: the CNI plugin's
+// default). It needs only the uplink (cfg.NodeIP or cfg.Iface), not the
+// podCIDR, so the pod network can be configured before the overlay.
+func PodMTU(cfg Config) (int, error) {
+	cfg.defaults()
+	if cfg.Backend == None {
+		return 0, nil
+	}
+	o := &Overlay{cfg: cfg}
+	h, err := o.handle()
+	if err != nil {
+		return 0, err
+	}
+	defer h.Close()
+	l, _, err := o.findUplink(h)
+	if err != nil {
+		return 0, err
+	}
+	mtu := l.Attrs().MTU
+	if cfg.Backend == VXLAN {
+		mtu -= encapOverhead
+	}
+	return mtu, nil
+}

@@ -130,7 +130,11 @@ func RunAgent(ctx context.Context, cfg AgentConfig, logger *slog.Logger) error {
 		return err
 	}
 	acfg.KubeletPort = apis[0].port
-	return runNodeAgent(ctx, acfg, set, cfg.Runtime, cfg.DataDir, logger, servedBy(apis[0].ln, logger))
+	nn, err := agentNetwork(ctx, set, &acfg, "", logger) // network.go
+	if err != nil {
+		return err
+	}
+	return runNodeAgent(ctx, acfg, set, nn, cfg.Runtime, cfg.DataDir, logger, servedBy(apis[0].ln, logger))
 }
 
 // runEmbeddedAgent is the node agent of `kserver server`, talking to the
@@ -150,7 +154,7 @@ func runEmbeddedAgent(ctx context.Context, cfg Config, api *apiserver.Server, no
 	}
 	acfg.ClusterDNS, _ = netip.ParseAddr(cfg.ClusterDNS)
 	acfg.ClusterDomain, acfg.HostNetNS, acfg.LogRoot = cfg.ClusterDomain, cfg.Agent.NetNS, cfg.Agent.LogRoot
-	return runNodeAgent(ctx, acfg, set, cfg.Runtime, cfg.DataDir, logger, servedInMemory(local, cfg.NodeName, logger))
+	return runNodeAgent(ctx, acfg, set, embeddedNetwork(cfg), cfg.Runtime, cfg.DataDir, logger, servedInMemory(local, cfg.NodeName, logger))
 }
 
 // agentConfig turns flag values into the agent's configuration.
@@ -174,10 +178,10 @@ func agentConfig(name string, ip netip.Addr, labels, taints []string, dataDir, r
 }
 
 // runNodeAgent opens the runtime and runs one agent with it.
-func runNodeAgent(ctx context.Context, acfg agent.Config, set *client.Set, rtName, dataDir string, logger *slog.Logger,
+func runNodeAgent(ctx context.Context, acfg agent.Config, set *client.Set, nn nodeNetwork, rtName, dataDir string, logger *slog.Logger,
 	serveAPI func(context.Context, *agent.Agent) error) error {
 	g, gctx := errgroup.WithContext(ctx)
-	parts, err := openParts(gctx, g, rtName, dataDir, &acfg, logger) // agentparts.go
+	parts, err := openParts(gctx, g, rtName, dataDir, &acfg, set, nn, logger) // agentparts.go
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"kserver.dev/kserver/internal/agent"
+	"kserver.dev/kserver/internal/client"
 	"kserver.dev/kserver/internal/image"
 	"kserver.dev/kserver/internal/netns"
 	"kserver.dev/kserver/internal/runtime/oci"
@@ -45,9 +46,11 @@ func RuntimeRunDir(dataDir string) string {
 // openParts opens what the agent drives for a runtime name: for runc and
 // crun the OCI runtime, the image store (which imports the air-gap
 // archives of <data-dir>/agent/images in the background; pods wait for
-// it), the CNI pod network, host volumes and the prober. It fills the
-// agent configuration that follows from them.
-func openParts(ctx context.Context, g *errgroup.Group, rtName, dataDir string, acfg *agent.Config, logger *slog.Logger) (agent.Parts, error) {
+// it), the CNI pod network with the cluster network around it (overlay,
+// Service proxy, NetworkPolicy, DNS: network.go), host volumes and the
+// prober. It fills the agent configuration that follows from them.
+func openParts(ctx context.Context, g *errgroup.Group, rtName, dataDir string, acfg *agent.Config, set *client.Set,
+	nn nodeNetwork, logger *slog.Logger) (agent.Parts, error) {
 	if rtName == "sim" {
 		return agent.Parts{Runtime: sim.New(sim.Config{Logger: logger})}, nil
 	}
@@ -82,6 +85,9 @@ func openParts(ctx context.Context, g *errgroup.Group, rtName, dataDir string, a
 		}
 		g.Go(func() error { <-ctx.Done(); return ns.Close() })
 		cniCfg.NetNSFd = ns.Fd()
+	}
+	if cniCfg.MTU, err = startNodeNetwork(ctx, g, nn, acfg, set, logger); err != nil {
+		return agent.Parts{}, err
 	}
 	return agent.Parts{
 		Runtime: rt,

@@ -137,6 +137,7 @@ func RunWithLogger(ctx context.Context, cfg Config, logger *slog.Logger, started
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return api.Serve(gctx, ln, tlsConfig) })
 	g.Go(func() error { return cp.Run(gctx) })
+	g.Go(func() error { return runClusterNetwork(gctx, api, cfg, logger) }) // network_cluster.go
 	if !cfg.DisableAgent {
 		g.Go(func() error { return runEmbeddedAgent(gctx, cfg, api, nodeIP, local, logger) })
 	}
