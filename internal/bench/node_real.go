@@ -59,6 +59,9 @@ type realNode struct {
 	ns      *netns.NS
 	topo    topo
 	runtime string
+
+	mu   sync.Mutex
+	uids []string // of every pod created, for their log folders
 }
 
 // startRealNode starts kserver on a fresh data directory with the image
@@ -148,12 +151,11 @@ func (n *realNode) waitAPI(ctx context.Context) error {
 func (n *realNode) Close() error {
 	var errs []error
 	if n.client != nil && n.cmd.ProcessState == nil {
-		errs = append(errs, n.deleteAllPods(context.Background(), 60*time.Second))
+		errs = append(errs, n.deleteAllPods(context.Background(), 60*time.Second), n.waitTornDown(60*time.Second))
 	}
-	uids := n.podUIDs()
 	n.stop()
 	errs = append(errs, n.cleanRuntime())
-	for _, uid := range uids {
+	for _, uid := range n.uids {
 		matches, _ := filepath.Glob(filepath.Join("/var/log/pods", "*_"+uid))
 		for _, m := range matches {
 			errs = append(errs, os.RemoveAll(m))
@@ -163,14 +165,22 @@ func (n *realNode) Close() error {
 	return errors.Join(errs...)
 }
 
-// podUIDs lists the UIDs of the pods the node still has folders for.
-func (n *realNode) podUIDs() []string {
-	entries, _ := os.ReadDir(filepath.Join(n.dir, "agent", "pods"))
-	out := make([]string, 0, len(entries))
-	for _, e := range entries {
-		out = append(out, e.Name())
+// waitTornDown waits until the agent has removed every sandbox and pod
+// folder (the API forgets a pod before its sandbox is gone).
+func (n *realNode) waitTornDown(within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		left := 0
+		for _, d := range []string{"runtime/sandboxes", "pods"} {
+			entries, _ := os.ReadDir(filepath.Join(n.dir, "agent", d))
+			left += len(entries)
+		}
+		if left == 0 {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	return out
+	return fmt.Errorf("the agent did not tear every pod down within %v", within)
 }
 
 // cleanRuntime removes the sandboxes kserver left (there are none after a
@@ -232,14 +242,29 @@ func busyboxPodCPU(name, label, cpu string) []byte {
 
 // createPod posts a pod to the default namespace.
 func (n *realNode) createPod(ctx context.Context, body []byte) error {
-	code, resp, err := n.do(ctx, http.MethodPost, "/api/v1/namespaces/default/pods", "application/json", body, false)
+	code, resp, err := n.do(ctx, http.MethodPost, "/api/v1/namespaces/default/pods", "application/json", body, true)
 	if err != nil {
-		return err
+		return n.failed(err)
 	}
 	if code != http.StatusCreated {
 		return fmt.Errorf("create pod: %d %s", code, resp)
 	}
+	var p struct{ Metadata struct{ UID string } }
+	if json.Unmarshal(resp, &p) == nil && p.Metadata.UID != "" {
+		n.mu.Lock()
+		n.uids = append(n.uids, p.Metadata.UID)
+		n.mu.Unlock()
+	}
 	return nil
+}
+
+// failed adds the end of kserver's log to an error.
+func (n *realNode) failed(err error) error {
+	b := n.stderr.Bytes()
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return fmt.Errorf("%w\nkserver log ends:\n%s", err, b)
 }
 
 // deleteAllPods deletes every pod of the default namespace and waits
