@@ -99,7 +99,7 @@ func (s *Server) decodeStored(gvk schema.GroupVersionKind, kv store.KeyValue) (r
 	}
 	obj, err := s.decodeValue(gvk, kv)
 	if err == nil && cacheable {
-		s.decoded.put(kv.Key, kv.ModRevision, obj)
+		s.decoded.put(kv.Key, kv.ModRevision, len(kv.Value), obj)
 	}
 	return obj, err
 }

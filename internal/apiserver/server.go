@@ -126,7 +126,7 @@ func New(cfg Config) (*Server, error) {
 		codecs:        c,
 		now:           cfg.Now,
 		fieldManagers: map[fmKey]*managedfields.FieldManager{},
-		decoded:       newDecodedCache(decodedCacheEntries),
+		decoded:       newDecodedCache(decodedCacheEntries, decodedCacheTotalBytes),
 	}
 	addr := ""
 	if cfg.AdvertiseAddress.IsValid() && cfg.SecurePort > 0 {
