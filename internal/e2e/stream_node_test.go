@@ -1,0 +1,98 @@
+package e2e
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+const nodeStreamManifest = `apiVersion: v1
+kind: Pod
+metadata:
+  name: ticker
+spec:
+  containers:
+  - name: c
+    image: busybox
+    command: ["sh", "-c", "head -c 25165824 /dev/zero > /dev/shm/fill; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: kubia
+spec:
+  containers:
+  - name: c
+    image: luksa/kubia:v1
+    ports: [{containerPort: 8080}]
+`
+
+// TestNodeStreams: logs -f, exec (exit codes, stdin, a terminal with
+// resize), port-forward and top against real containers on runc, through
+// the API server and the embedded agent, with the newest kubectl
+// (WebSocket) and, when installed, 1.27–1.29 (SPDY). Root only.
+func TestNodeStreams(t *testing.T) {
+	n := StartNode(t, NodeOptions{})
+	ks := kubectls(t)
+	k := ks[len(ks)-1]
+	k.waitOutput(t, n.Cluster, regexp.MustCompile(`(?m)^e2e\s+Ready\s`), "get", "nodes")
+	k.applyYAML(t, n.Cluster, nodeStreamManifest)
+	k.waitRunning(t, n.Cluster, "ticker", "kubia")
+
+	versions := []*Kubectl{k}
+	if ks[0].Minor > 0 && ks[0].Minor < 30 {
+		versions = append(versions, ks[0])
+	}
+	for _, k := range versions {
+		t.Run(fmt.Sprintf("1.%d", k.Minor), func(t *testing.T) {
+			followTicks(t, k, n.Cluster)
+			r := k.Run(n.Cluster, "", "exec", "ticker", "--", "sh", "-c", "echo out; echo err >&2; exit 7")
+			if exitCode(r.Err) != 7 || r.Stdout != "out\n" || r.Stderr != "err\ncommand terminated with exit code 7\n" {
+				t.Errorf("exec exit 7: %v %q %q", r.Err, r.Stdout, r.Stderr)
+			}
+			if out := k.must(t, n.Cluster, "line one\nline two\n", "exec", "-i", "ticker", "--", "cat"); out != "line one\nline two\n" {
+				t.Errorf("exec -i cat = %q", out)
+			}
+			execTTY(t, k, n.Cluster, "ticker")
+			if got := forwardGET(t, k, n.Cluster, nil, "pod/kubia", ":8080"); !strings.HasPrefix(got, "You've hit kubia") {
+				t.Errorf("GET through port-forward = %q", got)
+			}
+		})
+	}
+
+	// Usage from the pods' cgroups: the ticker keeps 24 MiB in /dev/shm,
+	// charged to its memory cgroup.
+	k.waitOutput(t, n.Cluster, regexp.MustCompile(`^kubia\s+\d+m\s+\d+Mi\s*\nticker\s+\d+m\s+2[4-9]Mi\s*\n$`), "top", "pod", "--no-headers")
+	k.waitOutput(t, n.Cluster, regexp.MustCompile(`^e2e\s+[1-9]\d*m\s+\d+%\s+[1-9]\d*Mi\s+\d+%\s*\n$`), "top", "node", "--no-headers")
+}
+
+// followTicks runs kubectl logs -f on the ticker and waits for three
+// consecutive new lines after the tail.
+func followTicks(t *testing.T, k *Kubectl, c *Cluster) {
+	t.Helper()
+	p, err := k.Start(c, "logs", "-f", "ticker", "--tail=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := -1
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		out := p.Stdout()
+		if first < 0 {
+			_, _ = fmt.Sscanf(out, "tick %d", &first)
+		}
+		if first >= 0 && strings.Contains(out, fmt.Sprintf("tick %d\n", first+3)) {
+			break
+		}
+	}
+	out, errOut := p.Stop()
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	ok := first >= 0 && len(lines) >= 4
+	for i := 1; ok && i < len(lines); i++ {
+		ok = lines[i] == fmt.Sprintf("tick %d", first+i)
+	}
+	if !ok {
+		t.Errorf("logs -f printed %q (stderr %q)", out, errOut)
+	}
+}
