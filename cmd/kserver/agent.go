@@ -59,6 +59,7 @@ func newAgentCommand() *cobra.Command {
 	f.StringSliceVar(&cfg.NodeLabels, "node-label", cfg.NodeLabels, "label key=value for this node (repeatable)")
 	f.StringSliceVar(&cfg.NodeTaints, "node-taint", cfg.NodeTaints, "taint key=value:Effect set when the node registers (repeatable)")
 	f.StringVar(&cfg.Runtime, "runtime", cfg.Runtime, "container runtime: runc, crun, or sim (simulated pods, no processes)")
+	f.IntVar(&cfg.KubeletPort, "kubelet-port", cfg.KubeletPort, "port of the node's HTTPS API (logs, exec, port-forward, stats) on the node IP; 0 picks a free one")
 	addMemTrimFlag(f, &trim)
 	f.BoolVar(&cfg.Debug, "debug", cfg.Debug, "log at debug level")
 	return cmd
@@ -104,6 +105,7 @@ func newSimCommand() *cobra.Command {
 	f.StringSliceVar(&cfg.NodeTaints, "node-taint", cfg.NodeTaints, "taint key=value:Effect for every node (repeatable)")
 	f.StringSliceVar(&cfg.Capacity, "capacity", cfg.Capacity, "capacity name=quantity of every node (default cpu=8,memory=32Gi,pods=110,ephemeral-storage=100Gi)")
 	f.StringVar(&cfg.PodCIDRBase, "pod-cidr-base", cfg.PodCIDRBase, "simulated pod addresses: node i uses the i-th /24 of it until node IPAM assigns a podCIDR")
+	f.IntVar(&cfg.KubeletPort, "kubelet-port", cfg.KubeletPort, "port of each node's HTTPS API (logs, exec, port-forward, stats) on its address; 0 picks a free one per node")
 	addMemTrimFlag(f, &trim)
 	f.BoolVar(&cfg.Debug, "debug", cfg.Debug, "log at debug level")
 	return cmd
