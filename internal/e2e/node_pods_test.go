@@ -4,11 +4,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"kserver.dev/kserver/internal/runtime"
+	"kserver.dev/kserver/internal/server"
 )
 
 // logOf reads a container's log file (attempt 0) from the node, without
@@ -85,19 +87,16 @@ spec:
       limits: {memory: 64Mi}
 `
 
-func TestNodeEnvironment(t *testing.T) {
-	n := StartNode(t, NodeOptions{})
-	k := FindKubectl(t)
-	c := n.Cluster
-	kubectlOK(t, k, c, "", "create", "configmap", "cfg", "--from-literal=color=blue", "--from-literal=size=L")
-	kubectlOK(t, k, c, "", "create", "secret", "generic", "sec", "--from-literal=password=s3cret")
-	kubectlOK(t, k, c, "", "create", "service", "clusterip", "backend-db", "--tcp=5432:5432")
-	kubectlOK(t, k, c, envPod, "apply", "-f", "-")
-	eventuallyOut(t, k, c, `^Succeeded$`, "get", "pod", "env", "-o", "jsonpath={.status.phase}")
-	p := podJSON(t, k, c, "default", "env")
-	log := n.logOf(t, k, "default", "env", "c", 0)
-	svcIP := strings.TrimSpace(kubectlOK(t, k, c, "", "get", "svc", "backend-db", "-o", "jsonpath={.spec.clusterIP}"))
-	kubeIP := strings.TrimSpace(kubectlOK(t, k, c, "", "get", "svc", "kubernetes", "-o", "jsonpath={.spec.clusterIP}"))
+func nodeEnvironment(t *testing.T, nc *nodeCase) {
+	nc.ok(t, "", "create", "configmap", "cfg", "--from-literal=color=blue", "--from-literal=size=L")
+	nc.ok(t, "", "create", "secret", "generic", "sec", "--from-literal=password=s3cret")
+	nc.ok(t, "", "create", "service", "clusterip", "backend-db", "--tcp=5432:5432")
+	nc.ok(t, envPod, "apply", "-f", "-")
+	nc.eventually(t, `^Succeeded$`, "get", "pod", "env", "-o", "jsonpath={.status.phase}")
+	p := podJSON(t, nc.k, nc.c, nc.ns, "env")
+	log := nc.logOf(t, nc.k, nc.ns, "env", "c", 0)
+	svcIP := strings.TrimSpace(nc.ok(t, "", "get", "svc", "backend-db", "-o", "jsonpath={.spec.clusterIP}"))
+	kubeIP := strings.TrimSpace(nc.ok(t, "", "get", "svc", "kubernetes", "-n", "default", "-o", "jsonpath={.spec.clusterIP}"))
 	for _, want := range []string{
 		"FROM_CM=blue", "FROM_SECRET=s3cret", "GREETING=hello blue $(UNDEFINED) $(FROM_CM)", "POD_NAME=env", "POD_IP=" + p.Status.PodIP,
 		"NODE=e2e", "APP=env", "MEM=64", "CM_color=blue", "CM_size=L", "ARGS blue",
@@ -117,8 +116,8 @@ func TestNodeEnvironment(t *testing.T) {
 	// A missing key that is not optional: CreateContainerConfigError with
 	// the kubelet's message.
 	bad := strings.ReplaceAll(strings.ReplaceAll(envPod, "name: env\n", "name: bad\n"), "key: color}", "key: colour}")
-	kubectlOK(t, k, c, bad, "apply", "-f", "-")
-	eventuallyOut(t, k, c, `CreateContainerConfigError couldn't find key colour in ConfigMap default/cfg`,
+	nc.ok(t, bad, "apply", "-f", "-")
+	nc.eventually(t, `CreateContainerConfigError couldn't find key colour in ConfigMap `+nc.ns+`/cfg`,
 		"get", "pod", "bad", "-o", `jsonpath={.status.containerStatuses[0].state.waiting.reason} {.status.containerStatuses[0].state.waiting.message}`)
 }
 
@@ -175,22 +174,19 @@ spec:
       - downwardAPI: {items: [{path: namespace, fieldRef: {fieldPath: metadata.namespace}}]}
 `
 
-func TestNodeVolumes(t *testing.T) {
-	n := StartNode(t, NodeOptions{})
-	k := FindKubectl(t)
-	c := n.Cluster
-	kubectlOK(t, k, c, "", "create", "configmap", "cfg", "--from-literal=color=blue")
-	kubectlOK(t, k, c, "", "create", "secret", "generic", "sec", "--from-literal=password=s3cret")
-	kubectlOK(t, k, c, volumesPod, "apply", "-f", "-")
-	p := waitRunning(t, k, c, "default", "vols")
-	log := n.waitLog(t, k, "default", "vols", "reader", `(?s)\d+\n$`)
-	for _, want := range []string{"first\nsecond\n", "s3cret\n", "default\n", "eyJ\n", "..data\n", "color\n", "blue\n", "400\n"} {
+func nodeVolumes(t *testing.T, nc *nodeCase) {
+	nc.ok(t, "", "create", "configmap", "cfg", "--from-literal=color=blue")
+	nc.ok(t, "", "create", "secret", "generic", "sec", "--from-literal=password=s3cret")
+	nc.ok(t, volumesPod, "apply", "-f", "-")
+	p := waitRunning(t, nc.k, nc.c, nc.ns, "vols")
+	log := nc.waitLog(t, nc.k, nc.ns, "vols", "reader", `(?s)\d+\n$`)
+	for _, want := range []string{"first\nsecond\n", "s3cret\n", nc.ns + "\n", "eyJ\n", "..data\n", "color\n", "blue\n", "400\n"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("reader saw no %q:\n%s", want, log)
 		}
 	}
 	// The emptyDir the two containers share, seen from the node.
-	shared := filepath.Join(n.DataDir, "agent", "pods", string(p.UID), "volumes", "kubernetes.io~empty-dir", "shared")
+	shared := filepath.Join(nc.DataDir, "agent", "pods", string(p.UID), "volumes", "kubernetes.io~empty-dir", "shared")
 	read := func(name string) string {
 		b, _ := os.ReadFile(filepath.Join(shared, name))
 		return strings.TrimSpace(string(b))
@@ -201,18 +197,18 @@ func TestNodeVolumes(t *testing.T) {
 	}
 	// Live updates: the ConfigMap and the labels change under the running pod.
 	start := time.Now()
-	kubectlOK(t, k, c, "", "patch", "configmap", "cfg", "-p", `{"data":{"color":"green"}}`)
+	nc.ok(t, "", "patch", "configmap", "cfg", "-p", `{"data":{"color":"green"}}`)
 	waitFor(t, func() bool { return read("color") == "green" })
 	t.Logf("configMap update reached the container in %v", time.Since(start).Round(time.Millisecond))
-	kubectlOK(t, k, c, "", "label", "pod", "vols", "tier=db", "--overwrite")
+	nc.ok(t, "", "label", "pod", "vols", "tier=db", "--overwrite")
 	waitFor(t, func() bool { return read("labels") == "app=\"vols\"\ntier=\"db\"" })
 	// Secret volumes live on tmpfs.
-	secretDir := filepath.Join(n.DataDir, "agent", "pods", string(p.UID), "volumes", "kubernetes.io~secret", "secret")
-	if !containsMount(MountsBelow(n.DataDir), secretDir) {
+	secretDir := filepath.Join(nc.DataDir, "agent", "pods", string(p.UID), "volumes", "kubernetes.io~secret", "secret")
+	if !containsMount(MountsBelow(nc.DataDir), secretDir) {
 		t.Errorf("secret volume %s is not a mount", secretDir)
 	}
-	kubectlOK(t, k, c, "", "delete", "pod", "vols", "--wait=true")
-	n.WaitTornDown(t)
+	nc.ok(t, "", "delete", "pod", "vols", "--wait=true")
+	nc.WaitTornDown(t)
 }
 
 func containsMount(mounts []string, p string) bool {
@@ -222,4 +218,31 @@ func containsMount(mounts []string, p string) bool {
 		}
 	}
 	return false
+}
+
+// monitors lists the node's conmon processes (their command line names
+// the node's runtime folder).
+func (n *Node) monitors(t *testing.T) []int {
+	t.Helper()
+	root := server.RuntimeRunDir(n.DataDir)
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if filepath.Base(args[0]) == "conmon" && strings.Contains(string(b), root) {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
