@@ -84,6 +84,7 @@ func Run(t *testing.T, h Harness) {
 		{"Sandbox", testSandbox},
 		{"ExitCode", testExitCode},
 		{"StartError", testStartError},
+		{"ProcessConfig", testProcessConfig},
 		{"StopTermHandled", testStopTermHandled},
 		{"StopTermIgnored", testStopTermIgnored},
 		{"OOMKilled", testOOMKilled},
