@@ -50,9 +50,9 @@ func TestServicePorts(t *testing.T) {
 	httpPort := []discoveryv1.EndpointPort{{Name: ptr.To("http"), Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(int32(8080))}}
 	slices := []*discoveryv1.EndpointSlice{
 		slice("web-b", "web", httpPort,
-			ep("10.42.1.9", "other", nil, nil, nil),                                    // unset conditions: ready and serving
-			ep("10.42.0.7", "me", ptr.To(false), ptr.To(true), ptr.To(true)),          // terminating, still serving
-			ep("10.42.0.3", "me", ptr.To(true), ptr.To(true), ptr.To(false))),         // local
+			ep("10.42.1.9", "other", nil, nil, nil),                           // unset conditions: ready and serving
+			ep("10.42.0.7", "me", ptr.To(false), ptr.To(true), ptr.To(true)),  // terminating, still serving
+			ep("10.42.0.3", "me", ptr.To(true), ptr.To(true), ptr.To(false))), // local
 		slice("web-a", "web", httpPort, ep("10.42.0.3", "me", ptr.To(true), nil, nil)), // the same endpoint in two slices
 		{ObjectMeta: metav1.ObjectMeta{Name: "web-v6"}, AddressType: discoveryv1.AddressTypeIPv6, Ports: httpPort,
 			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"fd00::1"}}}},

@@ -18,6 +18,7 @@ import (
 	"kserver.dev/kserver/internal/agent"
 	"kserver.dev/kserver/internal/client"
 	"kserver.dev/kserver/internal/dns"
+	"kserver.dev/kserver/internal/netns"
 	"kserver.dev/kserver/internal/nodenet"
 	"kserver.dev/kserver/internal/overlay"
 )
@@ -75,7 +76,9 @@ func startNodeNetwork(ctx context.Context, g *errgroup.Group, nn nodeNetwork, ac
 	if nn.Off["dns"] || !acfg.NodeIP.IsValid() {
 		return mtu, nil
 	}
-	srv, err := dns.New(nodeDNSConfig(nn, acfg.NodeIP), inf, logger)
+	dcfg := nodeDNSConfig(nn, acfg.NodeIP)
+	dcfg.AllowFrom = append(dcfg.AllowFrom, localAddrs(nn.NetNS, logger)...)
+	srv, err := dns.New(dcfg, inf, logger)
 	if err != nil {
 		return 0, err
 	}
@@ -102,6 +105,39 @@ func nodeDNSConfig(nn nodeNetwork, nodeIP netip.Addr) dns.Config {
 		Listen:    []string{net.JoinHostPort(nodeIP.String(), "53")},
 		AllowFrom: allow, NetNS: nn.NetNS,
 	}
+}
+
+// localAddrs are the node's own addresses at start (host processes ask
+// the cluster DNS from whichever address their route to 10.43.0.10
+// picks), as host prefixes.
+func localAddrs(nsPath string, logger *slog.Logger) []netip.Prefix {
+	var out []netip.Prefix
+	read := func() error {
+		addrs, err := net.InterfaceAddrs()
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok {
+				if ip, ok := netip.AddrFromSlice(n.IP); ok {
+					ip = ip.Unmap()
+					out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
+				}
+			}
+		}
+		return err
+	}
+	var err error
+	if nsPath == "" {
+		err = read()
+	} else {
+		var ns *netns.NS
+		if ns, err = netns.Open(nsPath); err == nil {
+			err = ns.Do(read)
+			_ = ns.Close()
+		}
+	}
+	if err != nil {
+		logger.Warn("listing the node's addresses for the DNS server", "err", err)
+	}
+	return out
 }
 
 // The ConfigMap in which the server tells agents the cluster's network.
