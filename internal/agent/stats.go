@@ -127,8 +127,8 @@ func (c *statsCollector) summary(ctx context.Context) (Summary, error) {
 	defer c.mu.Unlock()
 	seen := map[string]cpuSample{}
 	out := Summary{Pods: []PodStats{}}
-	var podsCPU, podsMem uint64
-	var podsRate *uint64
+	var podsCPU, podsMem, podsRate uint64
+	rated := true // every container has a rate (an empty node uses nothing)
 	for _, sb := range sbs {
 		if sb.State != runtime.SandboxReady {
 			continue
@@ -142,14 +142,19 @@ func (c *statsCollector) summary(ctx context.Context) (Summary, error) {
 			podsCPU += *c.CPU.UsageCoreNanoSeconds
 			podsMem += *c.Memory.WorkingSetBytes
 			if c.CPU.UsageNanoCores != nil {
-				podsRate = addPtr(podsRate, *c.CPU.UsageNanoCores)
+				podsRate += *c.CPU.UsageNanoCores
+			} else {
+				rated = false
 			}
 		}
 	}
 	now := time.Now()
 	out.Node = NodeStats{NodeName: c.h.node, StartTime: metav1.NewTime(c.start)}
 	if c.h.simulated {
-		out.Node.CPU = &CPUStats{Time: metav1.NewTime(now), UsageCoreNanoSeconds: &podsCPU, UsageNanoCores: podsRate}
+		out.Node.CPU = &CPUStats{Time: metav1.NewTime(now), UsageCoreNanoSeconds: &podsCPU}
+		if rated {
+			out.Node.CPU.UsageNanoCores = &podsRate
+		}
 		out.Node.Memory = &MemoryStats{Time: metav1.NewTime(now), UsageBytes: &podsMem, WorkingSetBytes: &podsMem}
 	} else if host, err := hostUsage(); err == nil {
 		out.Node.StartTime = metav1.NewTime(host.boot)
@@ -221,14 +226,6 @@ func memory(u runtime.Usage) *MemoryStats {
 	}
 	usage, ws, rss := u.MemoryUsageBytes, u.MemoryWorkingSetBytes, u.MemoryRSSBytes
 	return &MemoryStats{Time: metav1.NewTime(at), UsageBytes: &usage, WorkingSetBytes: &ws, RSSBytes: &rss}
-}
-
-func addPtr(p *uint64, v uint64) *uint64 {
-	if p == nil {
-		return &v
-	}
-	s := *p + v
-	return &s
 }
 
 // hostStats is the machine's own usage (stats_linux.go).

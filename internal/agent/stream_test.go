@@ -22,6 +22,8 @@ import (
 	"k8s.io/client-go/tools/remotecommand"
 	"k8s.io/client-go/transport/spdy"
 	"k8s.io/client-go/util/exec"
+
+	"kserver.dev/kserver/internal/runtime/sim"
 )
 
 // streamFixture is a running simulated node with its HTTP API on a test
@@ -317,6 +319,25 @@ func TestStreamStatsAndHealth(t *testing.T) {
 	}
 	if second.Node.NodeName != "n1" || second.Node.CPU.UsageNanoCores == nil || *second.Node.Memory.WorkingSetBytes != 64<<20 {
 		t.Errorf("node stats = %+v %+v %+v", second.Node, second.Node.CPU, second.Node.Memory)
+	}
+}
+
+func TestStreamStatsOfEmptySimulatedNode(t *testing.T) {
+	srv := httptest.NewServer(newStreamServer(streamHost{node: "idle", rt: sim.New(sim.Config{}), simulated: true}, StreamConfig{}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/stats/summary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var s Summary
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		t.Fatal(err)
+	}
+	// kubectl top node lists it with zero usage rather than leaving it out.
+	if s.Node.NodeName != "idle" || len(s.Pods) != 0 || s.Node.CPU == nil || s.Node.CPU.UsageNanoCores == nil ||
+		*s.Node.CPU.UsageNanoCores != 0 || *s.Node.Memory.WorkingSetBytes != 0 {
+		t.Errorf("summary of an empty simulated node: %+v %+v", s.Node, s.Node.CPU)
 	}
 }
 

@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -56,6 +59,7 @@ func TestNodeStreams(t *testing.T) {
 				t.Errorf("exec -i cat = %q", out)
 			}
 			execTTY(t, k, n.Cluster, "ticker")
+			copyRoundTrip(t, k, n.Cluster)
 			if got := forwardGET(t, k, n.Cluster, nil, "pod/kubia", ":8080"); !strings.HasPrefix(got, "You've hit kubia") {
 				t.Errorf("GET through port-forward = %q", got)
 			}
@@ -94,5 +98,26 @@ func followTicks(t *testing.T, k *Kubectl, c *Cluster) {
 	}
 	if !ok {
 		t.Errorf("logs -f printed %q (stderr %q)", out, errOut)
+	}
+}
+
+// copyRoundTrip copies a file into the ticker with kubectl cp (tar through
+// exec stdin, which needs the half-close of stdin) and back out.
+func copyRoundTrip(t *testing.T, k *Kubectl, c *Cluster) {
+	t.Helper()
+	dir := t.TempDir()
+	data := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
+	src := filepath.Join(dir, "in.bin")
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	k.must(t, c, "", "cp", src, "ticker:/tmp/in.bin")
+	if out := k.must(t, c, "", "exec", "ticker", "--", "wc", "-c", "/tmp/in.bin"); !strings.HasPrefix(strings.TrimSpace(out), "1048576") {
+		t.Errorf("size in the pod: %q", out)
+	}
+	back := filepath.Join(dir, "out.bin")
+	k.must(t, c, "", "cp", "ticker:/tmp/in.bin", back)
+	if got, err := os.ReadFile(back); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("kubectl cp round trip: %v, %d bytes back", err, len(got))
 	}
 }

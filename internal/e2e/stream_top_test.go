@@ -78,6 +78,14 @@ func TestKubectlTop(t *testing.T) {
 	if !regexp.MustCompile(`^\{"kind":"PodMetrics","apiVersion":"metrics.k8s.io/v1beta1","metadata":\{"name":"aaa","namespace":"default",.*"window":"[0-9.]+m?s","containers":\[\{"name":"c","usage":\{"cpu":"5m","memory":"300Mi"\}\}\]\}`).MatchString(raw) {
 		t.Errorf("PodMetrics:\n%s", raw)
 	}
+	// nodes/proxy reaches the embedded agent's API.
+	if out := k0.must(t, c, "", "get", "--raw", "/api/v1/nodes/e2e/proxy/stats/summary"); !strings.Contains(out, `"nodeName":"e2e"`) ||
+		!strings.Contains(out, `"name":"zzz"`) {
+		t.Errorf("nodes/proxy stats/summary:\n%s", out)
+	}
+	if out := k0.must(t, c, "", "get", "--raw", "/api/v1/nodes/e2e/proxy/healthz"); out != "ok" {
+		t.Errorf("nodes/proxy healthz = %q", out)
+	}
 	if out := k0.must(t, c, "", "api-resources", "--api-group=metrics.k8s.io"); !regexp.MustCompile(`(?m)^nodes\s+metrics.k8s.io/v1beta1\s+false\s+NodeMetrics\n`).MatchString(out) {
 		t.Errorf("api-resources:\n%s", out)
 	}
@@ -92,6 +100,19 @@ func TestKubectlTopWithoutMetrics(t *testing.T) {
 		"create", "-f", "-")
 	if r := k.Run(c, "", "top", "node"); exitCode(r.Err) != 1 || r.Stderr != "error: metrics not available yet\n" {
 		t.Errorf("top node without metrics: %v %q", r.Err, r.Stderr)
+	}
+	// A node whose agent cannot be reached: the dial error, as upstream
+	// reports it for logs (a plain 500) and exec (on the error channel).
+	k.must(t, c, `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"lost"},"spec":{"nodeName":"silent","containers":[{"name":"c","image":"busybox"}]}}`,
+		"create", "-f", "-")
+	refused := `dial tcp 127\.0\.0\.1:1: connect: connection refused`
+	if r := k.Run(c, "", "logs", "lost"); exitCode(r.Err) != 1 ||
+		!regexp.MustCompile(`^Error from server: Get "https://127\.0\.0\.1:1/containerLogs/default/lost/c": `+refused+"\n$").MatchString(r.Stderr) {
+		t.Errorf("logs of a pod on an unreachable node: %v %q", r.Err, r.Stderr)
+	}
+	if r := k.Run(c, "", "exec", "lost", "--", "true"); exitCode(r.Err) != 1 ||
+		!regexp.MustCompile(`^error: Internal error occurred: error dialing backend: `+refused+"\n$").MatchString(r.Stderr) {
+		t.Errorf("exec into a pod on an unreachable node: %v %q", r.Err, r.Stderr)
 	}
 	off := StartWith(t, func(cfg *server.Config) { cfg.Disable = append(cfg.Disable, "controllers", "scheduler", "metrics") })
 	if r := k.Run(off, "", "top", "node"); exitCode(r.Err) != 1 || r.Stderr != "error: Metrics API not available\n" {

@@ -55,7 +55,52 @@ func TestJoinedAgentNodeAPI(t *testing.T) {
 	eventually(t, k, c, regexp.MustCompile(`^p\s+150m\s+48Mi\s*\n$`), "top", "pod", "p", "--no-headers")
 	eventually(t, k, c, regexp.MustCompile(`(?m)^far\s+150m\s+\d+%\s+48Mi\s`), "top", "node", "far", "--no-headers")
 
+	if r := k.Run(c, "", "get", "--raw", "/api/v1/nodes/far/proxy/pods"); r.Err != nil || !strings.Contains(r.Stdout, `"name":"p"`) {
+		t.Errorf("nodes/proxy pods: %v %q %q", r.Err, r.Stdout, r.Stderr)
+	}
 	checkNodeAPIAuthorization(t, k, c, agentDir)
+}
+
+// TestSimNodesNodeAPI: the nodes of a `kserver sim` process (another
+// process, joined over HTTPS) each serve the node API on their loopback
+// address with the fleet's serving certificate.
+func TestSimNodesNodeAPI(t *testing.T) {
+	k := e2e.FindKubectl(t)
+	c, url := startServer(t)
+	sim := exec.Command(os.Args[0], "-test.run=^$")
+	sim.Env = append(os.Environ(), "KSERVER_TEST_SIM_SERVER="+url, "KSERVER_TEST_SIM_NODES=2",
+		"KSERVER_TEST_SIM_TOKEN="+filepath.Join(c.DataDir, "server", "node-token"), "KSERVER_TEST_SIM_DIR="+c.DataDir)
+	stdin, err := sim.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var simLog strings.Builder
+	sim.Stderr = &simLog
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		if err := sim.Wait(); err != nil {
+			t.Errorf("sim process: %v\n%s", err, simLog.String())
+		}
+	})
+	eventually(t, k, c, regexp.MustCompile(`(?s)sim-0\s+Ready\s.*sim-1\s+Ready\s`), "get", "nodes", "-l", "kind=sim")
+	if r := k.Run(c, "", "run", "q", "--image", "busybox", "--overrides", `{"spec":{"nodeName":"sim-1"}}`,
+		"--annotations", "sim.kserver.dev/log=hello from sim-1", "--annotations", "sim.kserver.dev/cpu=200m",
+		"--annotations", "sim.kserver.dev/memory=32Mi"); r.Err != nil {
+		t.Fatalf("kubectl run: %v %s", r.Err, r.Stderr)
+	}
+	eventually(t, k, c, regexp.MustCompile(`(?m)^q\s+1/1\s+Running\s`), "get", "pods")
+	if r := k.Run(c, "", "logs", "q"); r.Err != nil || r.Stdout != "hello from sim-1\n" {
+		t.Errorf("kubectl logs: %v %q %q", r.Err, r.Stdout, r.Stderr)
+	}
+	if r := k.Run(c, "", "exec", "q", "--", "hostname"); r.Err != nil || r.Stdout != "q\n" {
+		t.Errorf("kubectl exec: %v %q %q", r.Err, r.Stdout, r.Stderr)
+	}
+	// 200m of 4 CPUs, 32Mi of 8Gi; sim-0 runs nothing.
+	eventually(t, k, c, regexp.MustCompile(`^sim-0\s+0m\s+0%\s+0Mi\s+0%\s*\nsim-1\s+200m\s+5%\s+32Mi\s+0%\s*\n$`),
+		"top", "node", "-l", "kind=sim", "--no-headers")
 }
 
 // runJoinedAgent runs `kserver agent --runtime sim` in-process until the
