@@ -80,7 +80,7 @@ type Failure struct {
 func Benchmarks() []Benchmark {
 	return []Benchmark{d1(), d2(), d3(), d4(), d1API(), d2API(), a1(), a2(), a3("A3-50", 50, 10), a3("A3-500", 500, 50), f6(), f1API(),
 		n1("N1-1K", 1000), n1("N1-10K", 10000), n1("N1-30K", 30000), n2(), n3(), n4(), r1("R1-RUNC", "runc"), r1("R1-CRUN", "crun"), s1(), dns1(), f6Node(), f2(), f2Sim(), c1(), c2(), k1(),
-		f6Runc(), f1(), s2(), s3()}
+		f6Runc(), f1(), s2("S2", "runc"), s2("S2-CRUN", "crun"), s3()}
 }
 
 // Select returns the benchmarks named in only (comma-separated IDs; all

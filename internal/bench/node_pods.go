@@ -27,9 +27,9 @@ func (s *nodeSetup) Close() error {
 	return errors.Join(append(errs, os.RemoveAll(s.dir))...)
 }
 
-// realNodeSetup builds the demo images and, with start, starts a node and
-// waits for it to be Ready.
-func realNodeSetup(start bool) func(ctx context.Context, env *Env) (any, error) {
+// realNodeSetup builds the demo images and, unless rtName is empty,
+// starts a node on that runtime and waits for it to be Ready.
+func realNodeSetup(rtName string) func(ctx context.Context, env *Env) (any, error) {
 	return func(ctx context.Context, env *Env) (any, error) {
 		if err := needRoot(); err != nil {
 			return nil, err
@@ -42,10 +42,10 @@ func realNodeSetup(start bool) func(ctx context.Context, env *Env) (any, error) 
 		if s.archive, err = nodeImages(env, dir); err != nil {
 			return nil, errors.Join(err, s.Close())
 		}
-		if !start {
+		if rtName == "" {
 			return s, nil
 		}
-		if s.node, err = startRealNode(ctx, env, "runc", s.archive); err != nil {
+		if s.node, err = startRealNode(ctx, env, rtName, s.archive); err != nil {
 			return nil, errors.Join(err, s.Close())
 		}
 		if _, err := s.node.waitNodes(ctx, "", 1, exited(s.node.cmd, &s.node.stderr)); err != nil {
@@ -55,19 +55,19 @@ func realNodeSetup(start bool) func(ctx context.Context, env *Env) (any, error) 
 	}
 }
 
-func s2() Benchmark {
+func s2(id, rtName string) Benchmark {
 	const pods = 40
 	return Benchmark{
-		ID:    "S2",
-		Title: "Pod start latency (create → Running, image present, runc)",
-		Method: fmt.Sprintf("`kserver server --runtime runc` (embedded agent, CNI bridge, conmon) in a network namespace of its\n"+
+		ID:    id,
+		Title: fmt.Sprintf("Pod start latency (create → Running, image present, %s)", rtName),
+		Method: fmt.Sprintf("`kserver server --runtime %s` (embedded agent, CNI bridge, conmon) in a network namespace of its\n"+
 			"own, busybox imported from the offline demo archive. %d pods (one busybox `sleep` container each) are\n"+
 			"created one after another, the next 100 ms after the previous one was Running; latency = POST sent →\n"+
 			"phase Running seen on a watch. Every other pod requests 100m CPU (Burstable) and is reported\n"+
 			"separately: a BestEffort pod's cgroup has the minimal CPU weight, which the OCI runtime's own set-up\n"+
 			"inside the container's cgroup shares on a busy machine. The pods are deleted after each run.\n"+
-			"`sudo bin/kbench --only S2`", pods),
-		Setup: realNodeSetup(true),
+			"`sudo bin/kbench --only %s`", rtName, pods, id),
+		Setup: realNodeSetup(rtName),
 		Run: func(ctx context.Context, env *Env, setup any) ([]Sample, error) {
 			n := setup.(*nodeSetup).node
 			w, err := n.watchRunning(ctx, "s2")
@@ -124,7 +124,7 @@ func s3() Benchmark {
 			"sent → the last pod's phase Running seen on a watch. Then all are deleted and the time until the API\n"+
 			"has none left (every container stopped, every sandbox torn down) is reported too. `sudo bin/kbench --only S3`",
 			pods, posters),
-		Setup: realNodeSetup(true),
+		Setup: realNodeSetup("runc"),
 		Run: func(ctx context.Context, env *Env, setup any) ([]Sample, error) {
 			n := setup.(*nodeSetup).node
 			w, err := n.watchRunning(ctx, "s3")
@@ -193,7 +193,7 @@ func f6Runc() Benchmark {
 			"offline demo archive in its air-gap folder: process start → /readyz, → its Node Ready (polled every\n" +
 			"2 ms), → a busybox pod created as soon as the API answered is Running (seen on a watch).\n" +
 			"`sudo bin/kbench --only F6-RUNC`",
-		Setup: realNodeSetup(false),
+		Setup: realNodeSetup(""),
 		Run: func(ctx context.Context, env *Env, setup any) ([]Sample, error) {
 			n, err := startRealNode(ctx, env, "runc", setup.(*nodeSetup).archive)
 			if err != nil {
@@ -241,7 +241,7 @@ func f1() Benchmark {
 			"VmRSS summed and their PSS summed (they share conmon's libraries: RSS counts those once per monitor,\n"+
 			"PSS splits them); total = kserver RSS + monitors' RSS (the target's measure) and kserver RSS + monitors'\n"+
 			"PSS. The containers' own processes are the workload and are not counted. `sudo bin/kbench --only F1`", pods, idle),
-		Setup: realNodeSetup(false),
+		Setup: realNodeSetup(""),
 		Run: func(ctx context.Context, env *Env, setup any) ([]Sample, error) {
 			n, err := startRealNode(ctx, env, "runc", setup.(*nodeSetup).archive)
 			if err != nil {
