@@ -224,4 +224,17 @@ spec:
 	kubectlOK(t, k, n.Cluster, allow, "apply", "-f", "-")
 	mustMatch(t, "allowed client", probePod(t, k, n, "allowed", "role: client", fetch), `REACHED`)
 	mustMatch(t, "other pod still denied", probePod(t, k, n, "other", "role: other", fetch), `BLOCKED`)
+
+	// Egress default-deny for clients: the Service is cut, DNS (answered
+	// by the node itself, never forwarded) keeps working.
+	egress := `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: clients-no-egress}
+spec:
+  podSelector: {matchLabels: {role: client}}
+  policyTypes: [Egress]
+`
+	kubectlOK(t, k, n.Cluster, egress, "apply", "-f", "-")
+	out = probePod(t, k, n, "egress", "role: client", "nslookup web.default.svc.cluster.local\n"+fetch)
+	mustMatch(t, "egress deny", out, `Address:\s+`+ip, `BLOCKED`)
 }
