@@ -35,7 +35,10 @@ type AgentConfig struct {
 	// KubeletPort is where the node's HTTPS API listens on the node IP
 	// (--kubelet-port; 0 picks a free port, advertised in the Node status).
 	KubeletPort int
-	Debug       bool // --debug
+	// FlannelIface is the overlay's uplink (--flannel-iface; default: the
+	// interface of the node IP). The backend comes from the server.
+	FlannelIface string
+	Debug        bool // --debug
 }
 
 // DefaultAgentConfig has the k3s-like defaults.
@@ -130,7 +133,7 @@ func RunAgent(ctx context.Context, cfg AgentConfig, logger *slog.Logger) error {
 		return err
 	}
 	acfg.KubeletPort = apis[0].port
-	nn, err := agentNetwork(ctx, set, &acfg, "", logger) // network.go
+	nn, err := agentNetwork(ctx, set, &acfg, cfg.FlannelIface, logger) // network.go
 	if err != nil {
 		return err
 	}
