@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -196,6 +197,70 @@ func TestStreamExec(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStreamExecEndsWhenClientGoes: a command whose client disconnects
+// is ended, over both transports, rather than running to its end.
+func TestStreamExecEndsWhenClientGoes(t *testing.T) {
+	f := newStreamFixture(t, nil)
+	ended := make(chan string, 1)
+	api := f.n.a.StreamServer(StreamConfig{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		api.ServeHTTP(w, r)
+		ended <- r.Method
+	}))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL + "/exec/default/p/c?command=sh&command=-c&command=echo+started%3B+sleep+60&output=1&error=1")
+	cfg := &rest.Config{Host: srv.URL}
+	for name, newExec := range map[string]func() (remotecommand.Executor, error){
+		"spdy": func() (remotecommand.Executor, error) { return remotecommand.NewSPDYExecutor(cfg, "POST", u) },
+		"websocket": func() (remotecommand.Executor, error) {
+			return remotecommand.NewWebSocketExecutor(cfg, "GET", u.String())
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ex, err := newExec()
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			started := &signalWriter{want: "started\n", seen: make(chan struct{})}
+			go func() {
+				_ = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: started, Stderr: io.Discard})
+			}()
+			select {
+			case <-started.seen:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the command did not start")
+			}
+			cancel()
+			select {
+			case <-ended:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the session outlived its client")
+			}
+		})
+	}
+}
+
+// signalWriter closes seen once what was written contains want.
+type signalWriter struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	want string
+	seen chan struct{}
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	had := strings.Contains(w.buf.String(), w.want)
+	w.buf.Write(p)
+	if !had && strings.Contains(w.buf.String(), w.want) {
+		close(w.seen)
+	}
+	return len(p), nil
 }
 
 // slowReader waits before its first read so that a terminal size is
