@@ -98,6 +98,7 @@ func (r *resolver) policy(np *networkingv1.NetworkPolicy, node string) (netpol.P
 	if len(p.Pods) == 0 {
 		return netpol.Policy{}, false
 	}
+	sortAddrs(p.Pods) // the informer's order is random: keep results comparable
 	types := np.Spec.PolicyTypes
 	if len(types) == 0 { // as the API server defaults it
 		types = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
@@ -168,6 +169,7 @@ func (r *resolver) peersAndPods(in []networkingv1.NetworkPolicyPeer, ns string) 
 			a, _ := podAddr(p, r.v6)
 			np.IPs = append(np.IPs, a)
 		}
+		sortAddrs(np.IPs)
 		out = append(out, np)
 		all = append(all, pods...)
 	}
@@ -237,6 +239,10 @@ func (r *resolver) ports(in []networkingv1.NetworkPolicyPort, pods []*corev1.Pod
 		}
 	}
 	return out, len(out) > 0
+}
+
+func sortAddrs(as []netip.Addr) {
+	slices.SortFunc(as, func(a, b netip.Addr) int { return a.Compare(b) })
 }
 
 func namedPort(pods []*corev1.Pod, name string, proto nft.Protocol) []uint16 {

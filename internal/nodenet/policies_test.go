@@ -93,7 +93,7 @@ func TestPolicies(t *testing.T) {
 				{Ports: []netpol.Port{{Protocol: nft.TCP, Port: 9000, EndPort: 9100}}},
 			},
 			EgressRules: []netpol.Rule{{
-				Peers: []netpol.Peer{{IPs: addrs("10.42.0.5", "10.42.1.5", "10.42.1.6", "10.42.0.9")}},
+				Peers: []netpol.Peer{{IPs: addrs("10.42.0.5", "10.42.0.9", "10.42.1.5", "10.42.1.6")}},
 				Ports: []netpol.Port{{Protocol: nft.TCP, Port: 8080}, {Protocol: nft.TCP, Port: 9090}},
 			}}},
 		{Namespace: "app", Name: "deny", Pods: addrs("10.42.0.5"), Ingress: true},
