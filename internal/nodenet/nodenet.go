@@ -187,5 +187,9 @@ func waitSynced(ctx context.Context, synced ...cache.InformerSynced) bool {
 	return cache.WaitForCacheSync(ctx.Done(), synced...)
 }
 
-// retryDelay is how long a failed kernel update waits before the next try.
-const retryDelay = time.Second
+// retryDelay is how long a failed kernel update first waits before the
+// next try; repeated failures wait up to maxRetryDelay.
+const (
+	retryDelay    = time.Second
+	maxRetryDelay = 30 * time.Second
+)

@@ -41,17 +41,19 @@ func (n *Network) runOverlay(ctx context.Context, fd int) error {
 	tick := time.NewTicker(n.cfg.ResyncPeriod)
 	defer tick.Stop()
 	var applied []overlay.Peer
+	delay := retryDelay
 	retry := time.NewTimer(0)
 	<-retry.C
 	for {
 		peers := Peers(listNodes(nodes.GetStore().List()), n.cfg.NodeName, n.cfg.Backend)
 		if !slices.EqualFunc(peers, applied, samePeer) {
 			if err := ov.SetPeers(peers); err != nil {
-				n.log.Error("programming overlay peers failed", "err", err)
-				retry.Reset(retryDelay)
+				n.log.Error("programming overlay peers failed", "err", err, "retry", delay)
+				retry.Reset(delay)
+				delay = min(2*delay, maxRetryDelay)
 			} else {
 				n.log.Info("overlay peers programmed", "peers", len(peers))
-				applied = peers
+				applied, delay = peers, retryDelay
 			}
 		}
 		select {

@@ -22,6 +22,9 @@ type policyDriver struct {
 	n        *Network
 	policies cache.SharedIndexInformer
 	k        kicker
+
+	pods, namespaces cache.SharedIndexInformer // once a policy exists
+	regs             []registration
 }
 
 func newPolicyDriver(n *Network) *policyDriver {
@@ -43,39 +46,32 @@ func (d *policyDriver) run(ctx context.Context, fd int) error {
 	if !waitSynced(ctx, reg.HasSynced) {
 		return nil
 	}
-	var pods, namespaces cache.SharedIndexInformer // once a policy exists
 	var applied []netpol.Policy
 	synced := false
+	delay := retryDelay
 	tick := time.NewTicker(d.n.cfg.ResyncPeriod)
 	defer tick.Stop()
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
+	defer d.unwatch()
 	for {
-		nps := listPolicies(d.policies.GetStore().List())
-		if len(nps) > 0 && pods == nil {
-			pods, namespaces = d.n.inf.Pods(), d.n.inf.Namespaces()
-			r1, err1 := pods.AddEventHandler(d.k.handler())
-			r2, err2 := namespaces.AddEventHandler(d.k.handler())
-			if err1 != nil || err2 != nil {
-				return fmt.Errorf("nodenet: pods and namespaces handlers: %v, %v", err1, err2)
-			}
-			defer func() { _ = pods.RemoveEventHandler(r1); _ = namespaces.RemoveEventHandler(r2) }()
-			d.n.inf.Start(ctx)
-			if !waitSynced(ctx, r1.HasSynced, r2.HasSynced) {
-				return nil
-			}
-		}
-		var want []netpol.Policy
-		if len(nps) > 0 {
-			want = Policies(nps, PolicyInput{Pods: listPods(pods.GetStore().List()),
-				Namespaces: listNamespaces(namespaces.GetStore().List()), Node: d.n.cfg.NodeName})
+		want, ok := d.desired(ctx)
+		if !ok {
+			return nil // ctx ended
 		}
 		if !synced || !reflect.DeepEqual(want, applied) {
-			if err := en.Sync(want); err != nil {
-				d.n.log.Error("programming NetworkPolicies failed", "err", err)
-				retry.Reset(retryDelay)
+			// Without a policy for this node's pods no table is needed (nor
+			// the bridge netfilter switch the enforcer turns on).
+			program := func() error { return en.Sync(want) }
+			if len(want) == 0 {
+				program = en.Cleanup
+			}
+			if err := program(); err != nil {
+				d.n.log.Error("programming NetworkPolicies failed", "err", err, "retry", delay)
+				retry.Reset(delay)
+				delay = min(2*delay, maxRetryDelay)
 			} else {
-				applied, synced = want, true
+				applied, synced, delay = want, true, retryDelay
 				d.n.log.Debug("NetworkPolicies programmed", "policies", len(want))
 			}
 		}
@@ -87,6 +83,42 @@ func (d *policyDriver) run(ctx context.Context, fd int) error {
 		case <-tick.C:
 			synced = false // rewrite the table: repairs any drift
 		}
+	}
+}
+
+// desired resolves the policies, first starting the Pod and Namespace
+// informers when a policy exists; false when ctx ended meanwhile.
+func (d *policyDriver) desired(ctx context.Context) ([]netpol.Policy, bool) {
+	nps := listPolicies(d.policies.GetStore().List())
+	if len(nps) == 0 {
+		return nil, true
+	}
+	if d.pods == nil {
+		d.pods, d.namespaces = d.n.inf.Pods(), d.n.inf.Namespaces()
+		for _, i := range []cache.SharedIndexInformer{d.pods, d.namespaces} {
+			reg, err := i.AddEventHandler(d.k.handler())
+			if err != nil { // only when the informer was stopped: ctx ended
+				return nil, false
+			}
+			d.regs = append(d.regs, registration{i, reg})
+		}
+		d.n.inf.Start(ctx)
+		if !waitSynced(ctx, d.regs[0].reg.HasSynced, d.regs[1].reg.HasSynced) {
+			return nil, false
+		}
+	}
+	return Policies(nps, PolicyInput{Pods: listPods(d.pods.GetStore().List()),
+		Namespaces: listNamespaces(d.namespaces.GetStore().List()), Node: d.n.cfg.NodeName}), true
+}
+
+type registration struct {
+	inf cache.SharedIndexInformer
+	reg cache.ResourceEventHandlerRegistration
+}
+
+func (d *policyDriver) unwatch() {
+	for _, r := range d.regs {
+		_ = r.inf.RemoveEventHandler(r.reg)
 	}
 }
 

@@ -115,13 +115,17 @@ func (d *serviceDriver) run(ctx context.Context, fd int) error {
 	defer tick.Stop()
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
+	delay := retryDelay
 	for {
 		if err := d.sync(px); err != nil {
-			d.n.log.Error("programming Services failed; retrying with a full sync", "err", err)
+			d.n.log.Error("programming Services failed; retrying with a full sync", "err", err, "retry", delay)
 			d.mu.Lock()
 			d.all = true
 			d.mu.Unlock()
-			retry.Reset(retryDelay)
+			retry.Reset(delay)
+			delay = min(2*delay, maxRetryDelay)
+		} else {
+			delay = retryDelay
 		}
 		select {
 		case <-ctx.Done():
