@@ -69,7 +69,10 @@ func orNS(a, b string) string {
 	return b
 }
 
-func cpContainer(f *Factory, cmd *cobra.Command, ns, pod, container string) (string, error) {
+// cpContainer is -c or the pod's default container; the note about the
+// default goes to note (kubectl's exec writes it to the session's stderr,
+// which for copies from a pod is kubectl's stdout).
+func cpContainer(f *Factory, cmd *cobra.Command, ns, pod, container string, note io.Writer) (string, error) {
 	if container != "" {
 		return container, nil
 	}
@@ -77,7 +80,7 @@ func cpContainer(f *Factory, cmd *cobra.Command, ns, pod, container string) (str
 	if err != nil {
 		return "", err
 	}
-	return defaultContainer(f, p, false), nil
+	return defaultContainerTo(note, p, false), nil
 }
 
 // copyToPod tars the local path under the destination's base name and
@@ -86,7 +89,7 @@ func copyToPod(f *Factory, cmd *cobra.Command, ns, local string, dst fileSpec, c
 	if _, err := os.Stat(local); err != nil {
 		return fmt.Errorf("%s doesn't exist in local filesystem", local)
 	}
-	c, err := cpContainer(f, cmd, ns, dst.pod, container)
+	c, err := cpContainer(f, cmd, ns, dst.pod, container, f.IO.ErrOut)
 	if err != nil {
 		return err
 	}
@@ -105,11 +108,7 @@ func copyToPod(f *Factory, cmd *cobra.Command, ns, local string, dst fileSpec, c
 	if dir := path.Dir(destFile); dir != "" {
 		command = append(command, "-C", dir)
 	}
-	var errOut bytes.Buffer
-	if err := streamTo(cmd.Context(), f, ns, dst.pod, "exec", c, command, &buf, io.Discard, &errOut, false, nil); err != nil {
-		return fmt.Errorf("%v %s", err, errOut.String())
-	}
-	return nil
+	return remoteExit(streamTo(cmd.Context(), f, ns, dst.pod, "exec", c, command, &buf, io.Discard, f.IO.ErrOut, false, nil))
 }
 
 // writeTar archives local (a file or a directory tree) with its top entry
@@ -159,14 +158,14 @@ func copyFromPod(f *Factory, cmd *cobra.Command, ns string, src fileSpec, dest, 
 	if src.path == "" {
 		return errors.New("filepath can not be empty")
 	}
-	c, err := cpContainer(f, cmd, ns, src.pod, container)
+	c, err := cpContainer(f, cmd, ns, src.pod, container, f.IO.Out)
 	if err != nil {
 		return err
 	}
 	pr, pw := io.Pipe()
-	var errOut bytes.Buffer
 	go func() {
-		pw.CloseWithError(streamTo(cmd.Context(), f, ns, src.pod, "exec", c, []string{"tar", "cf", "-", src.path}, nil, pw, &errOut, false, nil))
+		// kubectl sends tar's stderr to its stdout here.
+		pw.CloseWithError(remoteExit(streamTo(cmd.Context(), f, ns, src.pod, "exec", c, []string{"tar", "cf", "-", src.path}, nil, pw, f.IO.Out, false, nil)))
 	}()
 	prefix := strings.TrimPrefix(path.Clean(src.path), "/")
 	return untar(pr, prefix, dest)

@@ -66,6 +66,7 @@ func (o *deleteOptions) run(f *Factory, cmd *cobra.Command, args []string) error
 	if o.gracePeriod == 0 && !o.force {
 		o.gracePeriod = 1 // kubectl turns a bare --grace-period=0 into 1
 	}
+	cmd.SetContext(withoutNamespaceCheck(cmd.Context()))
 	objs, errs, err := o.selectObjects(f, cmd, args)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"strings"
 
 	"github.com/moby/term"
 	"github.com/spf13/cobra"
@@ -38,15 +39,17 @@ func newExecCommand(f *Factory) *cobra.Command {
 		Use:   "exec (POD | TYPE/NAME) [-c CONTAINER] [flags] -- COMMAND [args...]",
 		Short: "Execute a command in a container",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// kubectl's order: the old form first (a usage error), then a
+			// missing pod, then a missing command (plain errors).
 			dash := cmd.ArgsLenAtDash()
-			if len(args) == 0 {
-				return usageError(cmd.CommandPath(), "pod or type/name must be specified")
-			}
-			if dash == -1 && len(args) > 1 {
+			if (dash == -1 || dash > 1) && len(args) > 1 {
 				return usageError(cmd.CommandPath(), "exec [POD] [COMMAND] is not supported anymore. Use exec [POD] -- [COMMAND] instead")
 			}
-			if dash != 1 || len(args) < 2 {
-				return usageError(cmd.CommandPath(), "you must specify at least one command for the container")
+			if len(args) == 0 || dash == 0 {
+				return fmt.Errorf("pod, type/name or --filename must be specified")
+			}
+			if len(args) < 2 {
+				return fmt.Errorf("you must specify at least one command for the container")
 			}
 			return o.run(f, cmd, args[0], args[1:], "exec")
 		},
@@ -82,18 +85,43 @@ func (o *streamOptions) run(f *Factory, cmd *cobra.Command, target string, comma
 	if err != nil {
 		return err
 	}
-	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
-		return fmt.Errorf("cannot %s into a container in a completed pod; current phase is %s", sub, pod.Status.Phase)
+	completed := pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
+	var c *corev1.Container
+	tty := o.tty
+	if sub == "attach" {
+		if completed {
+			return fmt.Errorf("cannot attach a container in a completed pod; current phase is %s", pod.Status.Phase)
+		}
+		if c, err = findContainer(f.IO.ErrOut, pod, o.container, o.quiet); err != nil {
+			return fmt.Errorf("cannot attach to the container: %v", err)
+		}
+		// A container started with a terminal needs one; one without
+		// cannot give one.
+		if tty && !c.TTY {
+			tty = false
+			if !o.quiet {
+				fmt.Fprintf(f.IO.ErrOut, "error: Unable to use a TTY - container %s did not allocate one\n", c.Name)
+			}
+		} else if !tty && c.TTY {
+			tty = true
+		}
+	} else {
+		if completed {
+			return fmt.Errorf("cannot exec into a container in a completed pod; current phase is %s", pod.Status.Phase)
+		}
+		if c, err = findContainer(f.IO.ErrOut, pod, o.container, o.quiet); err != nil {
+			return err
+		}
 	}
-	container := o.container
-	if container == "" {
-		container = defaultContainer(f, pod, o.quiet)
-	} else if err := checkContainer(pod, container); err != nil {
-		return err
-	}
-	tty := o.tty && o.stdin && isTerminal(f.IO.In)
-	if o.tty && !tty && !o.quiet {
+	container := c.Name
+	useTTY := tty && o.stdin && isTerminal(f.IO.In)
+	if tty && o.stdin && !useTTY && !o.quiet {
 		fmt.Fprintln(f.IO.ErrOut, "Unable to use a TTY - input is not a terminal or the right kind of file")
+	}
+	tty = useTTY
+	if sub == "attach" && !o.quiet {
+		fmt.Fprintln(f.IO.ErrOut, "All commands and output from this session will be recorded in container logs, including credentials and sensitive information passed through the command prompt.")
+		fmt.Fprintln(f.IO.ErrOut, "If you don't see a command prompt, try pressing enter.")
 	}
 	var in io.Reader
 	if o.stdin {
@@ -105,7 +133,37 @@ func (o *streamOptions) run(f *Factory, cmd *cobra.Command, target string, comma
 		defer restore()
 		sizes = q
 	}
-	err = streamTo(cmd.Context(), f, ns, pod.Name, sub, container, command, in, f.IO.Out, f.IO.ErrOut, tty, sizes)
+	if err := remoteExit(streamTo(cmd.Context(), f, ns, pod.Name, sub, container, command, in, f.IO.Out, f.IO.ErrOut, tty, sizes)); err != nil {
+		return err
+	}
+	if sub == "attach" && tty && !o.quiet {
+		if strings.HasPrefix(containerPath(pod, container), "spec.ephemeralContainers") {
+			fmt.Fprintf(f.IO.Out, "Session ended, the ephemeral container will not be restarted but may be reattached using '%s %s -c %s -n %s -i -t' if it is still running\n", cmd.CommandPath(), pod.Name, container, pod.Namespace)
+		} else {
+			fmt.Fprintf(f.IO.Out, "Session ended, resume using '%s %s -c %s -n %s -i -t' command\n", cmd.CommandPath(), pod.Name, container, pod.Namespace)
+		}
+	}
+	return nil
+}
+
+// containerPath is where a container is in the pod's spec.
+func containerPath(p *corev1.Pod, name string) string {
+	for _, c := range p.Spec.EphemeralContainers {
+		if c.Name == name {
+			return "spec.ephemeralContainers{" + name + "}"
+		}
+	}
+	for _, c := range p.Spec.InitContainers {
+		if c.Name == name {
+			return "spec.initContainers{" + name + "}"
+		}
+	}
+	return "spec.containers{" + name + "}"
+}
+
+// remoteExit turns a remote command's non-zero exit into kctl's exit code
+// and kubectl's message; other errors pass unchanged.
+func remoteExit(err error) error {
 	var ce exec.CodeExitError
 	if errors.As(err, &ce) {
 		return &ExitError{Code: ce.Code, Msg: fmt.Sprintf("command terminated with exit code %d", ce.Code)}

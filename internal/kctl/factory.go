@@ -92,7 +92,7 @@ func (f *Factory) wrapConfig(c *rest.Config) *rest.Config {
 	c.WarningHandler = rest.NewWarningWriter(f.IO.ErrOut, rest.WarningWriterOptions{Deduplicate: true})
 	verbosity, errOut, cmdline := f.Verbosity, f.IO.ErrOut, f.CommandLine
 	c.Wrap(func(rt http.RoundTripper) http.RoundTripper {
-		return &headerTripper{next: rt, command: cmdline, verbosity: verbosity, log: errOut}
+		return &headerTripper{next: &missingNamespaceTripper{next: rt}, command: cmdline, verbosity: verbosity, log: errOut}
 	})
 	return c
 }

@@ -31,7 +31,13 @@ func (o *getOptions) printObjects(f *Factory, cmd *cobra.Command, targets []targ
 			return err
 		}
 	}
-	single := len(targets) == 1 && len(targets[0].names) == 1 && len(items) == 1
+	// kubectl: one named object implies a single item, and its error is
+	// the whole answer; nothing found with --ignore-not-found prints nothing.
+	singleImplied := len(targets) == 1 && len(targets[0].names) == 1
+	if singleImplied && len(errs) > 0 || len(items) == 0 && o.ignoreNotFound {
+		return utilerrors.NewAggregate(errs)
+	}
+	single := singleImplied && len(items) == 1
 	var obj runtime.Object
 	if single {
 		obj = &items[0]

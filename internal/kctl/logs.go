@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"strconv"
 	"sync"
 	"time"
@@ -18,7 +19,7 @@ import (
 type logsOptions struct {
 	container, selector, sinceTime string
 	follow, previous, timestamps   bool
-	allContainers, prefix          bool
+	allContainers, prefix, allPods bool
 	ignoreErrors                   bool
 	tail                           int64
 	since                          time.Duration
@@ -39,6 +40,7 @@ func newLogsCommand(f *Factory) *cobra.Command {
 	fl.BoolVarP(&o.previous, "previous", "p", false, "If true, print the logs for the previous instance of the container in a pod if it exists.")
 	fl.BoolVar(&o.timestamps, "timestamps", false, "Include timestamps on each line in the log output")
 	fl.BoolVar(&o.allContainers, "all-containers", false, "Get all containers' logs in the pod(s).")
+	fl.BoolVar(&o.allPods, "all-pods", false, "Get logs from all pod(s). Sets prefix to true.")
 	fl.BoolVar(&o.prefix, "prefix", false, "Prefix each log line with the log source (pod name and container name)")
 	fl.BoolVar(&o.ignoreErrors, "ignore-errors", false, "If watching / following pod logs, allow for any errors that occur to be non-fatal")
 	fl.Int64Var(&o.tail, "tail", -1, "Lines of recent log file to display. Defaults to -1 with no selector, showing all log lines otherwise 10, if a selector is provided.")
@@ -91,19 +93,23 @@ func (o *logsOptions) run(f *Factory, cmd *cobra.Command, args []string) error {
 		if o.follow && len(pods) > o.maxRequests {
 			return fmt.Errorf("you are attempting to follow %d log streams, but maximum allowed concurrency is %d, use --max-log-requests to increase the limit", len(pods), o.maxRequests)
 		}
-	case len(args) == 1:
-		p, _, err := podFor(cmd.Context(), f, ns, args[0])
+	case len(args) == 1 || len(args) == 2 && o.container == "":
+		if len(args) == 2 {
+			o.container = args[1]
+		}
+		ps, _, err := podsFor(cmd.Context(), f, ns, args[0])
+		if apierrors.IsNotFound(err) {
+			// kubectl's logs words a missing object its own way.
+			return fmt.Errorf("error from server (NotFound): %v in namespace %q", err, ns)
+		}
 		if err != nil {
 			return err
 		}
-		pods = []*corev1.Pod{p}
-	case len(args) == 2 && o.container == "":
-		o.container = args[1]
-		p, _, err := podFor(cmd.Context(), f, ns, args[0])
-		if err != nil {
-			return err
+		if len(ps) > 1 && !o.allPods {
+			fmt.Fprintf(f.IO.ErrOut, "Found %d pods, using pod/%s\n", len(ps), ps[0].Name)
+			ps = ps[:1]
 		}
-		pods = []*corev1.Pod{p}
+		pods = ps
 	default:
 		return usageError(cmd.CommandPath(), "expected POD or TYPE/NAME is a required argument for the logs command")
 	}
@@ -126,10 +132,10 @@ func (o *logsOptions) run(f *Factory, cmd *cobra.Command, args []string) error {
 			}
 			targets = append(targets, logTarget{p.Name, o.container})
 		default:
-			targets = append(targets, logTarget{p.Name, defaultContainer(f, p, o.selector != "")})
+			targets = append(targets, logTarget{p.Name, defaultContainer(f, p, o.selector != "" || o.allPods)})
 		}
 	}
-	return o.stream(cmd.Context(), f, ns, targets, len(targets) > 1 && o.prefix || o.prefix)
+	return o.stream(cmd.Context(), f, ns, targets, o.prefix || o.allPods)
 }
 
 // stream copies each container's log; followed logs run concurrently.

@@ -3,6 +3,7 @@ package kctl
 import (
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 
@@ -16,6 +17,16 @@ import (
 // best pod a Deployment, ReplicaSet, RC, StatefulSet, DaemonSet, Job or
 // Service selects (running and ready before others, then oldest).
 func podFor(ctx context.Context, f *Factory, ns, arg string) (*corev1.Pod, *unstructured.Unstructured, error) {
+	pods, obj, err := podsFor(ctx, f, ns, arg)
+	if err != nil {
+		return nil, obj, err
+	}
+	return pods[0], obj, nil
+}
+
+// podsFor is podFor with every pod the object selects, best first (one
+// pod for a pod).
+func podsFor(ctx context.Context, f *Factory, ns, arg string) ([]*corev1.Pod, *unstructured.Unstructured, error) {
 	if !strings.Contains(arg, "/") {
 		arg = "pods/" + arg
 	}
@@ -38,7 +49,10 @@ func podFor(ctx context.Context, f *Factory, ns, arg string) (*corev1.Pod, *unst
 	}
 	if obj.GetKind() == "Pod" {
 		p, err := toPod(obj)
-		return p, obj, err
+		if err != nil {
+			return nil, obj, err
+		}
+		return []*corev1.Pod{p}, obj, nil
 	}
 	sel, err := selectorOf(obj)
 	if err != nil {
@@ -60,7 +74,7 @@ func podFor(ctx context.Context, f *Factory, ns, arg string) (*corev1.Pod, *unst
 		pods = append(pods, p)
 	}
 	sort.SliceStable(pods, func(i, j int) bool { return betterPod(pods[i], pods[j]) })
-	return pods[0], obj, nil
+	return pods, obj, nil
 }
 
 func toPod(u *unstructured.Unstructured) (*corev1.Pod, error) {
@@ -117,6 +131,11 @@ func selectorOf(u *unstructured.Unstructured) (string, error) {
 // default-container annotation, else the first container, with a note on
 // stderr when the pod has other containers (init and ephemeral included).
 func defaultContainer(f *Factory, p *corev1.Pod, quiet bool) string {
+	return defaultContainerTo(f.IO.ErrOut, p, quiet)
+}
+
+// defaultContainerTo is defaultContainer with its note written to w.
+func defaultContainerTo(w io.Writer, p *corev1.Pod, quiet bool) string {
 	if c := p.Annotations["kubectl.kubernetes.io/default-container"]; c != "" {
 		for _, x := range p.Spec.Containers {
 			if x.Name == c {
@@ -128,7 +147,7 @@ func defaultContainer(f *Factory, p *corev1.Pod, quiet bool) string {
 		return ""
 	}
 	if !quiet && (len(p.Spec.Containers) > 1 || len(p.Spec.InitContainers) > 0 || len(p.Spec.EphemeralContainers) > 0) {
-		fmt.Fprintf(f.IO.ErrOut, "Defaulted container %q out of: %s\n", p.Spec.Containers[0].Name, allContainerNames(p))
+		fmt.Fprintf(w, "Defaulted container %q out of: %s\n", p.Spec.Containers[0].Name, allContainerNames(p))
 	}
 	return p.Spec.Containers[0].Name
 }
@@ -168,4 +187,37 @@ func checkContainer(p *corev1.Pod, name string) error {
 		}
 	}
 	return fmt.Errorf("container %s is not valid for pod %s out of: %s", name, p.Name, allContainerNames(p))
+}
+
+// findContainer is kubectl's FindOrDefaultContainerByName: name, else the
+// default-container annotation, must be one of the pod's containers
+// (regular, init or ephemeral); with neither, the first container, with
+// the note on w when there are others.
+func findContainer(w io.Writer, p *corev1.Pod, name string, quiet bool) (*corev1.Container, error) {
+	if len(p.Spec.Containers) == 0 {
+		return nil, fmt.Errorf("pod %s/%s does not have any containers", p.Namespace, p.Name)
+	}
+	if name == "" {
+		name = p.Annotations["kubectl.kubernetes.io/default-container"]
+	}
+	if name == "" {
+		defaultContainerTo(w, p, quiet)
+		return &p.Spec.Containers[0], nil
+	}
+	for i := range p.Spec.Containers {
+		if p.Spec.Containers[i].Name == name {
+			return &p.Spec.Containers[i], nil
+		}
+	}
+	for i := range p.Spec.InitContainers {
+		if p.Spec.InitContainers[i].Name == name {
+			return &p.Spec.InitContainers[i], nil
+		}
+	}
+	for i := range p.Spec.EphemeralContainers {
+		if p.Spec.EphemeralContainers[i].Name == name {
+			return (*corev1.Container)(&p.Spec.EphemeralContainers[i].EphemeralContainerCommon), nil
+		}
+	}
+	return nil, fmt.Errorf("container %s is not valid for pod %s out of: %s", name, p.Name, allContainerNames(p))
 }

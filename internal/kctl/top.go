@@ -21,21 +21,29 @@ func metricsVersion(f *Factory) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	groups, err := disc.ServerGroups()
-	if err != nil {
-		return "", err
-	}
-	for _, g := range groups.Groups {
-		if g.Name != "metrics.k8s.io" {
-			continue
+	// kubectl asks the server every time; a cached answer is trusted only
+	// when it has the group, else it is fetched again (the metrics API
+	// appears when the first node reports).
+	for {
+		groups, err := disc.ServerGroups()
+		if err != nil {
+			return "", err
 		}
-		for _, v := range g.Versions {
-			if v.Version == "v1" || v.Version == "v1beta1" {
-				return v.Version, nil
+		for _, g := range groups.Groups {
+			if g.Name != "metrics.k8s.io" {
+				continue
+			}
+			for _, v := range g.Versions {
+				if v.Version == "v1" || v.Version == "v1beta1" {
+					return v.Version, nil
+				}
 			}
 		}
+		if disc.Fresh() {
+			return "", fmt.Errorf("Metrics API not available")
+		}
+		disc.Invalidate()
 	}
-	return "", fmt.Errorf("Metrics API not available")
 }
 
 func newTopCommand(f *Factory) *cobra.Command {
