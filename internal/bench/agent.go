@@ -203,8 +203,9 @@ func f2() Benchmark {
 		ID:    "F2",
 		Title: "Idle RSS of the node agent",
 		Method: fmt.Sprintf("`kserver agent --runtime sim` joined to a `kserver server --runtime sim`, idle for %s after its Node\n"+
-			"is Ready; VmRSS of the agent process and its anonymous part (RssAnon). A real-runtime agent adds the\n"+
-			"runtime's own state but no more goroutines when idle. `bin/kbench --only F2`", agentIdle),
+			"is Ready; VmRSS of the agent process and its anonymous part (RssAnon); both processes page out what\n"+
+			"start-up used 5 s after they start (docs/footprint.md). A real-runtime agent adds the runtime's own\n"+
+			"state but no more goroutines when idle. `bin/kbench --only F2`", agentIdle),
 		Run: func(ctx context.Context, env *Env, _ any) ([]Sample, error) {
 			return idleRSS(ctx, env, 1, "F2", 20, "agent", "--runtime", "sim", "--node-name", "joiner", "--node-ip", "127.0.0.2",
 				"--node-label", "bench=joiner")

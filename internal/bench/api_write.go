@@ -153,8 +153,9 @@ func f1API() Benchmark {
 		ID:    "F1-API",
 		Title: "Idle RSS of the control plane (API server + datastore, no agent)",
 		Method: fmt.Sprintf("`kserver server --disable-agent` on an empty data directory, left idle for %s after /readyz\n"+
-			"answers; VmRSS of the process, and its anonymous part (RssAnon: heap, stacks) without the file-backed\n"+
-			"pages of the binary, which this kernel maps in huge pages. (F1 proper adds the embedded agent and\n"+
+			"answers; VmRSS of the process, and its anonymous part (RssAnon: heap, stacks). The rest is pages of\n"+
+			"the executable: kserver pages out what start-up used 5 s after start (--memory-trim-after,\n"+
+			"docs/footprint.md), so this is what the idle process maps again. (F1 proper adds the embedded agent and\n"+
 			"waits 5 minutes.) "+
 			"`bin/kbench --only F1-API`", idle),
 		Run: func(ctx context.Context, env *Env, _ any) ([]Sample, error) {

@@ -63,7 +63,8 @@ func New(cfg Config, logger *slog.Logger) *Trimmer {
 }
 
 // Run advises random access at once, trims after cfg.After and then again
-// whenever a check finds the file-backed RSS grown by cfg.Regrowth. It
+// whenever a check finds the file-backed RSS grown by cfg.Regrowth over
+// the working set the process had mapped back after the last trim. It
 // returns nil when ctx ends. Failures are logged, never fatal: trimming is
 // an optimisation.
 func (t *Trimmer) Run(ctx context.Context) error {
@@ -76,34 +77,54 @@ func (t *Trimmer) Run(ctx context.Context) error {
 	if !sleep(ctx, t.cfg.After) {
 		return nil
 	}
-	last, ok := t.trim()
-	if !ok || t.cfg.Interval == 0 {
+	if !t.trim() || t.cfg.Interval == 0 {
 		return nil
 	}
+	g := regrowth{threshold: t.cfg.Regrowth}
 	for sleep(ctx, t.cfg.Interval) {
 		st, err := readStatus()
-		if err != nil || st.file-last < t.cfg.Regrowth {
+		if err != nil || !g.check(st.file) {
 			continue
 		}
-		if after, ok := t.trim(); ok {
-			last = after
+		if t.trim() {
+			g = regrowth{threshold: t.cfg.Regrowth}
 		}
 	}
 	return nil
 }
 
-// trim runs Trim and logs it; it returns the RssFile after the trim.
-func (t *Trimmer) trim() (int64, bool) {
+// regrowth decides at each periodic check whether to trim again. Its
+// baseline is the file-backed RSS at the first check after a trim — what
+// the idle process has mapped back by then, its working set — not the low
+// right after the trim, which every idle process regrows from.
+type regrowth struct {
+	threshold int64
+	baseline  int64
+	settled   bool
+}
+
+// check takes one reading and reports whether it is threshold above the
+// baseline.
+func (g *regrowth) check(file int64) bool {
+	if !g.settled || file < g.baseline {
+		g.baseline, g.settled = file, true
+		return false
+	}
+	return file-g.baseline >= g.threshold
+}
+
+// trim runs Trim and logs it; it reports whether the trim ran.
+func (t *Trimmer) trim() bool {
 	start := time.Now()
 	r, err := Trim()
 	if err != nil {
 		t.logger.Info("memory trim not possible", "err", err)
-		return 0, false
+		return false
 	}
 	t.logger.Debug("memory trimmed", "mappings", r.Mappings, "took", time.Since(start),
 		"rssBeforeKiB", r.RSSBefore>>10, "rssAfterKiB", r.RSSAfter>>10,
 		"fileBeforeKiB", r.FileBefore>>10, "fileAfterKiB", r.FileAfter>>10)
-	return r.FileAfter, true
+	return true
 }
 
 // Trim pages out the executable's read-only mappings and returns the Go

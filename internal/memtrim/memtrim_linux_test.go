@@ -121,6 +121,29 @@ func TestRunTrimsOnceAndStops(t *testing.T) {
 	}
 }
 
+// TestRegrowth: the baseline is the first reading after a trim (the
+// working set mapped back), lowered when the kernel takes pages away; only
+// growth by the threshold above it trims again.
+func TestRegrowth(t *testing.T) {
+	const mib = 1 << 20
+	g := regrowth{threshold: 8 * mib}
+	for i, c := range []struct {
+		file int64
+		want bool
+	}{
+		{12 * mib, false}, // first check after the trim: the baseline
+		{15 * mib, false},
+		{19 * mib, false},
+		{10 * mib, false}, // reclaimed by the kernel: new baseline
+		{17 * mib, false},
+		{18 * mib, true},
+	} {
+		if got := g.check(c.file); got != c.want {
+			t.Errorf("check %d (%d MiB): %v, want %v", i, c.file/mib, got, c.want)
+		}
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Fatal(err)
