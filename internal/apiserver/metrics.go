@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 
 	"kserver.dev/kserver/internal/apiserver/registry"
 )
@@ -26,6 +25,41 @@ import (
 const metricsGroup = "metrics.k8s.io"
 
 var metricsGV = schema.GroupVersion{Group: metricsGroup, Version: "v1beta1"}
+
+// The metrics.k8s.io/v1beta1 objects, in the JSON of
+// k8s.io/metrics/pkg/apis/metrics/v1beta1 (declared here: that package's
+// scheme, conversions and protobuf code would cost the binary more than
+// these few fields; clients read the JSON).
+type (
+	metricsNode struct {
+		metav1.TypeMeta   `json:",inline"`
+		metav1.ObjectMeta `json:"metadata,omitempty"`
+		Timestamp         metav1.Time         `json:"timestamp"`
+		Window            metav1.Duration     `json:"window"`
+		Usage             corev1.ResourceList `json:"usage"`
+	}
+	metricsNodeList struct {
+		metav1.TypeMeta `json:",inline"`
+		metav1.ListMeta `json:"metadata,omitempty"`
+		Items           []metricsNode `json:"items"`
+	}
+	metricsPod struct {
+		metav1.TypeMeta   `json:",inline"`
+		metav1.ObjectMeta `json:"metadata,omitempty"`
+		Timestamp         metav1.Time        `json:"timestamp"`
+		Window            metav1.Duration    `json:"window"`
+		Containers        []metricsContainer `json:"containers"`
+	}
+	metricsPodList struct {
+		metav1.TypeMeta `json:",inline"`
+		metav1.ListMeta `json:"metadata,omitempty"`
+		Items           []metricsPod `json:"items"`
+	}
+	metricsContainer struct {
+		Name  string              `json:"name"`
+		Usage corev1.ResourceList `json:"usage"`
+	}
+)
 
 // metricsCatalog adds metrics.k8s.io to what discovery lists; nothing
 // else sees it (the group has no storage).
@@ -120,15 +154,15 @@ func (s *Server) nodeMetrics(r *http.Request, name string, sel labels.Selector, 
 	}
 	scraped := s.kubelet.metrics.summaries(r.Context(), s, names)
 	now := metav1.Now()
-	list := &metricsv1beta1.NodeMetricsList{TypeMeta: metav1.TypeMeta{Kind: "NodeMetricsList", APIVersion: metricsGV.String()},
-		Items: []metricsv1beta1.NodeMetrics{}}
+	list := &metricsNodeList{TypeMeta: metav1.TypeMeta{Kind: "NodeMetricsList", APIVersion: metricsGV.String()},
+		Items: []metricsNode{}}
 	for _, n := range nodes {
 		sc := scraped[n.Name]
 		if sc.sum == nil || sc.sum.Node.CPU == nil || sc.sum.Node.CPU.UsageNanoCores == nil ||
 			sc.sum.Node.Memory == nil || sc.sum.Node.Memory.WorkingSetBytes == nil {
 			continue
 		}
-		list.Items = append(list.Items, metricsv1beta1.NodeMetrics{
+		list.Items = append(list.Items, metricsNode{
 			ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: n.Labels, CreationTimestamp: now},
 			Timestamp:  sc.sum.Node.CPU.Time, Window: metav1.Duration{Duration: sc.window},
 			Usage: usage(*sc.sum.Node.CPU.UsageNanoCores, *sc.sum.Node.Memory.WorkingSetBytes),
@@ -173,8 +207,8 @@ func (s *Server) podMetrics(r *http.Request, ns, name string, sel labels.Selecto
 		nodes = append(nodes, n)
 	}
 	scraped := s.kubelet.metrics.summaries(r.Context(), s, nodes)
-	list := &metricsv1beta1.PodMetricsList{TypeMeta: metav1.TypeMeta{Kind: "PodMetricsList", APIVersion: metricsGV.String()},
-		Items: []metricsv1beta1.PodMetrics{}}
+	list := &metricsPodList{TypeMeta: metav1.TypeMeta{Kind: "PodMetricsList", APIVersion: metricsGV.String()},
+		Items: []metricsPod{}}
 	now := metav1.Now()
 	for _, p := range pods {
 		if !nodeSet[p.Spec.NodeName] || p.Status.Phase != corev1.PodRunning {
@@ -201,15 +235,15 @@ func (s *Server) podMetrics(r *http.Request, ns, name string, sel labels.Selecto
 
 // podMetricsOf finds a pod in its node's summary; containers are listed
 // in the order of the pod's spec.
-func podMetricsOf(p *corev1.Pod, sc scrape, now metav1.Time) (metricsv1beta1.PodMetrics, bool) {
+func podMetricsOf(p *corev1.Pod, sc scrape, now metav1.Time) (metricsPod, bool) {
 	if sc.sum == nil {
-		return metricsv1beta1.PodMetrics{}, false
+		return metricsPod{}, false
 	}
 	for _, ps := range sc.sum.Pods {
 		if ps.PodRef.Name != p.Name || ps.PodRef.Namespace != p.Namespace || (ps.PodRef.UID != "" && ps.PodRef.UID != string(p.UID)) {
 			continue
 		}
-		m := metricsv1beta1.PodMetrics{
+		m := metricsPod{
 			ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, Labels: p.Labels, CreationTimestamp: now},
 			Window:     metav1.Duration{Duration: sc.window},
 		}
@@ -220,19 +254,19 @@ func podMetricsOf(p *corev1.Pod, sc scrape, now metav1.Time) (metricsv1beta1.Pod
 			if m.Timestamp.IsZero() || c.CPU.Time.Before(&m.Timestamp) {
 				m.Timestamp = c.CPU.Time
 			}
-			m.Containers = append(m.Containers, metricsv1beta1.ContainerMetrics{Name: c.Name,
+			m.Containers = append(m.Containers, metricsContainer{Name: c.Name,
 				Usage: usage(*c.CPU.UsageNanoCores, *c.Memory.WorkingSetBytes)})
 		}
 		order := map[string]int{}
 		for i, c := range p.Spec.Containers {
 			order[c.Name] = i
 		}
-		slices.SortStableFunc(m.Containers, func(a, b metricsv1beta1.ContainerMetrics) int {
+		slices.SortStableFunc(m.Containers, func(a, b metricsContainer) int {
 			return order[a.Name] - order[b.Name]
 		})
 		return m, len(m.Containers) > 0
 	}
-	return metricsv1beta1.PodMetrics{}, false
+	return metricsPod{}, false
 }
 
 // usage renders a rate and a working set as metrics-server does: CPU in
