@@ -42,43 +42,60 @@ func TestParity(t *testing.T) {
 	tools := map[string]func(stdin string, args []string) result{
 		"ns-kubectl": func(stdin string, args []string) result { return runKubectl(k, c, stdin, args) },
 		"ns-kctl":    func(stdin string, args []string) result { return runKctl(t, c, stdin, args) },
+		"setup":      func(stdin string, args []string) result { return runKubectl(k, c, stdin, args) },
 	}
-	for ns := range tools {
+	for _, ns := range []string{"ns-kubectl", "ns-kctl"} {
 		prepare(t, k, c, ns, dir)
 	}
-	same, diff, known, skipped := 0, 0, 0, 0
-	var report []string
-	for i, pc := range corpus {
+	tally := compareCorpus(t, k, tools, corpus, dir)
+	t.Logf("parity against %s (1.%d): %s", filepath.Base(k.Path), k.Minor, tally)
+	for _, r := range tally.report {
+		t.Log(r)
+	}
+}
+
+// tally counts a corpus run.
+type tally struct {
+	same, diff, known, skipped int
+	report                     []string
+}
+
+func (c tally) String() string {
+	total := c.same + c.diff + c.known
+	rate := 100 * float64(c.same) / float64(max(total, 1))
+	return fmt.Sprintf("%d of %d command lines identical (%.1f%%), %d documented differences, %d undocumented, %d skipped for this kubectl version",
+		c.same, total, rate, c.known, c.diff, c.skipped)
+}
+
+// compareCorpus runs every case with both tools, each in its namespace,
+// and fails the test on an undocumented difference.
+func compareCorpus(t *testing.T, k *e2e.Kubectl, tools map[string]func(stdin string, args []string) result, cases []pcase, dir string) tally {
+	var c tally
+	for i, pc := range cases {
 		if pc.minMinor > k.Minor {
-			skipped++
+			c.skipped++
 			continue
 		}
 		got := map[string]string{}
 		for _, ns := range []string{"ns-kubectl", "ns-kctl"} {
 			for _, s := range pc.setup {
-				runKubectl(k, c, "", expand(s, ns, dir, false))
+				tools["setup"]("", expand(s, ns, dir, false))
 			}
 			r := tools[ns](pc.stdin, expand(pc.args, ns, dir, !pc.noNS))
 			got[ns] = normalise(fmt.Sprintf("%s\n--stderr--\n%s\n--exit %d--", r.out, r.err, r.code), pc)
 		}
 		switch {
 		case got["ns-kubectl"] == got["ns-kctl"]:
-			same++
+			c.same++
 		case pc.known != "":
-			known++
-			report = append(report, fmt.Sprintf("#%d kubectl %s: known difference: %s", i, pc.args, pc.known))
+			c.known++
+			c.report = append(c.report, fmt.Sprintf("#%d kubectl %s: known difference: %s", i, pc.args, pc.known))
 		default:
-			diff++
+			c.diff++
 			t.Errorf("#%d kubectl %s differs:\n--- kubectl %d.%d\n%s\n+++ kctl\n%s", i, pc.args, 1, k.Minor, got["ns-kubectl"], got["ns-kctl"])
 		}
 	}
-	total := same + diff + known
-	rate := 100 * float64(same) / float64(max(total, 1))
-	t.Logf("parity against %s (1.%d): %d of %d command lines identical (%.1f%%), %d documented differences, %d undocumented, %d skipped for this kubectl version",
-		filepath.Base(k.Path), k.Minor, same, total, rate, known, diff, skipped)
-	for _, r := range report {
-		t.Log(r)
-	}
+	return c
 }
 
 // referenceKubectl prefers $KSERVER_E2E_KUBECTL, then a kubectl 1.37 the
