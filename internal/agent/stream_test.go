@@ -355,6 +355,46 @@ func TestStreamPortForward(t *testing.T) {
 	}
 }
 
+// TestStreamPortForwardError: a connection to a port nobody listens on
+// gets the kubelet's message on its error stream, which kubectl prints.
+func TestStreamPortForwardError(t *testing.T) {
+	f := newStreamFixture(t, map[string]string{"sim.kserver.dev/http-port": "8080"})
+	u, _ := url.Parse(f.srv.URL + "/portForward/default/p")
+	rt, up, err := spdy.RoundTripperFor(f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, _, err := spdy.NewDialer(up, &http.Client{Transport: rt}, "POST", u).Dial(portforward.PortForwardProtocolV1Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	h := http.Header{}
+	h.Set(corev1.StreamType, corev1.StreamTypeError)
+	h.Set(corev1.PortHeader, "9")
+	h.Set(corev1.PortForwardRequestIDHeader, "0")
+	errStream, err := conn.CreateStream(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errStream.Close() // nothing to say from this side
+	h.Set(corev1.StreamType, corev1.StreamTypeData)
+	if _, err := conn.CreateStream(h); err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := io.ReadAll(errStream)
+	want := regexp.MustCompile(`^error forwarding port 9 to pod p_default, uid \S+: dial tcp 127\.0\.0\.1:9: connect: connection refused$`)
+	if !want.Match(msg) {
+		t.Errorf("error stream = %q", msg)
+	}
+	// A stream without a port is refused.
+	h.Del(corev1.PortHeader)
+	h.Set(corev1.PortForwardRequestIDHeader, "1")
+	if _, err := conn.CreateStream(h); err == nil {
+		t.Errorf("a stream without a port header was accepted")
+	}
+}
+
 func TestStreamStatsAndHealth(t *testing.T) {
 	f := newStreamFixture(t, map[string]string{"sim.kserver.dev/cpu": "250m", "sim.kserver.dev/memory": "64Mi"})
 	if code, body := f.get(t, "/healthz"); code != 200 || body != "ok" {
