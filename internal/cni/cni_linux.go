@@ -1,10 +1,13 @@
 package cni
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -12,16 +15,21 @@ import (
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/types"
 	types100 "github.com/containernetworking/cni/pkg/types/100"
+	"github.com/vishvananda/netlink"
+	vnetns "github.com/vishvananda/netns"
 
 	"kserver.dev/kserver/internal/netns"
 )
 
 // Network attaches and detaches pod sandboxes.
 type Network struct {
-	cfg      Config
-	log      *slog.Logger
-	cni      *libcni.CNIConfig
-	podNet   *libcni.NetworkConfigList
+	cfg    Config
+	log    *slog.Logger
+	cni    *libcni.CNIConfig
+	podNet *libcni.NetworkConfigList
+	// noPorts is podNet without portmap, for pods without hostPorts: one
+	// plugin process fewer per attach and detach.
+	noPorts  *libcni.NetworkConfigList
 	loopback *libcni.NetworkConfigList
 }
 
@@ -35,6 +43,9 @@ func New(cfg Config, log *slog.Logger) (*Network, error) {
 	n := &Network{cfg: cfg, log: log.With("component", "cni")}
 	if n.podNet, err = libcni.ConfListFromBytes(podNet); err != nil {
 		return nil, fmt.Errorf("cni: parse conflist: %w", err)
+	}
+	if n.noPorts, err = withoutPortmap(podNet); err != nil {
+		return nil, err
 	}
 	if n.loopback, err = libcni.ConfListFromBytes(lo); err != nil {
 		return nil, fmt.Errorf("cni: parse loopback conflist: %w", err)
@@ -104,10 +115,17 @@ func (n *Network) Add(ctx context.Context, a Attachment) (Result, error) {
 	}
 	var res Result
 	err := n.inNode(func() error {
-		if _, err := n.cni.AddNetworkList(ctx, n.loopback, n.runtimeConf(a, "lo")); err != nil {
-			return fmt.Errorf("loopback: %w", err)
+		// A namespace the runtime made has its loopback up already.
+		if !loopbackUp(a.NetNS) {
+			if _, err := n.cni.AddNetworkList(ctx, n.loopback, n.runtimeConf(a, "lo")); err != nil {
+				return fmt.Errorf("loopback: %w", err)
+			}
 		}
-		r, err := n.cni.AddNetworkList(ctx, n.podNet, n.runtimeConf(a, a.IfName))
+		list := n.podNet
+		if len(a.PortMappings) == 0 {
+			list = n.noPorts
+		}
+		r, err := n.cni.AddNetworkList(ctx, list, n.runtimeConf(a, a.IfName))
 		if err != nil {
 			return err
 		}
@@ -158,14 +176,71 @@ func (n *Network) Del(ctx context.Context, a Attachment) error {
 		}
 	}
 	err := n.inNode(func() error {
-		return errors.Join(
-			n.cni.DelNetworkList(ctx, n.podNet, n.runtimeConf(a, a.IfName)),
-			n.cni.DelNetworkList(ctx, n.loopback, n.runtimeConf(a, "lo")))
+		rt, lo := n.runtimeConf(a, a.IfName), n.runtimeConf(a, "lo")
+		err := n.cni.DelNetworkList(ctx, n.delList(rt), rt)
+		// The loopback plugin ran only if Add found the loopback down.
+		if cached, cerr := n.cni.GetNetworkListCachedResult(n.loopback, lo); cerr != nil || cached != nil {
+			err = errors.Join(err, n.cni.DelNetworkList(ctx, n.loopback, lo))
+		}
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("cni: detach sandbox %s: %w", a.ContainerID, err)
 	}
 	return nil
+}
+
+// delList is the list an attachment is detached with: without portmap
+// only when libcni's cache shows it was attached without (an attachment
+// whose cache is gone gets the full list, so no hostPort rule stays).
+func (n *Network) delList(rt *libcni.RuntimeConf) *libcni.NetworkConfigList {
+	cached, _, err := n.cni.GetNetworkListCachedConfig(n.podNet, rt)
+	if err == nil && cached != nil && !bytes.Contains(cached, []byte(`"portmap"`)) {
+		return n.noPorts
+	}
+	return n.podNet
+}
+
+// withoutPortmap parses the pod network's conflist without its portmap
+// plugin (same network name, so libcni's cache and IPAM are shared).
+func withoutPortmap(conflist []byte) (*libcni.NetworkConfigList, error) {
+	var list map[string]any
+	if err := json.Unmarshal(conflist, &list); err != nil {
+		return nil, fmt.Errorf("cni: conflist: %w", err)
+	}
+	plugins, _ := list["plugins"].([]any)
+	kept := make([]any, 0, len(plugins))
+	for _, p := range plugins {
+		if m, ok := p.(map[string]any); !ok || m["type"] != "portmap" {
+			kept = append(kept, p)
+		}
+	}
+	list["plugins"] = kept
+	b, err := json.Marshal(list)
+	if err != nil {
+		return nil, err
+	}
+	out, err := libcni.ConfListFromBytes(b)
+	if err != nil {
+		return nil, fmt.Errorf("cni: parse conflist without portmap: %w", err)
+	}
+	return out, nil
+}
+
+// loopbackUp reports whether the namespace at path has its loopback up.
+func loopbackUp(path string) bool {
+	ns, err := vnetns.GetFromPath(path)
+	if err != nil {
+		return false
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return false
+	}
+	defer h.Close()
+	lo, err := h.LinkByName("lo")
+	return err == nil && lo.Attrs().Flags&net.FlagUp != 0
 }
 
 // Attachments lists the sandboxes libcni's cache says are attached, so a

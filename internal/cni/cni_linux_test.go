@@ -2,6 +2,7 @@ package cni
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -143,6 +144,46 @@ func TestLeftoversAfterCrash(t *testing.T) {
 	}
 	if atts, _ := restarted.Attachments(); len(atts) != 1 || atts[0].ContainerID != "sandboxB" {
 		t.Fatalf("attachments after Cleanup: %+v", atts)
+	}
+}
+
+// A sandbox whose loopback is already up (the runtime made its namespace)
+// and that has no hostPorts is attached without the loopback and portmap
+// plugins — libcni's cache shows what ran — and detached the same way.
+func TestAddRunsOnlyNeededPlugins(t *testing.T) {
+	requirePlugins(t)
+	node, pod := netnstest.New(t, "node"), netnstest.New(t, "pod")
+	netnstest.IP(t, pod, "link", "set", "lo", "up")
+	dataDir := t.TempDir()
+	n := newNetwork(t, node, dataDir)
+	ctx := context.Background()
+	a := attachment(pod, "sandbox1")
+	res, err := n.Add(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := filepath.Join(dataDir, "cni", "cache", "results")
+	entries, _ := os.ReadDir(results)
+	if len(entries) != 1 || entries[0].Name() != "kserver-sandbox1-eth0" {
+		t.Fatalf("cache after ADD: %v, want only the pod network's entry", entries)
+	}
+	b, err := os.ReadFile(filepath.Join(results, entries[0].Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cached struct{ Config []byte }
+	if err := json.Unmarshal(b, &cached); err != nil || strings.Contains(string(cached.Config), "portmap") ||
+		!strings.Contains(string(cached.Config), "bridge") {
+		t.Fatalf("cached config: %v %s", err, cached.Config)
+	}
+	if err := n.Del(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(results); len(entries) != 0 {
+		t.Fatalf("cache after DEL: %v", entries)
+	}
+	if fileExists(filepath.Join(dataDir, "cni", "networks", "kserver", res.IP().String())) {
+		t.Fatal("IP still reserved after DEL")
 	}
 }
 
