@@ -191,7 +191,7 @@ func f6Runc() Benchmark {
 		Title: "Cold start with a real runtime: node Ready and first pod Running",
 		Method: "`kserver server --runtime runc` on an empty data directory in a network namespace of its own, the\n" +
 			"offline demo archive in its air-gap folder: process start → /readyz, → its Node Ready (polled every\n" +
-			"2 ms), → a busybox pod created as soon as the API answered is Running (seen on a watch).\n" +
+			"2 ms), → a busybox pod created as soon as the API answered is Running (polled every 5 ms).\n" +
 			"`sudo bin/kbench --only F6-RUNC`",
 		Setup: realNodeSetup(""),
 		Run: func(ctx context.Context, env *Env, setup any) ([]Sample, error) {
@@ -200,11 +200,6 @@ func f6Runc() Benchmark {
 				return nil, err
 			}
 			defer n.Close()
-			w, err := n.watchRunning(ctx, "f6")
-			if err != nil {
-				return nil, err
-			}
-			defer w.Close()
 			// The default service account may not exist yet: admission
 			// then refuses the pod for a moment.
 			deadline := time.Now().Add(30 * time.Second)
@@ -218,14 +213,16 @@ func f6Runc() Benchmark {
 			if err != nil {
 				return nil, err
 			}
-			at, err := w.wait(ctx, time.Minute, "first")
+			// Polled, not watched: a watch opened this early in the server's
+			// life was once seen to miss the pod's updates.
+			at, err := n.pollRunning(ctx, "first", time.Minute)
 			if err != nil {
-				return nil, fmt.Errorf("%w: %s\n%s", err, n.podState(ctx, "first"), n.stderr.String())
+				return nil, fmt.Errorf("%w: %s", err, n.podState(ctx, "first"))
 			}
 			return []Sample{
 				{Metric: "API ready", Value: ms(n.ready), Unit: "ms", Target: Target{"<=", 300}},
 				{Metric: "node Ready", Value: ms(ready.Sub(n.started)), Unit: "ms", Target: Target{"<=", 1000}},
-				{Metric: "first pod Running", Value: ms(at[0].Sub(n.started)), Unit: "ms", Target: Target{"<=", 2000}},
+				{Metric: "first pod Running", Value: ms(at.Sub(n.started)), Unit: "ms", Target: Target{"<=", 2000}},
 			}, nil
 		},
 	}

@@ -385,6 +385,25 @@ func (w *podWatch) wait(ctx context.Context, within time.Duration, names ...stri
 	}
 }
 
+// pollRunning reads a pod every 5 ms until its phase is Running and
+// returns when that was seen.
+func (n *realNode) pollRunning(ctx context.Context, name string, within time.Duration) (time.Time, error) {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		code, body, err := n.do(ctx, http.MethodGet, "/api/v1/namespaces/default/pods/"+name, "", nil, true)
+		var p struct{ Status struct{ Phase string } }
+		if err == nil && code == http.StatusOK && json.Unmarshal(body, &p) == nil && p.Status.Phase == "Running" {
+			return time.Now(), nil
+		}
+		select {
+		case <-ctx.Done():
+			return time.Time{}, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return time.Time{}, n.failed(fmt.Errorf("pod %s not Running after %v", name, within))
+}
+
 // podState is a pod's status, for errors.
 func (n *realNode) podState(ctx context.Context, name string) string {
 	_, body, err := n.do(ctx, http.MethodGet, "/api/v1/namespaces/default/pods/"+name, "", nil, true)
