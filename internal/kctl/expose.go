@@ -17,6 +17,7 @@ func newExposeCommand(f *Factory) *cobra.Command {
 	var sel selectOptions
 	var mf mutateFlags
 	var port, targetPort, name, svcType, protocol, selector, clusterIP, externalIP, labels string
+	var lbIP, affinity string
 	cmd := &cobra.Command{
 		Use:   "expose (-f FILENAME | TYPE NAME) [--port=port] [--protocol=TCP|UDP|SCTP] [--target-port=number-or-name] [--name=name] [--external-ip=external-ip-of-service] [--type=type]",
 		Short: "Take a replication controller, service, deployment or pod and expose it as a new Kubernetes service",
@@ -40,6 +41,14 @@ func newExposeCommand(f *Factory) *cobra.Command {
 				if externalIP != "" {
 					svc.Spec.ExternalIPs = []string{externalIP}
 				}
+				svc.Spec.LoadBalancerIP = lbIP
+				switch corev1.ServiceAffinity(affinity) {
+				case "":
+				case corev1.ServiceAffinityNone, corev1.ServiceAffinityClientIP:
+					svc.Spec.SessionAffinity = corev1.ServiceAffinity(affinity)
+				default:
+					return fmt.Errorf("unknown session affinity: %s", affinity)
+				}
 				if err := createObjectAs(f, cmd, &mf, schema.GroupVersionResource{Version: "v1", Resource: "services"}, svc, "exposed"); err != nil {
 					return err
 				}
@@ -57,6 +66,8 @@ func newExposeCommand(f *Factory) *cobra.Command {
 	fl.StringVar(&protocol, "protocol", "", "The network protocol for the service to be created. Default is 'TCP'.")
 	fl.StringVar(&selector, "selector", "", "A label selector to use for this service. Only equality-based selector requirements are supported.")
 	fl.StringVar(&clusterIP, "cluster-ip", "", "ClusterIP to be assigned to the service. Leave empty to auto-allocate, or set to 'None' to create a headless service.")
+	fl.StringVar(&lbIP, "load-balancer-ip", "", "IP to assign to the LoadBalancer. If empty, an ephemeral IP will be created and used (cloud-provider specific).")
+	fl.StringVar(&affinity, "session-affinity", "", "If non-empty, set the session affinity for the service to this; legal values: 'None', 'ClientIP'")
 	fl.StringVar(&externalIP, "external-ip", "", "Additional external IP address (not managed by Kubernetes) to accept for the service.")
 	fl.StringVarP(&labels, "labels", "L", "", "Labels to apply to the service created by this call.")
 	mf.add(cmd, "kubectl-expose", false)

@@ -47,11 +47,8 @@ func rawRequest(cmd *cobra.Command, f *Factory, method, path, filename string) e
 }
 
 // validRawPath is kubectl's check of a --raw value.
-func validRawPath(cmd *cobra.Command, raw string, usage bool) error {
+func validRawPath(raw string) error {
 	if _, err := url.ParseRequestURI(raw); err != nil {
-		if usage {
-			return usageError(cmd.CommandPath(), "--raw must be a valid URL path: %v", err)
-		}
 		return fmt.Errorf("--raw must be a valid URL path: %v", err)
 	}
 	return nil
@@ -68,7 +65,7 @@ func (o *getOptions) runGetRaw(f *Factory, cmd *cobra.Command, args []string) er
 	if o.output != "" {
 		return fmt.Errorf("--raw and --output are mutually exclusive")
 	}
-	if err := validRawPath(cmd, o.raw, false); err != nil {
+	if err := validRawPath(o.raw); err != nil {
 		return err
 	}
 	return rawRequest(cmd, f, "GET", o.raw, "")
@@ -76,22 +73,22 @@ func (o *getOptions) runGetRaw(f *Factory, cmd *cobra.Command, args []string) er
 
 // runCreateRaw is `create --raw PATH -f FILE`: the file is POSTed as is.
 func (o *createOptions) runCreateRaw(f *Factory, cmd *cobra.Command) error {
-	path := cmd.CommandPath()
+	// kubectl 1.37 prints these without the pointer to the help.
 	switch {
 	case o.edit:
-		return usageError(path, "--raw and --edit are mutually exclusive")
+		return fmt.Errorf("--raw and --edit are mutually exclusive")
 	case len(o.filenames) != 1:
-		return usageError(path, "--raw can only use a single local file or stdin")
+		return fmt.Errorf("--raw can only use a single local file or stdin")
 	case strings.HasPrefix(o.filenames[0], "http://") || strings.HasPrefix(o.filenames[0], "https://"):
-		return usageError(path, "--raw cannot read from a url")
+		return fmt.Errorf("--raw cannot read from a url")
 	case o.recursive:
-		return usageError(path, "--raw and --recursive are mutually exclusive")
+		return fmt.Errorf("--raw and --recursive are mutually exclusive")
 	case o.selector != "":
-		return usageError(path, "--raw and --selector (-l) are mutually exclusive")
+		return fmt.Errorf("--raw and --selector (-l) are mutually exclusive")
 	case o.output != "":
-		return usageError(path, "--raw and --output are mutually exclusive")
+		return fmt.Errorf("--raw and --output are mutually exclusive")
 	}
-	if err := validRawPath(cmd, o.raw, true); err != nil {
+	if err := validRawPath(o.raw); err != nil {
 		return err
 	}
 	return rawRequest(cmd, f, "POST", o.raw, o.filenames[0])

@@ -24,7 +24,7 @@ func TestRaw(t *testing.T) {
 		"get --raw /x -o yaml":      "error: --raw and --output are mutually exclusive\n",
 		"get --raw /x -l a=b":       "error: --raw may not be specified with other flags that filter the server request or alter the output\n",
 		"get --raw x":               "error: --raw must be a valid URL path: parse \"x\": invalid URI for request\n",
-		"create --raw /x -f a -f b": "error: --raw can only use a single local file or stdin\nSee 'kubectl create -h' for help and examples\n",
+		"create --raw /x -f a -f b": "error: --raw can only use a single local file or stdin\n",
 	} {
 		_, errOut, code := fs.run("", strings.Fields(args)...)
 		if code != 1 || strings.ReplaceAll(errOut, "kctl", "kubectl") != want {

@@ -20,7 +20,7 @@ func newRunCommand(f *Factory) *cobra.Command {
 	var image, labels, restart, pullPolicy, serviceAccount string
 	var env, annotations []string
 	var port int
-	var command, expose, stdin, tty, rm bool
+	var command, expose, stdin, tty, rm, privileged bool
 	var podTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "run NAME --image=image [--env=\"key=value\"] [--port=port] [--dry-run=server|client] [--overrides=inline-json] [--command] -- [COMMAND] [args...]",
@@ -48,6 +48,9 @@ func newRunCommand(f *Factory) *cobra.Command {
 				}
 			}
 			c := corev1.Container{Name: name, Image: image, ImagePullPolicy: corev1.PullPolicy(pullPolicy)}
+			if privileged {
+				c.SecurityContext = &corev1.SecurityContext{Privileged: &privileged}
+			}
 			if command {
 				c.Command = args[1:]
 			} else if len(args) > 1 {
@@ -115,6 +118,7 @@ func newRunCommand(f *Factory) *cobra.Command {
 	fl.StringArrayVar(&annotations, "annotations", nil, "Annotations to apply to the pod.")
 	fl.IntVar(&port, "port", -1, "The port that this container exposes.")
 	fl.BoolVar(&command, "command", false, "If true and extra arguments are present, use them as the 'command' field in the container, rather than the 'args' field which is the default.")
+	fl.BoolVar(&privileged, "privileged", false, "If true, run the container in privileged mode.")
 	fl.BoolVar(&expose, "expose", false, "If true, create a ClusterIP service associated with the pod.  Requires `--port`.")
 	fl.BoolVarP(&stdin, "stdin", "i", false, "Keep stdin open on the container in the pod, even if nothing is attached.")
 	fl.BoolVarP(&tty, "tty", "t", false, "Allocate a TTY for the container in the pod.")

@@ -87,7 +87,7 @@ func newTopNodeCommand(f *Factory) *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			items, err := listMetrics(ctx, f, schema.GroupVersionResource{Group: "metrics.k8s.io", Version: ver, Resource: "nodes"}, "", args, selector)
+			items, err := listMetrics(ctx, f, schema.GroupVersionResource{Group: "metrics.k8s.io", Version: ver, Resource: "nodes"}, "", args, selector, "")
 			if err != nil {
 				return err
 			}
@@ -153,7 +153,7 @@ func sortUsage(rows []usage, by string) {
 	})
 }
 
-func listMetrics(ctx context.Context, f *Factory, gvr schema.GroupVersionResource, ns string, names []string, selector string) ([]unstructured.Unstructured, error) {
+func listMetrics(ctx context.Context, f *Factory, gvr schema.GroupVersionResource, ns string, names []string, selector, fieldSelector string) ([]unstructured.Unstructured, error) {
 	dyn, err := f.Dynamic()
 	if err != nil {
 		return nil, err
@@ -177,9 +177,9 @@ func listMetrics(ctx context.Context, f *Factory, gvr schema.GroupVersionResourc
 	}
 	var l *unstructured.UnstructuredList
 	if ns != "" {
-		l, err = ri.Namespace(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		l, err = ri.Namespace(ns).List(ctx, metav1.ListOptions{LabelSelector: selector, FieldSelector: fieldSelector})
 	} else {
-		l, err = ri.List(ctx, metav1.ListOptions{LabelSelector: selector})
+		l, err = ri.List(ctx, metav1.ListOptions{LabelSelector: selector, FieldSelector: fieldSelector})
 	}
 	if err != nil {
 		return nil, err
@@ -191,7 +191,7 @@ func listMetrics(ctx context.Context, f *Factory, gvr schema.GroupVersionResourc
 }
 
 func newTopPodCommand(f *Factory) *cobra.Command {
-	var selector, sortBy string
+	var selector, fieldSelector, sortBy string
 	var noHeaders, all, containers, sum bool
 	cmd := &cobra.Command{
 		Use:     "pod [NAME | -l label]",
@@ -209,14 +209,14 @@ func newTopPodCommand(f *Factory) *cobra.Command {
 			if all {
 				ns = ""
 			}
-			items, err := listMetrics(cmd.Context(), f, schema.GroupVersionResource{Group: "metrics.k8s.io", Version: ver, Resource: "pods"}, ns, args, selector)
+			items, err := listMetrics(cmd.Context(), f, schema.GroupVersionResource{Group: "metrics.k8s.io", Version: ver, Resource: "pods"}, ns, args, selector, fieldSelector)
 			if err != nil {
 				return err
 			}
 			if len(items) == 0 {
 				// kubectl first asks why nothing came back: pods that
 				// exist mean metrics are not there (yet).
-				if err := verifyEmptyMetrics(cmd.Context(), f, ns, args, selector); err != nil {
+				if err := verifyEmptyMetrics(cmd.Context(), f, ns, args, selector, fieldSelector); err != nil {
 					return err
 				}
 				if all {
@@ -255,6 +255,7 @@ func newTopPodCommand(f *Factory) *cobra.Command {
 	cmd.Flags().BoolVarP(&all, "all-namespaces", "A", false, "If present, list the requested object(s) across all namespaces.")
 	cmd.Flags().BoolVar(&containers, "containers", false, "If present, print usage of containers within a pod.")
 	cmd.Flags().BoolVar(&sum, "sum", false, "Print the sum of the resource usage")
+	cmd.Flags().StringVar(&fieldSelector, "field-selector", "", "Selector (field query) to filter on, supports '=', '==', and '!='.(e.g. --field-selector key1=value1,key2=value2). The server only supports a limited number of field queries per type.")
 	return cmd
 }
 
@@ -303,7 +304,7 @@ const metricsCreationDelay = 2 * time.Minute
 // verifyEmptyMetrics is kubectl's reason for an empty metrics list: nil
 // when there are no pods either, "metrics not available yet" for young
 // pods, and the first pod older than two minutes otherwise.
-func verifyEmptyMetrics(ctx context.Context, f *Factory, ns string, names []string, selector string) error {
+func verifyEmptyMetrics(ctx context.Context, f *Factory, ns string, names []string, selector, fieldSelector string) error {
 	dyn, err := f.Dynamic()
 	if err != nil {
 		return err
@@ -317,7 +318,7 @@ func verifyEmptyMetrics(ctx context.Context, f *Factory, ns string, names []stri
 		}
 		pods = append(pods, *p)
 	} else {
-		l, err := ri.List(ctx, metav1.ListOptions{LabelSelector: selector})
+		l, err := ri.List(ctx, metav1.ListOptions{LabelSelector: selector, FieldSelector: fieldSelector})
 		if err != nil {
 			return err
 		}

@@ -193,6 +193,20 @@ var corpus = []pcase{
 	{args: "wait --for=condition=Ready pod/kubia-manual --timeout=1s"},
 	{args: "wait --for=delete pod/nope --timeout=1s"},
 	{args: "diff -f {F}/cm.yaml"},
+	// raw requests, access lists, a namespace that does not exist
+	{args: "get --raw /api/v1/namespaces/{NS}/configmaps/nope"}, {args: "get --raw /healthz"},
+	{args: "get --raw /x -o yaml"}, {args: "get pods --raw /x"}, {args: "create --raw /api/v1/namespaces/{NS}/configmaps -f {F}/dir/a.yaml -f {F}/dir/b.yaml"},
+	{args: "auth can-i --list"}, {args: "auth can-i --list --no-headers"}, {args: "auth can-i --list pods"},
+	{args: "auth can-i get pods --no-headers"},
+	{args: "get pod kubia-manual -n {NS}-nope", noNS: true}, {args: "describe pod kubia-manual -n {NS}-nope", noNS: true},
+	{args: "label pod kubia-manual a=b -n {NS}-nope", noNS: true}, {args: "logs kubia-manual -n {NS}-nope", noNS: true},
+	{args: "delete pod kubia-manual -n {NS}-nope", noNS: true}, {args: "get cm nope -o yaml"}, {args: "get cm nope -o json --ignore-not-found"},
+	// set env
+	{args: "set env deployment frontend GREETING=hi MODE=test"}, {args: "set env deployment frontend --list"},
+	{args: "set env deployment frontend GREETING=bye --overwrite=false"}, {args: "set env deployment frontend GREETING=hi --overwrite=false"},
+	{args: "set env deployment frontend --from=configmap/fortunes-config --prefix=APP_"}, {args: "set env deployment frontend --list MODE-"},
+	{args: "set env deployment frontend --keys=x"}, {args: "set env deployment frontend --list -o yaml"},
+	{args: "set env deployment frontend --from=deploy/frontend"}, {args: "set env deployment frontend MODE- --dry-run=client -o jsonpath={.spec.template.spec.containers[0].env[*].name}"},
 	// delete last
 	{args: "delete -f {F}/service.yaml", minMinor: 34}, {args: "delete pods,services -l name=redis-slave", minMinor: 34},
 	{args: "delete po kubia-manual", minMinor: 34}, {args: "delete pods --all", minMinor: 34}, {args: "delete cm nope"},
