@@ -148,13 +148,13 @@ func (n *Network) Run(ctx context.Context) error {
 	g.Go(func() error { return n.runOverlay(gctx, fd) })
 	if n.svc != nil {
 		g.Go(func() error { return n.svc.run(gctx, fd) })
-	} else {
-		n.cleanupProxy(fd)
+	} else if err := n.cleanupProxy(fd); err != nil {
+		n.log.Warn("removing the Service proxy table (--disable proxy)", "err", err)
 	}
 	if n.pol != nil {
 		g.Go(func() error { return n.pol.run(gctx, fd) })
-	} else {
-		n.cleanupPolicies(fd)
+	} else if err := n.cleanupPolicies(fd); err != nil {
+		n.log.Warn("removing the NetworkPolicy table (--disable network-policy)", "err", err)
 	}
 	n.inf.Start(gctx)
 	return g.Wait()
@@ -193,3 +193,36 @@ const (
 	retryDelay    = time.Second
 	maxRetryDelay = 30 * time.Second
 )
+
+// Teardown removes everything the wiring made in the node's namespace:
+// the overlay's device, routes and masquerade table, the Service table
+// and the NetworkPolicy table (uninstall; a stopped Network leaves them
+// so that a restart does not disturb traffic). What is gone already is
+// not an error.
+func Teardown(cfg Config) error {
+	cfg.defaults()
+	n := &Network{cfg: cfg, log: cfg.Logger.With("component", "nodenet")}
+	fd, done, err := n.openNetNS()
+	if err != nil {
+		return err
+	}
+	defer done()
+	var errs []error
+	if cfg.Backend != overlay.None {
+		// Teardown needs neither a podCIDR nor the uplink, but New
+		// validates them: any will do.
+		ip := cfg.NodeIP
+		if !ip.Is4() {
+			ip = netip.MustParseAddr("127.0.0.1")
+		}
+		ov, err := overlay.New(overlay.Config{Backend: cfg.Backend, NodeIP: ip,
+			PodCIDR: netip.MustParsePrefix("10.255.255.0/24"), ClusterCIDR: netip.MustParsePrefix("10.255.0.0/16"), NetNSFd: fd}, n.log)
+		if err == nil {
+			err = ov.Teardown()
+			ov.Close()
+		}
+		errs = append(errs, err)
+	}
+	errs = append(errs, n.cleanupProxy(fd), n.cleanupPolicies(fd))
+	return errors.Join(errs...)
+}

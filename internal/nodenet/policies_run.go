@@ -152,14 +152,13 @@ func listNamespaces(objs []any) []*corev1.Namespace {
 	return out
 }
 
-// cleanupPolicies removes our NetworkPolicy table (--disable network-policy).
-func (n *Network) cleanupPolicies(fd int) {
+// cleanupPolicies removes our NetworkPolicy table (--disable
+// network-policy, Teardown).
+func (n *Network) cleanupPolicies(fd int) error {
 	en, err := netpol.New(netpol.Config{Family: nft.IPv4, NetNSFd: fd}, n.log)
-	if err == nil {
-		err = en.Cleanup()
-		_ = en.Close()
-	}
 	if err != nil {
-		n.log.Warn("removing the NetworkPolicy table", "err", err)
+		return err
 	}
+	defer en.Close()
+	return en.Cleanup()
 }

@@ -239,16 +239,12 @@ func contains(ss []string, s string) bool {
 	return false
 }
 
-// cleanupProxy removes our Service table (--disable proxy).
-func (n *Network) cleanupProxy(fd int) {
+// cleanupProxy removes our Service table (--disable proxy, Teardown).
+func (n *Network) cleanupProxy(fd int) error {
 	px, err := proxy.New(proxy.Config{Family: nft.IPv4, NetNSFd: fd}, n.log)
-	if err == nil {
-		err = px.Cleanup()
-		_ = px.Close()
-	}
 	if err != nil {
-		n.log.Warn("removing the Service proxy table", "err", err)
-		return
+		return err
 	}
-	n.log.Info("Service proxy disabled; its table is removed")
+	defer px.Close()
+	return px.Cleanup()
 }

@@ -122,9 +122,24 @@ func TestWiring(t *testing.T) {
 	// --disable proxy and network-policy: a restart removes both tables
 	// and leaves the overlay's.
 	stop()
-	startWiring(t, set, ns, func(c *nodenet.Config) { c.DisableProxy, c.DisableNetworkPolicy = true, true })
+	stop2 := startWiring(t, set, ns, func(c *nodenet.Config) { c.DisableProxy, c.DisableNetworkPolicy = true, true })
 	eventually(t, ns, []string{"table ip kserver-proxy", "table ip kserver-netpol"}, true, "nft", "list", "tables")
 	eventually(t, ns, []string{"table ip kserver-overlay"}, false, "nft", "list", "tables")
+
+	// Teardown (uninstall) removes the rest.
+	stop2()
+	if err := nodenet.Teardown(nodenet.Config{NodeName: "me", NetNS: ns.Path()}); err != nil {
+		t.Fatal(err)
+	}
+	if out := kernel(t, ns, "nft", "list", "tables"); strings.Contains(out, "kserver") {
+		t.Errorf("tables left after Teardown: %s", out)
+	}
+	if out := kernel(t, ns, "ip", "link"); strings.Contains(out, "flannel.1") {
+		t.Errorf("flannel.1 left after Teardown: %s", out)
+	}
+	if out := kernel(t, ns, "ip", "route"); strings.Contains(out, "10.42.") {
+		t.Errorf("routes left after Teardown: %s", out)
+	}
 }
 
 func testOverlay(t *testing.T, set *client.Set, ns *netns.NS) {
