@@ -45,12 +45,15 @@ func TestJoinedAgentNodeAPI(t *testing.T) {
 	if r := k.Run(c, "", "logs", "p"); r.Err != nil || r.Stdout != "hello from far\n" {
 		t.Errorf("kubectl logs: %v %q %q", r.Err, r.Stdout, r.Stderr)
 	}
-	if r := k.Run(c, "in\n", "exec", "-i", "p", "--", "sh", "-c", "cat; echo out; exit 3"); exitCode(r.Err) != 3 ||
-		r.Stdout != "in\nout\n" || r.Stderr != "command terminated with exit code 3\n" {
-		t.Errorf("kubectl exec: %v %q %q", r.Err, r.Stdout, r.Stderr)
-	}
-	if got := portForwardGET(t, k, c, "pod/p", ":8080"); strings.TrimSpace(got) != "served far away" {
-		t.Errorf("GET through kubectl port-forward = %q", got)
+	// The newest kubectl speaks WebSocket; an old one, when installed, SPDY.
+	for _, k := range withOldKubectl(k) {
+		if r := k.Run(c, "in\n", "exec", "-i", "p", "--", "sh", "-c", "cat; echo out; exit 3"); exitCode(r.Err) != 3 ||
+			r.Stdout != "in\nout\n" || r.Stderr != "command terminated with exit code 3\n" {
+			t.Errorf("%s exec: %v %q %q", k.Path, r.Err, r.Stdout, r.Stderr)
+		}
+		if got := portForwardGET(t, k, c, "pod/p", ":8080"); strings.TrimSpace(got) != "served far away" {
+			t.Errorf("GET through %s port-forward = %q", k.Path, got)
+		}
 	}
 	eventually(t, k, c, regexp.MustCompile(`^p\s+150m\s+48Mi\s*\n$`), "top", "pod", "p", "--no-headers")
 	eventually(t, k, c, regexp.MustCompile(`(?m)^far\s+150m\s+\d+%\s+48Mi\s`), "top", "node", "far", "--no-headers")
@@ -101,6 +104,16 @@ func TestSimNodesNodeAPI(t *testing.T) {
 	// 200m of 4 CPUs, 32Mi of 8Gi; sim-0 runs nothing.
 	eventually(t, k, c, regexp.MustCompile(`^sim-0\s+0m\s+0%\s+0Mi\s+0%\s*\nsim-1\s+200m\s+5%\s+32Mi\s+0%\s*\n$`),
 		"top", "node", "-l", "kind=sim", "--no-headers")
+}
+
+// withOldKubectl adds kubectl 1.27 (SPDY only) beside k when it is
+// installed next to it.
+func withOldKubectl(k *e2e.Kubectl) []*e2e.Kubectl {
+	old := filepath.Join(filepath.Dir(k.Path), "kubectl.1.27")
+	if _, err := os.Stat(old); err != nil || old == k.Path {
+		return []*e2e.Kubectl{k}
+	}
+	return []*e2e.Kubectl{k, {Path: old, Minor: 27}}
 }
 
 // runJoinedAgent runs `kserver agent --runtime sim` in-process until the
