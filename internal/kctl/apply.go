@@ -24,7 +24,11 @@ type applyOptions struct {
 	fileOptions
 	mutateFlags
 	serverSide, forceConflicts, prune, all, overwrite bool
+	pruneAllowlist                                    []string
 	selector                                          string
+	// pruneTargets are the kinds --prune looks at, resolved before
+	// anything is applied (a bad --prune-allowlist changes nothing).
+	pruneTargets []*meta.RESTMapping
 }
 
 func newApplyCommand(f *Factory) *cobra.Command {
@@ -47,6 +51,7 @@ func newApplyCommand(f *Factory) *cobra.Command {
 	fl.BoolVarP(&o.recursive, "recursive", "R", false, "Process the directory used in -f, --filename recursively.")
 	fl.BoolVar(&o.serverSide, "server-side", false, "If true, apply runs in the server instead of the client.")
 	fl.BoolVar(&o.forceConflicts, "force-conflicts", false, "If true, server-side apply will force the changes against conflicts.")
+	fl.StringArrayVar(&o.pruneAllowlist, "prune-allowlist", nil, "Overwrite the default allowlist with <group/version/kind> for --prune")
 	fl.BoolVar(&o.prune, "prune", false, "Automatically delete resource objects, that do not appear in the configs and are created by either apply or create --save-config. Should be used with either -l or --all.")
 	fl.BoolVar(&o.all, "all", false, "Select all resources in the namespace of the specified resource types.")
 	fl.StringVarP(&o.selector, "selector", "l", "", "Selector (label query) to filter on, supports '=', '==', '!=', 'in', 'notin'.")
@@ -63,6 +68,15 @@ func (o *applyOptions) run(f *Factory, cmd *cobra.Command) error {
 	}
 	if o.prune && o.selector == "" && !o.all {
 		return fmt.Errorf("all resources selected for prune without explicitly passing --all. To prune all resources, pass the --all flag. If you did not mean to prune all resources, specify a label selector")
+	}
+	if o.prune {
+		r, err := f.resolver()
+		if err != nil {
+			return err
+		}
+		if o.pruneTargets, err = o.pruneMappings(f, r); err != nil {
+			return err
+		}
 	}
 	ns, explicit, err := f.Namespace()
 	if err != nil {

@@ -3,6 +3,10 @@ package kctl
 import (
 	"encoding/json"
 	"fmt"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"os"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -45,10 +49,6 @@ var pruneKinds = []string{"configmaps", "endpoints", "namespaces", "persistentvo
 // runPrune deletes objects of the allow-listed kinds that carry the
 // last-applied annotation, match the selector and were not just applied.
 func (o *applyOptions) runPrune(f *Factory, cmd *cobra.Command, applied []appliedObject, ns string) []error {
-	r, err := f.resolver()
-	if err != nil {
-		return []error{err}
-	}
 	dyn, err := f.Dynamic()
 	if err != nil {
 		return []error{err}
@@ -65,11 +65,7 @@ func (o *applyOptions) runPrune(f *Factory, cmd *cobra.Command, applied []applie
 		namespaces[ns] = true
 	}
 	var errs []error
-	for _, k := range pruneKinds {
-		mapping, err := r.mapping(k)
-		if err != nil {
-			continue
-		}
+	for _, mapping := range o.pruneTargets {
 		scopes := []string{""}
 		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
 			scopes = sortedSet(namespaces)
@@ -91,6 +87,42 @@ func (o *applyOptions) runPrune(f *Factory, cmd *cobra.Command, applied []applie
 		}
 	}
 	return errs
+}
+
+// pruneMappings are the kinds --prune looks at: --prune-allowlist
+// (group/version/kind, "core" for the core group) or kubectl's default list.
+func (o *applyOptions) pruneMappings(f *Factory, r *resolver) ([]*meta.RESTMapping, error) {
+	var out []*meta.RESTMapping
+	if len(o.pruneAllowlist) == 0 {
+		// kubectl logs this through klog whenever the default list is used.
+		fmt.Fprintf(f.IO.ErrOut, "W%s %7d prune.go:71] Deprecated: kubectl apply will no longer prune non-namespaced resources by default when used with the --namespace flag in a future release. To preserve the current behaviour, list the resources you want to target explicitly in the --prune-allowlist flag.\n",
+			time.Now().Format("0102 15:04:05.000000"), os.Getpid())
+		for _, k := range pruneKinds {
+			if m, err := r.mapping(k); err == nil {
+				out = append(out, m)
+			}
+		}
+		return out, nil
+	}
+	mapper, err := f.Mapper()
+	if err != nil {
+		return nil, err
+	}
+	for _, gvk := range o.pruneAllowlist {
+		parts := strings.Split(gvk, "/")
+		if len(parts) != 3 {
+			return nil, fmt.Errorf("invalid GroupVersionKind format: %v, please follow <group/version/kind>", gvk)
+		}
+		if parts[0] == "core" {
+			parts[0] = ""
+		}
+		m, err := mapper.RESTMapping(schema.GroupKind{Group: parts[0], Kind: parts[2]}, parts[1])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }
 
 func (o *applyOptions) pruneOne(f *Factory, cmd *cobra.Command, rc dynamic.ResourceInterface, it *unstructured.Unstructured) error {

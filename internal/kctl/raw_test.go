@@ -43,3 +43,21 @@ func TestRaw(t *testing.T) {
 		t.Errorf("create --raw did not create the object; requests: %v", fs.requests())
 	}
 }
+
+// A bad --prune-allowlist entry stops apply before anything is written.
+func TestPruneAllowlistCheckedFirst(t *testing.T) {
+	fs := newFakeServer(t)
+	file := filepath.Join(t.TempDir(), "cm.yaml")
+	if err := os.WriteFile(file, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: p1, labels: {app: pr}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := fs.run("", "apply", "-f", file, "--prune", "-l", "app=pr", "--prune-allowlist=ConfigMap")
+	if code != 1 || errOut != "error: invalid GroupVersionKind format: ConfigMap, please follow <group/version/kind>\n" {
+		t.Errorf("code %d, stderr %q", code, errOut)
+	}
+	for _, r := range fs.requests() {
+		if !strings.HasPrefix(r, "GET ") {
+			t.Errorf("apply wrote before checking the allow-list: %s", r)
+		}
+	}
+}
