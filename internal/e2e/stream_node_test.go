@@ -30,6 +30,18 @@ spec:
   - name: c
     image: luksa/kubia:v1
     ports: [{containerPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: crasher
+spec:
+  containers:
+  - name: c
+    image: busybox
+    command: ["sh", "-c", "n=$(cat /data/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /data/n; echo attempt $n; exit 1"]
+    volumeMounts: [{name: data, mountPath: /data}]
+  volumes: [{name: data, emptyDir: {}}]
 `
 
 // TestNodeStreams: logs -f, exec (exit codes, stdin, a terminal with
@@ -65,6 +77,10 @@ func TestNodeStreams(t *testing.T) {
 			}
 		})
 	}
+
+	// --previous reads the attempt before the current one.
+	previousLog(t, k, n.Cluster)
+	k.must(t, n.Cluster, "", "delete", "pod", "crasher") // not to be caught running by top below
 
 	// Usage from the pods' cgroups: the ticker keeps 24 MiB in /dev/shm,
 	// charged to its memory cgroup.
@@ -120,4 +136,27 @@ func copyRoundTrip(t *testing.T, k *Kubectl, c *Cluster) {
 	if got, err := os.ReadFile(back); err != nil || !bytes.Equal(got, data) {
 		t.Errorf("kubectl cp round trip: %v, %d bytes back", err, len(got))
 	}
+}
+
+// previousLog waits for the crasher's restart and compares logs with logs
+// --previous: attempt k+1 and attempt k (the attempts count in an emptyDir,
+// which outlives the container).
+func previousLog(t *testing.T, k *Kubectl, c *Cluster) {
+	t.Helper()
+	var cur, prev Result
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		cur = k.Run(c, "", "logs", "crasher")
+		prev = k.Run(c, "", "logs", "crasher", "--previous")
+		var a, b int
+		if _, err := fmt.Sscanf(cur.Stdout, "attempt %d\n", &a); err != nil {
+			continue
+		}
+		if _, err := fmt.Sscanf(prev.Stdout, "attempt %d\n", &b); err != nil {
+			continue
+		}
+		if a == b+1 && cur.Stdout == fmt.Sprintf("attempt %d\n", a) && prev.Stdout == fmt.Sprintf("attempt %d\n", b) {
+			return
+		}
+	}
+	t.Errorf("logs crasher = %q %q, --previous = %q %q", cur.Stdout, cur.Stderr, prev.Stdout, prev.Stderr)
 }
