@@ -195,6 +195,20 @@ func TestClusterNetworkOnNode(t *testing.T) {
 		`by-env: .*You've hit web`,
 		`by-ip: .*You've hit web`)
 
+	// Hairpin: a pod reaches itself through its own Service.
+	kubectlOK(t, k, n.Cluster, `apiVersion: v1
+kind: Service
+metadata: {name: selfie}
+spec:
+  selector: {app: selfie}
+  ports: [{port: 80, targetPort: 8080}]
+`, "apply", "-f", "-")
+	out = probePod(t, k, n, "selfie", "app: selfie", strings.Join([]string{
+		"mkdir -p /tmp/www && echo selfie-page > /tmp/www/index.html && httpd -p 8080 -h /tmp/www",
+		"for i in $(seq 20); do " + httpGet("$SELFIE_SERVICE_HOST", "80") + " | grep selfie-page && break; sleep 0.5; done",
+	}, "\n"))
+	mustMatch(t, "hairpin", out, `selfie-page`)
+
 	// NetworkPolicy: default deny for web, then allow from role=client.
 	deny := `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
