@@ -134,3 +134,30 @@ func sameSlice(a, b *discoveryv1.EndpointSlice) bool {
 	}
 	return true
 }
+
+// RemoveService removes what EnsureService and EnsureEndpoints made, for
+// a server started with --disable dns: the EndpointSlice when kserver
+// manages it, and kube-dns when it is ours (no selector) — a kube-dns
+// Service of a DNS the user deployed (CoreDNS pods, selected by labels)
+// is left alone.
+func RemoveService(ctx context.Context, set *client.Set) error {
+	slices := set.EndpointSlices(ServiceNamespace)
+	sl, err := slices.Get(ctx, EndpointSliceName, metav1.GetOptions{})
+	if err == nil && sl.Labels[discoveryv1.LabelManagedBy] == ManagedBy {
+		pre := metav1.Preconditions{UID: &sl.UID}
+		err = slices.Delete(ctx, EndpointSliceName, metav1.DeleteOptions{Preconditions: &pre})
+	}
+	if err != nil && !apierrors.IsNotFound(err) {
+		return wrapSlice("delete", err)
+	}
+	svcs := set.Services(ServiceNamespace)
+	svc, err := svcs.Get(ctx, ServiceName, metav1.GetOptions{})
+	if err == nil && len(svc.Spec.Selector) == 0 && svc.Labels["kubernetes.io/name"] == "CoreDNS" {
+		pre := metav1.Preconditions{UID: &svc.UID}
+		err = svcs.Delete(ctx, ServiceName, metav1.DeleteOptions{Preconditions: &pre})
+	}
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete service %s/%s: %w", ServiceNamespace, ServiceName, err)
+	}
+	return nil
+}

@@ -44,6 +44,7 @@ func runClusterNetwork(ctx context.Context, api *apiserver.Server, cfg Config, l
 		return nil
 	}
 	if cfg.Disabled("dns") {
+		retry("removing the kube-dns Service of an earlier run", func(ctx context.Context) error { return dns.RemoveService(ctx, set) })
 		return nil
 	}
 	clusterDNS := []netip.Addr{netip.MustParseAddr(cfg.ClusterDNS)}
