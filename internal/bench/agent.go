@@ -18,7 +18,9 @@ import (
 // Node agent benchmarks: `kserver server`, `kserver agent` and `kserver
 // sim` run as child processes on loopback, as a user runs them.
 
-const agentIdle = 10 * time.Second
+// agentIdle is long enough for the 5 s memory trim and a few rounds of the
+// periodic work (leases, node status) that maps code back in.
+const agentIdle = 30 * time.Second
 
 // startServerWithAgent starts `kserver server --runtime sim` (embedded
 // simulated node "bench") in a fresh folder and waits for /readyz.
