@@ -19,16 +19,24 @@ func TestTrafficLoadBalancerOnNodeAddress(t *testing.T) {
 	netnstest.Link(t, n.node, "ext0", "192.0.2.1/24", ext, "eth0", "192.0.2.2/24")
 	netnstest.IP(t, ext, "route", "add", "default", "via", "192.0.2.1")
 
-	svc := web(ready("10.42.0.2", 8080, true))
+	// The Service exists before ServiceLB gives it addresses: they arrive
+	// as an incremental change, with the ClusterIP's endpoint list and the
+	// address's in one map.
+	svc := web(ready("10.42.0.2", 8080, true), ready("10.42.0.3", 8080, true))
+	n.sync(t, svc)
 	svc.LoadBalancerIPs = []netip.Addr{ip("192.0.2.1")}
 	svc.ExternalIPs = []netip.Addr{ip("192.0.2.1")}
 	n.sync(t, svc)
-	if got := hits(t, ext, "192.0.2.1:80", 3); got["pod-a"] != 3 {
+	if st := n.p.LastSync(); st.Full {
+		t.Errorf("the ingress address arriving rebuilt the table: %+v", st)
+	}
+	if got := hits(t, ext, "192.0.2.1:80", 20); got["pod-a"]+got["pod-b"] != 20 || got["pod-a"] == 0 || got["pod-b"] == 0 {
 		t.Fatalf("from outside to the node address: %v", got)
 	}
-	if got := hits(t, n.client, "192.0.2.1:80", 3); got["pod-a"] != 3 {
+	if got := hits(t, n.client, "192.0.2.1:80", 4); got["pod-a"]+got["pod-b"] != 4 {
 		t.Fatalf("from a pod to the node address: %v", got)
 	}
+	svc.Endpoints = svc.Endpoints[:1]
 	svc.ExternalLocal = true
 	n.sync(t, svc)
 	if st := n.p.LastSync(); st.Full {

@@ -253,14 +253,27 @@ type setElems struct {
 	es  []nft.Element
 }
 
-// list is the fragment's elements of set m.
+// list is the fragment's elements of set m. An endpoint map can hold
+// several lists of one fragment (the ClusterIP's and each external
+// address's): they are joined, copying only then.
 func (fr *fragment) list(m string) []nft.Element {
+	var out []nft.Element
+	n := 0
 	for _, se := range fr.elems {
-		if se.set == m {
-			return se.es
+		if se.set != m {
+			continue
 		}
+		switch n {
+		case 0:
+			out = se.es
+		case 1:
+			out = append(slices.Clone(out), se.es...)
+		default:
+			out = append(out, se.es...)
+		}
+		n++
 	}
-	return nil
+	return out
 }
 
 func (fr *fragment) add(m string, e nft.Element) {
