@@ -264,7 +264,7 @@ func (n *realNode) failed(err error) error {
 	if len(b) > 2000 {
 		b = b[len(b)-2000:]
 	}
-	return fmt.Errorf("%w\nkserver log ends:\n%s", err, b)
+	return fmt.Errorf("%w (%v after kserver started)\nkserver log ends:\n%s", err, time.Since(n.started).Round(time.Millisecond), b)
 }
 
 // deleteAllPods deletes every pod of the default namespace and waits
@@ -418,6 +418,29 @@ func (n *realNode) podState(ctx context.Context, name string) string {
 func (w *podWatch) Close() {
 	w.cancel()
 	<-w.done
+}
+
+// procCPU is the CPU time process pid has used itself and the CPU time of
+// its children it has waited for (user+system, /proc/<pid>/stat fields
+// 14–17, clock ticks of 10 ms).
+func procCPU(pid int) (self, children time.Duration) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0
+	}
+	rest := string(data)
+	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	f := strings.Fields(rest)
+	if len(f) < 15 {
+		return 0, 0
+	}
+	tick := func(i int) time.Duration {
+		v, _ := strconv.ParseInt(f[i], 10, 64)
+		return time.Duration(v) * 10 * time.Millisecond
+	}
+	return tick(11) + tick(12), tick(13) + tick(14)
 }
 
 // memory sums VmRSS, RssAnon and Pss (KiB) over the processes given.
