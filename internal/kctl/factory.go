@@ -107,6 +107,10 @@ type headerTripper struct {
 	log       io.Writer
 }
 
+// WrappedRoundTripper lets client-go reach the transport beneath to
+// cancel a request.
+func (h *headerTripper) WrappedRoundTripper() http.RoundTripper { return h.next }
+
 func (h *headerTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	if h.command != "" {
 		req = req.Clone(req.Context())

@@ -18,7 +18,7 @@ type getOptions struct {
 	ignoreNotFound, showManagedFields       bool
 	outputWatchEvents                       bool
 	chunkSize                               int64
-	raw                                     string
+	raw, subresource                        string
 }
 
 const getLong = `Display one or many resources.
@@ -57,6 +57,7 @@ func newGetCommand(f *Factory) *cobra.Command {
 	fl.BoolVar(&o.showKind, "show-kind", false, "If present, list the resource type for the requested object(s).")
 	fl.BoolVar(&o.ignoreNotFound, "ignore-not-found", false, "If set to true, suppresses NotFound error for specific objects that do not exist. Using this flag with commands that query for collections of resources has no effect when no resources are found.")
 	fl.BoolVar(&o.showManagedFields, "show-managed-fields", false, "If true, keep the managedFields when printing objects in JSON or YAML format.")
+	fl.StringVar(&o.subresource, "subresource", "", "If specified, gets the subresource of the requested object.")
 	fl.StringVar(&o.raw, "raw", "", "Raw URI to request from the server.  Uses the transport specified by the kubeconfig file.")
 	fl.Int64Var(&o.chunkSize, "chunk-size", 500, "Return large lists in chunks rather than all at once. Pass 0 to disable.")
 	fl.StringSliceVarP(&o.filenames, "filename", "f", nil, "Filename, directory, or URL to files identifying the resource to get from a server.")
@@ -87,6 +88,13 @@ func (o *getOptions) run(f *Factory, cmd *cobra.Command, args []string) error {
 	targets, err := resolveTargets(f, args, o.fileOptions, ns)
 	if err != nil {
 		return err
+	}
+	if o.subresource != "" {
+		for _, t := range targets {
+			if len(t.names) == 0 {
+				return fmt.Errorf("subresource cannot be used when bulk resources are specified")
+			}
+		}
 	}
 	if o.sortBy != "" && (o.watch || o.watchOnly) {
 		fmt.Fprintln(f.IO.ErrOut, "warning: --watch requested, --sort-by will be ignored for watch events received")

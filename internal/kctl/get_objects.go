@@ -85,7 +85,11 @@ func (o *getOptions) collect(f *Factory, cmd *cobra.Command, targets []target, n
 			continue
 		}
 		for _, n := range t.names {
-			u, err := rc.Get(cmd.Context(), n, metav1.GetOptions{})
+			var sub []string
+			if o.subresource != "" {
+				sub = []string{o.subresource}
+			}
+			u, err := rc.Get(cmd.Context(), n, metav1.GetOptions{}, sub...)
 			if err != nil {
 				if !(o.ignoreNotFound && apierrors.IsNotFound(err)) {
 					errs = append(errs, err)

@@ -26,6 +26,7 @@ type tableQuery struct {
 	chunkSize               int64
 	resourceVersion         string
 	watch                   bool
+	subresource             string // of a named object only
 }
 
 func (q tableQuery) apply(req *rest.Request) *rest.Request {
@@ -51,7 +52,11 @@ func fetchTable(f *Factory, cmd *cobra.Command, t target, ns, name string, q tab
 	var all *metav1.Table
 	cont := ""
 	for {
-		req := rc.Get().AbsPath(resourcePath(t.mapping, ns, name)).SetHeader("Accept", tableAccept)
+		path := resourcePath(t.mapping, ns, name)
+		if name != "" && q.subresource != "" {
+			path = resourcePath(t.mapping, ns, name, q.subresource)
+		}
+		req := rc.Get().AbsPath(path).SetHeader("Accept", tableAccept)
 		if name == "" {
 			req = q.apply(req)
 			if q.chunkSize > 0 {
@@ -202,7 +207,7 @@ func (o *getOptions) printTables(f *Factory, cmd *cobra.Command, targets []targe
 // named object (NotFound collected as errors, or dropped with
 // --ignore-not-found).
 func (o *getOptions) tablesFor(f *Factory, cmd *cobra.Command, t target, ns string, withObjects bool) ([]*metav1.Table, []error) {
-	q := tableQuery{selector: o.selector, fieldSelector: o.fieldSelector, includeObject: withObjects, chunkSize: o.chunkSize}
+	q := tableQuery{selector: o.selector, fieldSelector: o.fieldSelector, includeObject: withObjects, chunkSize: o.chunkSize, subresource: o.subresource}
 	if len(t.names) == 0 {
 		tbl, err := fetchTable(f, cmd, t, ns, "", q)
 		if err != nil {

@@ -1,10 +1,12 @@
 package kctl
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -43,7 +45,7 @@ func (o *getOptions) runWatch(f *Factory, cmd *cobra.Command, targets []target, 
 	rv := "0"
 	var cols []metav1.TableColumnDefinition
 	if !o.watchOnly {
-		tbl, err := fetchTable(f, cmd, t, ns, name, tableQuery{selector: o.selector, fieldSelector: o.fieldSelector, chunkSize: o.chunkSize})
+		tbl, err := fetchTable(f, cmd, t, ns, name, tableQuery{selector: o.selector, fieldSelector: o.fieldSelector, chunkSize: o.chunkSize, includeObject: !human})
 		if err != nil {
 			return err
 		}
@@ -51,7 +53,12 @@ func (o *getOptions) runWatch(f *Factory, cmd *cobra.Command, targets []target, 
 		if name == "" {
 			rv = tbl.ResourceVersion
 		}
-		if err := o.printWatchTable(p, tw, tbl, human, "ADDED"); err != nil {
+		if human {
+			err = o.printWatchTable(p, tw, tbl, human, "ADDED")
+		} else {
+			err = o.printWatchObjects(p, f.IO.Out, tbl)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -86,7 +93,10 @@ func (o *getOptions) streamWatch(f *Factory, cmd *cobra.Command, t target, ns st
 			Object json.RawMessage `json:"object"`
 		}
 		if err := dec.Decode(&ev); err != nil {
-			if errors.Is(err, io.EOF) || cmd.Context().Err() != nil {
+			// client-go's watcher ends quietly when the stream closes or
+			// --request-timeout runs out; kubectl then exits 0.
+			if errors.Is(err, io.EOF) || cmd.Context().Err() != nil || utilnet.IsProbableEOF(err) ||
+				utilnet.IsTimeout(err) || errors.Is(err, context.DeadlineExceeded) {
 				return nil
 			}
 			return err
@@ -107,7 +117,14 @@ func (o *getOptions) streamWatch(f *Factory, cmd *cobra.Command, t target, ns st
 			if err := u.UnmarshalJSON(ev.Object); err != nil {
 				return err
 			}
-			if err := p.PrintObj(u, f.IO.Out); err != nil {
+			var obj runtime.Object = u
+			switch {
+			case o.outputWatchEvents:
+				obj = &metav1.WatchEvent{Type: ev.Type, Object: runtime.RawExtension{Object: u}}
+			case !o.showManagedFields:
+				u.SetManagedFields(nil)
+			}
+			if err := p.PrintObj(obj, f.IO.Out); err != nil {
 				return err
 			}
 			continue
@@ -138,4 +155,28 @@ func (o *getOptions) printWatchTable(p cliprinters.ResourcePrinter, tw interface
 		return err
 	}
 	return tw.Flush()
+}
+
+// printWatchObjects prints the objects of a listing's rows one by one, as
+// the first events of a watch in a non-table format.
+func (o *getOptions) printWatchObjects(p cliprinters.ResourcePrinter, w io.Writer, tbl *metav1.Table) error {
+	for _, row := range tbl.Rows {
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(row.Object.Raw); err != nil {
+			return err
+		}
+		var obj runtime.Object = u
+		// kubectl's printer drops managedFields from objects, not from
+		// the watch events wrapping them.
+		if !o.showManagedFields && !o.outputWatchEvents {
+			u.SetManagedFields(nil)
+		}
+		if o.outputWatchEvents {
+			obj = &metav1.WatchEvent{Type: "ADDED", Object: runtime.RawExtension{Object: u}}
+		}
+		if err := p.PrintObj(obj, w); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -30,6 +30,9 @@ func withoutNamespaceCheck(ctx context.Context) context.Context {
 	return context.WithValue(ctx, noNamespaceCheck{}, true)
 }
 
+// WrappedRoundTripper lets client-go reach the transport beneath.
+func (m *missingNamespaceTripper) WrappedRoundTripper() http.RoundTripper { return m.next }
+
 func (m *missingNamespaceTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := m.next.RoundTrip(req)
 	if err != nil || req.Method != http.MethodGet || resp.StatusCode != http.StatusNotFound || req.Context().Value(noNamespaceCheck{}) != nil {

@@ -1,15 +1,25 @@
 package kctl
 
 import (
+	"context"
+	"time"
+
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
 )
 
 func newReplaceCommand(f *Factory) *cobra.Command {
 	var fo fileOptions
 	var mf mutateFlags
 	var force bool
+	var grace int
+	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "replace -f FILENAME",
 		Short: "Replace a resource by file name or stdin",
@@ -53,15 +63,9 @@ func newReplaceCommand(f *Factory) *cobra.Command {
 				}
 				rc := resourceClient(dyn, mapping, ons)
 				if force {
-					if err := rc.Delete(cmd.Context(), m.obj.GetName(), metav1.DeleteOptions{}); err != nil {
-						errs = append(errs, err)
-						continue
-					}
-					mf.print(f.IO.Out, m.obj, "deleted")
-					m.obj.SetResourceVersion("")
-					out, err := rc.Create(cmd.Context(), m.obj, mf.createOptions())
+					out, err := forceReplace(f, cmd, &mf, rc, ons, selected{mapping: mapping, obj: m.obj, source: m.source}, grace, timeout)
 					if err != nil {
-						errs = append(errs, withSource("replacing", m.source, err))
+						errs = append(errs, err)
 						continue
 					}
 					mf.print(f.IO.Out, out, "replaced")
@@ -94,7 +98,47 @@ func newReplaceCommand(f *Factory) *cobra.Command {
 	cmd.Flags().StringSliceVarP(&fo.filenames, "filename", "f", nil, "The files that contain the configurations to replace.")
 	cmd.Flags().BoolVarP(&fo.recursive, "recursive", "R", false, "Process the directory used in -f, --filename recursively.")
 	cmd.Flags().BoolVar(&force, "force", false, "If true, immediately remove resources from API and bypass graceful deletion. Note that immediate deletion of some resources may result in inconsistency or data loss and requires confirmation.")
+	cmd.Flags().IntVar(&grace, "grace-period", -1, "Period of time in seconds given to the resource to terminate gracefully. Ignored if negative. Set to 1 for immediate shutdown. Can only be set to 0 when --force is true (force deletion).")
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, "The length of time to wait before giving up on a delete, zero means determine a timeout from the size of the object")
 	cmd.Flags().BoolVar(&fo.convert, "convert", false, "kctl only: rewrite manifests written for removed apiVersions before replacing.")
 	mf.add(cmd, "kubectl-replace", true)
 	return cmd
+}
+
+// forceReplace is replace --force: delete the object, wait (polling every
+// second, five minutes unless --timeout) until it is gone — a pod takes its
+// grace period — then create it from the manifest.
+func forceReplace(f *Factory, cmd *cobra.Command, mf *mutateFlags, rc dynamic.ResourceInterface, ns string, s selected, grace int, timeout time.Duration) (*unstructured.Unstructured, error) {
+	opts := metav1.DeleteOptions{}
+	if grace >= 0 {
+		g := int64(grace)
+		opts.GracePeriodSeconds = &g
+	}
+	if err := rc.Delete(cmd.Context(), s.obj.GetName(), opts); err != nil {
+		return nil, err
+	}
+	shown := selected{mapping: s.mapping, obj: s.obj.DeepCopy()}
+	if s.mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+		shown.obj.SetNamespace(ns)
+	}
+	(&deleteOptions{gracePeriod: -1}).printDeleted(f, shown, "") // kubectl says "deleted" here even with --grace-period=0
+	if timeout == 0 {
+		timeout = 5 * time.Minute
+	}
+	err := wait.PollUntilContextTimeout(cmd.Context(), time.Second, timeout, true, func(ctx context.Context) (bool, error) {
+		_, err := rc.Get(ctx, s.obj.GetName(), metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return false, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.obj.SetResourceVersion("")
+	out, err := rc.Create(cmd.Context(), s.obj, mf.createOptions())
+	if err != nil {
+		return nil, withSource("replacing", s.source, err)
+	}
+	return out, nil
 }

@@ -51,6 +51,10 @@ var corpus = []pcase{
 	{args: "get pods --sort-by=.metadata.creationTimestamp -o name"}, {args: "get pods nope --ignore-not-found"},
 	{args: "get pods -o foo", minMinor: 34}, {args: "get"}, {args: "get pods --foo"},
 	{args: "get ev --field-selector involvedObject.name=nope"},
+	{args: "get pods -w --request-timeout=1s"}, {args: "get pods -w -o name --request-timeout=1s"},
+	{args: "get pod kubia-manual -w -o yaml --request-timeout=1s"}, {args: "get cm -w -o name --output-watch-events --request-timeout=1s"},
+	{args: "get deploy frontend --subresource=scale -o yaml"}, {args: "get deploy frontend --subresource=status -o name"},
+	{args: "get deploy --subresource=status"}, {args: "get pod kubia-manual --subresource=nope"},
 	{args: "get ns", noNS: true, unordered: true}, {args: "get po,no -A", noNS: true, unordered: true},
 	{args: "get pods --namespace=kube-system", noNS: true}, {args: "get po -n kube-system", noNS: true},
 	{args: "-n kube-system get pod -l k8s-app=metrics-server", noNS: true},
@@ -201,6 +205,7 @@ var corpus = []pcase{
 	{args: "get pod kubia-manual -n {NS}-nope", noNS: true}, {args: "describe pod kubia-manual -n {NS}-nope", noNS: true},
 	{args: "label pod kubia-manual a=b -n {NS}-nope", noNS: true}, {args: "logs kubia-manual -n {NS}-nope", noNS: true},
 	{args: "delete pod kubia-manual -n {NS}-nope", noNS: true}, {args: "get cm nope -o yaml"}, {args: "get cm nope -o json --ignore-not-found"},
+	{args: "replace --force -f {F}/kubia-manual.yaml"}, {args: "replace --force -f {F}/kubia-manual.yaml --grace-period=0 -o name"},
 	// set env
 	{args: "set env deployment frontend GREETING=hi MODE=test"}, {args: "set env deployment frontend --list"},
 	{args: "set env deployment frontend GREETING=bye --overwrite=false"}, {args: "set env deployment frontend GREETING=hi --overwrite=false"},
