@@ -251,4 +251,62 @@ spec:
 	kubectlOK(t, k, n.Cluster, egress, "apply", "-f", "-")
 	out = probePod(t, k, n, "egress", "role: client", "nslookup web.default.svc.cluster.local\n"+fetch)
 	mustMatch(t, "egress deny", out, `Address:\s+`+ip, `BLOCKED`)
+
+	testNetworkRestart(t, n, clusterIP)
+}
+
+// testNetworkRestart: restarting kserver disturbs no traffic — the
+// ClusterIP answers throughout (the kernel state stays and is taken over)
+// and the VTEP MAC stays the same.
+func testNetworkRestart(t *testing.T, n *Node, clusterIP string) {
+	mac := func() string {
+		out, err := n.Exec(t, "cat", "/sys/class/net/flannel.1/address")
+		if err != nil {
+			t.Fatalf("flannel.1: %v: %s", err, out)
+		}
+		return strings.TrimSpace(out)
+	}
+	before := mac()
+	stop := make(chan struct{})
+	type result struct{ ok, failed int }
+	done := make(chan result)
+	go func() {
+		var r result
+		for {
+			select {
+			case <-stop:
+				done <- r
+				return
+			default:
+			}
+			if out, err := n.Exec(t, "curl", "-sS", "--max-time", "2", "http://"+clusterIP+"/"); err == nil && strings.Contains(out, "You've hit web") {
+				r.ok++
+			} else {
+				r.failed++
+				t.Logf("during the restart: %v: %s", err, out)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	n.Restart(t)
+	k := FindKubectl(t)
+	eventuallyOut(t, k, n.Cluster, `(?m)^e2e\s+Ready\s`, "get", "nodes")
+	close(stop)
+	r := <-done
+	t.Logf("ClusterIP during the restart: %d answers, %d failures", r.ok, r.failed)
+	if r.failed > 0 || r.ok < 3 {
+		t.Errorf("ClusterIP during the restart: %d answers, %d failures", r.ok, r.failed)
+	}
+	if after := mac(); after != before {
+		t.Errorf("VTEP MAC changed across the restart: %s → %s", before, after)
+	}
+	// The node's DNS server is back once its agent runs again.
+	var out string
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if out, err = n.Exec(t, "busybox", "nslookup", "web.default.svc.cluster.local", "10.43.0.10"); err == nil && strings.Contains(out, clusterIP) {
+			return
+		}
+	}
+	t.Errorf("DNS after the restart: %v: %s", err, out)
 }
