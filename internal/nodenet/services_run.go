@@ -109,7 +109,9 @@ func (d *serviceDriver) run(ctx context.Context, fd int) error {
 	if !waitSynced(ctx, r1.HasSynced, r2.HasSynced) {
 		return nil
 	}
-	go func() { _ = px.Run(ctx) }() // drift checks
+	drift := make(chan struct{})
+	go func() { defer close(drift); _ = px.Run(ctx) }() // drift checks
+	defer func() { <-drift }()                          // before px.Close
 	d.all = true
 	tick := time.NewTicker(cfg.ResyncPeriod)
 	defer tick.Stop()
