@@ -166,6 +166,24 @@ func TestClusterNetworkOnNode(t *testing.T) {
 	}
 	get("http://" + clusterIP + "/")
 	get("http://" + netNodeIP + ":30080/")
+	// A Service without endpoints is refused at once, not left to time out.
+	kubectlOK(t, k, n.Cluster, "apiVersion: v1\nkind: Service\nmetadata: {name: empty}\nspec:\n  selector: {app: nothing}\n  ports: [{port: 80}]\n", "apply", "-f", "-")
+	emptyIP := strings.TrimSpace(kubectlOK(t, k, n.Cluster, "", "get", "svc", "empty", "-o", "jsonpath={.spec.clusterIP}"))
+	var refused string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		start := time.Now()
+		out, _ := n.Exec(t, "curl", "-sS", "--max-time", "5", "http://"+emptyIP+"/")
+		if strings.Contains(out, "Connection refused") || strings.Contains(out, "Couldn't connect") {
+			if took := time.Since(start); took > 2*time.Second {
+				t.Errorf("Service without endpoints: refused only after %s", took)
+			}
+			refused = out
+			break
+		}
+	}
+	if refused == "" {
+		t.Errorf("Service without endpoints %s was never refused", emptyIP)
+	}
 	out, err = n.Exec(t, "busybox", "nslookup", "web.default.svc.cluster.local", "10.43.0.10")
 	if err != nil || !strings.Contains(out, clusterIP) {
 		t.Errorf("nslookup from the node: %v: %s", err, out)
