@@ -103,6 +103,7 @@ func StartMultiNode(t *testing.T, o MultiNodeOptions) *MultiNode {
 	m.ip(t, m.UnderlayName, "addr", "add", underlayBridge+"/24", "dev", "br0")
 	m.ip(t, m.UnderlayName, "link", "set", "br0", "up")
 	keepCgroups(t)
+	logs := newPodLogs(t) // removes the agents' pod log folders after the nodes stopped
 
 	srv := m.addNode(t, root, "server", underlayPrefix+"10", true)
 	for i := range o.Agents {
@@ -112,6 +113,7 @@ func StartMultiNode(t *testing.T, o MultiNodeOptions) *MultiNode {
 	m.relay = startRelay(t, m.Underlay, fmt.Sprintf("%s:%d", srv.IP, apiPort))
 	m.Cluster = &Cluster{DataDir: root, Kubeconfig: filepath.Join(root, "kubeconfig.yaml")}
 	m.writeKubeconfig(t, filepath.Join(srv.DataDir, "kubeconfig.yaml"))
+	logs.follow(t, m.Client(t))
 	token, err := os.ReadFile(filepath.Join(srv.DataDir, "server", "node-token"))
 	if err != nil {
 		t.Fatal(err)

@@ -25,6 +25,9 @@ func TestMain(m *testing.M) {
 type env struct {
 	m *e2e.MultiNode
 	k *e2e.Kubectl
+	// Set by deployWorkloads.
+	web, db   []*corev1.Pod
+	clusterIP map[string]string
 }
 
 // kubectl runs kubectl and fails the test when it fails.

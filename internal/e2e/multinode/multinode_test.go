@@ -14,9 +14,22 @@ import (
 
 // TestMultiNode runs one cluster of a server and two agents and checks,
 // subtest by subtest on that cluster, what a multi-node cluster must do.
+// The subtests build on each other's objects and run in order.
 func TestMultiNode(t *testing.T) {
 	e := &env{m: e2e.StartMultiNode(t, e2e.MultiNodeOptions{}), k: e2e.FindKubectl(t)}
 	t.Run("NodesJoinWithPodCIDRs", func(t *testing.T) { testNodesJoin(t, e) })
+	if !t.Run("Workloads", func(t *testing.T) { e.deployWorkloads(t) }) {
+		return
+	}
+	t.Run("PodToPodAcrossNodes", func(t *testing.T) { testPodToPod(t, e) })
+	t.Run("ClusterIPFromNodesAndPods", func(t *testing.T) { testClusterIP(t, e) })
+	t.Run("NodePortFromUnderlay", func(t *testing.T) { testNodePort(t, e) })
+	t.Run("LoadBalancer", func(t *testing.T) { testLoadBalancer(t, e) })
+	t.Run("SessionAffinity", func(t *testing.T) { testSessionAffinity(t, e) })
+	t.Run("ExternalTrafficPolicyLocal", func(t *testing.T) { testExternalLocal(t, e) })
+	t.Run("DNS", func(t *testing.T) { testDNS(t, e) })
+	t.Run("NetworkPolicyAcrossNodes", func(t *testing.T) { testNetworkPolicy(t, e) })
+	t.Run("NodeRemovedAndReadded", func(t *testing.T) { testNodeRemoved(t, e) })
 }
 
 // testNodesJoin: every node is Ready with its underlay address and a /24
