@@ -21,6 +21,11 @@ build() { # GOARCH GOARM CC
     file "dist/linux-$suffix/$b" 2>/dev/null | grep -q 'statically linked' || {
       command -v file >/dev/null && { echo "release: dist/linux-$suffix/$b is not static" >&2; exit 1; }
     }
+    # The size budget (docs/footprint.md): each binary at most 40 MB.
+    local size; size=$(stat -c %s "dist/linux-$suffix/$b")
+    if ((size > 40000000)); then
+      echo "release: dist/linux-$suffix/$b is $size bytes, over the 40 MB budget" >&2; exit 1
+    fi
   done
 }
 
