@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -135,6 +136,10 @@ func TestClusterNetworkOnNode(t *testing.T) {
 	out, err := n.Exec(t, "ip", "-d", "link", "show", "flannel.1")
 	if err != nil || !strings.Contains(out, "vxlan id 1") || !strings.Contains(out, "mtu 1450") {
 		t.Errorf("flannel.1 in the node namespace: %v: %s", err, out)
+	}
+	conf, err := os.ReadFile(filepath.Join(n.DataDir, "agent", "etc", "cni", "net.d", "10-kserver.conflist"))
+	if err != nil || !regexp.MustCompile(`"mtu":\s*1450`).Match(conf) {
+		t.Errorf("the CNI configuration has not the overlay's MTU 1450: %v\n%s", err, conf)
 	}
 
 	// kube-dns as k3s has it, with this node's DNS server as its endpoint.
