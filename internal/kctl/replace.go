@@ -121,7 +121,7 @@ func forceReplace(f *Factory, cmd *cobra.Command, mf *mutateFlags, rc dynamic.Re
 	if s.mapping.Scope.Name() == meta.RESTScopeNameNamespace {
 		shown.obj.SetNamespace(ns)
 	}
-	(&deleteOptions{gracePeriod: -1}).printDeleted(f, shown, "") // kubectl says "deleted" here even with --grace-period=0
+	(&deleteOptions{gracePeriod: -1, output: mf.output}).printDeleted(f, shown, "") // kubectl says "deleted" here even with --grace-period=0
 	if timeout == 0 {
 		timeout = 5 * time.Minute
 	}
