@@ -47,12 +47,13 @@ type decodedKey struct {
 }
 
 const (
-	// decodedCacheEntries is enough for the writes a busy watcher lags
-	// behind in a burst (the scheduler's informer during 5,000 pod
-	// creates); decodedCacheTotalBytes bounds what the entries hold, about
-	// three times their stored size once decoded.
-	decodedCacheEntries    = 2048
-	decodedCacheTotalBytes = 4 << 20
+	// decodedCacheEntries serves watchers a few hundred events behind the
+	// writers; decodedCacheTotalBytes bounds what the entries hold (about
+	// three times their stored size once decoded). A watcher thousands of
+	// events behind decodes: holding that many decoded objects would cost
+	// more memory, and GC work on the busy server, than it saves.
+	decodedCacheEntries    = 512
+	decodedCacheTotalBytes = 2 << 20
 	// decodedCacheMaxBytes: larger stored values are not kept.
 	decodedCacheMaxBytes = 16 << 10
 )
