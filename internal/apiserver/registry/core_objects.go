@@ -272,10 +272,37 @@ func nodeStrategy() *typeStrategy {
 			}
 			return validateTaints(n.Spec.Taints, field.NewPath("spec", "taints"))
 		},
-		columns: nodeColumns(),
-		row:     nodeRow,
-		fields:  nodeFields,
+		validateUpdate: validateNodeUpdate,
+		columns:        nodeColumns(),
+		row:            nodeRow,
+		fields:         nodeFields,
 	}
+}
+
+// validateNodeUpdate keeps a node's pod subnets and provider ID once set,
+// as upstream's ValidateNodeUpdate: node IPAM may fill them, nobody may
+// change or clear them (a node whose overlay and pod network use one
+// subnet while the cluster routes another loses its traffic).
+func validateNodeUpdate(obj, old runtime.Object) field.ErrorList {
+	n, ok1 := obj.(*corev1.Node)
+	o, ok2 := old.(*corev1.Node)
+	if !ok1 || !ok2 {
+		return nil
+	}
+	var errs field.ErrorList
+	cidrs := func(n *corev1.Node) []string {
+		if len(n.Spec.PodCIDRs) == 0 && n.Spec.PodCIDR != "" {
+			return []string{n.Spec.PodCIDR}
+		}
+		return n.Spec.PodCIDRs
+	}
+	if was := cidrs(o); len(was) > 0 && strings.Join(was, ",") != strings.Join(cidrs(n), ",") {
+		errs = append(errs, field.Forbidden(field.NewPath("spec", "podCIDRs"), `node updates may not change podCIDR except from "" to valid`))
+	}
+	if o.Spec.ProviderID != "" && o.Spec.ProviderID != n.Spec.ProviderID {
+		errs = append(errs, field.Forbidden(field.NewPath("spec", "providerID"), `node updates may not change providerID except from "" to valid`))
+	}
+	return errs
 }
 
 func validateTaints(taints []corev1.Taint, p *field.Path) field.ErrorList {
