@@ -3,9 +3,11 @@ package kctl
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -22,20 +24,36 @@ const editHeader = `# Please edit the object below. Lines beginning with a '#' w
 #
 `
 
-// editor is $KUBE_EDITOR, else $EDITOR, else vi; run through a shell so
-// values with arguments work.
-func editor() []string {
+// editor is kubectl's: $KUBE_EDITOR, else $EDITOR, else vi. A value
+// without spaces is the program; with spaces but no quotes or backslashes
+// it is split on spaces; otherwise it runs through $SHELL (else /bin/bash)
+// -c, with the file's quoted path appended (shell is then true).
+func editor() (args []string, shell bool) {
+	e := ""
 	for _, v := range []string{"KUBE_EDITOR", "EDITOR"} {
-		if e := os.Getenv(v); e != "" {
-			return []string{"sh", "-c", e + ` "$1"`, "sh"}
+		if e = os.Getenv(v); e != "" {
+			break
 		}
 	}
-	return []string{"vi"}
+	switch {
+	case e == "":
+		return []string{"vi"}, false
+	case !strings.Contains(e, " "):
+		return []string{e}, false
+	case !strings.ContainsAny(e, "\"'\\"):
+		return strings.Split(e, " "), false
+	}
+	sh := os.Getenv("SHELL")
+	if sh == "" {
+		sh = "/bin/bash"
+	}
+	return []string{sh, "-c", e}, true
 }
 
 func newEditCommand(f *Factory) *cobra.Command {
 	var sel selectOptions
 	var mf mutateFlags
+	var outputPatch bool
 	cmd := &cobra.Command{
 		Use:   "edit (RESOURCE/NAME | -f FILENAME)",
 		Short: "Edit a resource on the server",
@@ -48,7 +66,7 @@ func newEditCommand(f *Factory) *cobra.Command {
 				return errs[0]
 			}
 			for _, s := range objs {
-				if err := editOne(f, cmd, &mf, s); err != nil {
+				if err := editOne(f, cmd, &mf, s, outputPatch); err != nil {
 					return err
 				}
 			}
@@ -56,11 +74,12 @@ func newEditCommand(f *Factory) *cobra.Command {
 		},
 	}
 	sel.addFlags(cmd, "edit")
+	cmd.Flags().BoolVar(&outputPatch, "output-patch", false, "Output the patch if the resource is edited.")
 	mf.add(cmd, "kubectl-edit", true)
 	return cmd
 }
 
-func editOne(f *Factory, cmd *cobra.Command, mf *mutateFlags, s selected) error {
+func editOne(f *Factory, cmd *cobra.Command, mf *mutateFlags, s selected, outputPatch bool) error {
 	orig := s.obj.DeepCopy()
 	orig.SetManagedFields(nil)
 	body, err := yaml.Marshal(orig.Object)
@@ -88,7 +107,7 @@ func editOne(f *Factory, cmd *cobra.Command, mf *mutateFlags, s selected) error 
 			fmt.Fprintln(f.IO.ErrOut, "Edit cancelled, no changes made.")
 			return nil
 		}
-		out, perr := patchEdited(f, cmd, mf, s, origJSON, editedJSON)
+		out, perr := patchEdited(f, cmd, mf, s, origJSON, editedJSON, outputPatch)
 		if perr == nil {
 			return mf.print(f.IO.Out, out, "edited")
 		}
@@ -104,7 +123,7 @@ func editOne(f *Factory, cmd *cobra.Command, mf *mutateFlags, s selected) error 
 	}
 }
 
-func patchEdited(f *Factory, cmd *cobra.Command, mf *mutateFlags, s selected, orig, edited []byte) (*unstructured.Unstructured, error) {
+func patchEdited(f *Factory, cmd *cobra.Command, mf *mutateFlags, s selected, orig, edited []byte, outputPatch bool) (*unstructured.Unstructured, error) {
 	dyn, err := f.Dynamic()
 	if err != nil {
 		return nil, err
@@ -119,6 +138,9 @@ func patchEdited(f *Factory, cmd *cobra.Command, mf *mutateFlags, s selected, or
 	}
 	if err != nil {
 		return nil, err
+	}
+	if outputPatch {
+		fmt.Fprintf(f.IO.Out, "Patch: %s\n", patch)
 	}
 	opts := mf.patchOptions()
 	opts.FieldValidation = mf.validation()
@@ -135,11 +157,21 @@ func runEditor(text string) (string, error) {
 		return "", err
 	}
 	tmp.Close()
-	args := append(editor(), tmp.Name())
+	editorArgs, shell := editor()
+	args := slices.Clone(editorArgs)
+	if shell {
+		args[len(args)-1] = fmt.Sprintf("%s %q", args[len(args)-1], tmp.Name())
+	} else {
+		args = append(args, tmp.Name())
+	}
 	c := exec.Command(args[0], args[1:]...)
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if err := c.Run(); err != nil {
-		return "", fmt.Errorf("there was a problem with the editor %q: %w", strings.Join(editor(), " "), err)
+		var ee *exec.Error
+		if errors.As(err, &ee) && errors.Is(ee.Err, exec.ErrNotFound) {
+			return "", fmt.Errorf("unable to launch the editor %q", strings.Join(editorArgs, " "))
+		}
+		return "", fmt.Errorf("there was a problem with the editor %q", strings.Join(editorArgs, " "))
 	}
 	b, err := os.ReadFile(tmp.Name())
 	return string(b), err
