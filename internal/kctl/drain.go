@@ -2,6 +2,7 @@ package kctl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -20,6 +21,9 @@ import (
 // drainPolicy are drain's filter flags.
 type drainPolicy struct {
 	ignoreDaemonSets, deleteEmptyDir, force bool
+	// skipWaitSeconds: a pod deleted longer ago than this is not waited
+	// for (--skip-wait-for-delete-timeout; 0 waits for every pod).
+	skipWaitSeconds int
 }
 
 // drainPlan is the outcome of filtering the pods on a node.
@@ -161,6 +165,9 @@ func (d *drainRun) run(ctx context.Context, pods []corev1.Pod) error {
 		for i := range pending {
 			pod := &pending[i]
 			ok, err := d.ev.gone(ctx, pod)
+			if errors.Is(err, errSkipWait) {
+				continue
+			}
 			if err != nil {
 				errs = append(errs, err)
 				continue
@@ -220,9 +227,13 @@ func (d *drainRun) evictOne(ctx context.Context, pod *corev1.Pod) error {
 
 // apiEvictor talks to the API: POST pods/eviction (policy/v1), DELETE, GET.
 type apiEvictor struct {
-	f           *Factory
-	gracePeriod int
+	f               *Factory
+	gracePeriod     int
+	skipWaitSeconds int
 }
+
+// errSkipWait marks a pod drain stops waiting for (it said so already).
+var errSkipWait = errors.New("pod skipped")
 
 var gvrPods = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
 
@@ -265,7 +276,14 @@ func (a *apiEvictor) gone(ctx context.Context, pod *corev1.Pod) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return u.GetUID() != pod.UID, nil
+	if u.GetUID() != pod.UID {
+		return true, nil
+	}
+	if del := u.GetDeletionTimestamp(); a.skipWaitSeconds > 0 && del != nil && int(time.Since(del.Time).Seconds()) > a.skipWaitSeconds {
+		fmt.Fprintf(a.f.IO.Out, "pod %q has DeletionTimestamp older than %v seconds, skipping\n", pod.Name, a.skipWaitSeconds)
+		return false, errSkipWait
+	}
+	return false, nil
 }
 
 func newDrainCommand(f *Factory) *cobra.Command {
@@ -326,6 +344,8 @@ func newDrainCommand(f *Factory) *cobra.Command {
 	fl.BoolVar(&p.deleteEmptyDir, "delete-emptydir-data", false, "Continue even if there are pods using emptyDir (local data that will be deleted when the node is drained).")
 	fl.DurationVar(&timeout, "timeout", 0, "The length of time to wait before giving up, zero means infinite")
 	fl.IntVar(&grace, "grace-period", -1, "Period of time in seconds given to each pod to terminate gracefully. If negative, the default value specified in the pod will be used.")
+	fl.IntVar(&p.skipWaitSeconds, "skip-wait-for-delete-timeout", 0, "If pod DeletionTimestamp older than N seconds, skip waiting for the pod.  Seconds must be greater than 0 to skip.")
+	fl.Int64("chunk-size", 500, "Return large lists in chunks rather than all at once. Pass 0 to disable. This flag is beta and may change in the future.")
 	fl.BoolVar(&disableEviction, "disable-eviction", false, "Force drain to use delete, even if eviction is supported. This will bypass checking PodDisruptionBudgets, use with caution.")
 	fl.StringVarP(&selector, "selector", "l", "", "Selector (label query) to filter on")
 	fl.StringVar(&podSelector, "pod-selector", "", "Label selector to filter pods on the node")
@@ -338,14 +358,23 @@ func drainNode(ctx context.Context, f *Factory, cmd *cobra.Command, node string,
 	if err != nil {
 		return err
 	}
-	l, err := dyn.Resource(gvrPods).List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + node, LabelSelector: podSelector})
-	if err != nil {
-		return err
-	}
-	pods := make([]corev1.Pod, len(l.Items))
-	for i := range l.Items {
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(l.Items[i].Object, &pods[i]); err != nil {
+	chunk, _ := cmd.Flags().GetInt64("chunk-size")
+	opts := metav1.ListOptions{FieldSelector: "spec.nodeName=" + node, LabelSelector: podSelector, Limit: chunk}
+	var pods []corev1.Pod
+	for {
+		l, err := dyn.Resource(gvrPods).List(ctx, opts)
+		if err != nil {
 			return err
+		}
+		for i := range l.Items {
+			var pod corev1.Pod
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(l.Items[i].Object, &pod); err != nil {
+				return err
+			}
+			pods = append(pods, pod)
+		}
+		if opts.Continue = l.GetContinue(); opts.Continue == "" {
+			break
 		}
 	}
 	plan := planDrain(pods, p, func(ns, name string) bool {
@@ -359,7 +388,7 @@ func drainNode(ctx context.Context, f *Factory, cmd *cobra.Command, node string,
 		fmt.Fprintf(f.IO.ErrOut, "Warning: %s\n", joinGroups(plan.warnings))
 	}
 	useEviction := !disableEviction && evictionSupported(f)
-	run := &drainRun{node: node, out: f.IO.Out, errOut: f.IO.ErrOut, ev: &apiEvictor{f: f, gracePeriod: grace}, useEviction: useEviction,
+	run := &drainRun{node: node, out: f.IO.Out, errOut: f.IO.ErrOut, ev: &apiEvictor{f: f, gracePeriod: grace, skipWaitSeconds: p.skipWaitSeconds}, useEviction: useEviction,
 		dryRunSuffix: mf.suffix(), dryRun: mf.dryRun != "none", retryInterval: 5 * time.Second, pollInterval: time.Second}
 	return run.run(ctx, plan.evict)
 }

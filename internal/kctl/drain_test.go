@@ -3,6 +3,7 @@ package kctl
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
 
 func pod(ns, name, ownerKind string, emptyDir bool) corev1.Pod {
@@ -116,5 +118,33 @@ func TestDrainGivesUpAtTimeout(t *testing.T) {
 	err := d.run(ctx, []corev1.Pod{pod("default", "web-1", "ReplicaSet", false)})
 	if err == nil || !strings.Contains(err.Error(), "global timeout reached") {
 		t.Fatalf("err = %v, want global timeout", err)
+	}
+}
+
+// --skip-wait-for-delete-timeout: a pod whose deletion started longer ago
+// than the limit is no longer waited for, with kubectl's note; without the
+// flag drain keeps waiting.
+func TestDrainSkipWaitForDeleteTimeout(t *testing.T) {
+	pod := obj("v1", "Pod", "default", "stuck", nil, nil)
+	pod.SetUID("uid-stuck")
+	del := metav1.NewTime(time.Now().Add(-time.Minute))
+	pod.SetDeletionTimestamp(&del)
+	fs := newFakeServer(t, pod)
+	var out bytes.Buffer
+	f := NewFactory(genericiooptions.IOStreams{Out: &out, ErrOut: &out}, &Prefs{})
+	f.Flags.Kubeconfig = fs.kubeconfig()
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "stuck", UID: "uid-stuck"}}
+	done, err := (&apiEvictor{f: f}).gone(context.Background(), p)
+	if done || err != nil {
+		t.Errorf("without the flag: gone %v, err %v", done, err)
+	}
+	done, err = (&apiEvictor{f: f, skipWaitSeconds: 10}).gone(context.Background(), p)
+	if done || !errors.Is(err, errSkipWait) || out.String() != "pod \"stuck\" has DeletionTimestamp older than 10 seconds, skipping\n" {
+		t.Errorf("deleted a minute ago, limit 10s: gone %v, err %v, out %q", done, err, out.String())
+	}
+	out.Reset()
+	done, err = (&apiEvictor{f: f, skipWaitSeconds: 120}).gone(context.Background(), p)
+	if done || err != nil || out.Len() != 0 {
+		t.Errorf("deleted a minute ago, limit 120s: gone %v, err %v, out %q", done, err, out.String())
 	}
 }
