@@ -376,7 +376,12 @@ func (r *Runtime) ListContainers(_ context.Context, f runtime.ContainerFilter) (
 	r.mu.Lock()
 	var out []runtime.ContainerStatus
 	for _, c := range r.containers {
-		if c.rec.Pause {
+		// Only the containers the filter can select are refreshed (each
+		// refresh reads the exit file and the monitor's /proc entry): a
+		// pod worker lists its own sandbox's containers on every sync,
+		// which must not cost a read per container of the node.
+		if c.rec.Pause || (f.SandboxID != "" && c.rec.SandboxID != f.SandboxID) ||
+			(f.Name != "" && c.rec.Config.Name != f.Name) {
 			continue
 		}
 		r.refreshLocked(c)
