@@ -23,6 +23,9 @@ const (
 	ManagedBy         = "kserver"
 )
 
+// maxSliceEndpoints is the API's limit of endpoints in one EndpointSlice.
+const maxSliceEndpoints = 1000
+
 // NodeAddress is the address the DNS server of a node listens on: its
 // InternalIP of the family (the node wiring listens there on port 53).
 func NodeAddress(n *corev1.Node, v6 bool) (netip.Addr, bool) {
@@ -59,6 +62,9 @@ func EndpointSlice(nodes []*corev1.Node) *discoveryv1.EndpointSlice {
 		})
 	}
 	slices.SortFunc(eps, func(a, b discoveryv1.Endpoint) int { return strings.Compare(*a.NodeName, *b.NodeName) })
+	if len(eps) > maxSliceEndpoints {
+		eps = eps[:maxSliceEndpoints] // only (simulated) fleets get here; one slice is enough
+	}
 	port := func(name string, p corev1.Protocol, n int32) discoveryv1.EndpointPort {
 		return discoveryv1.EndpointPort{Name: ptr.To(name), Protocol: ptr.To(p), Port: ptr.To(n)}
 	}

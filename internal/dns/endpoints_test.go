@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 
@@ -59,6 +60,13 @@ func TestEndpointSlice(t *testing.T) {
 	if !sameSlice(sl, EndpointSlice([]*corev1.Node{gone, node("a", corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: "192.168.1.2"}),
 		node("b", corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: "192.168.1.3"})})) {
 		t.Error("the same nodes in another order must give the same slice")
+	}
+	var many []*corev1.Node
+	for i := range 1200 {
+		many = append(many, node(fmt.Sprintf("n%04d", i), corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: fmt.Sprintf("10.1.%d.%d", i/250, i%250+1)}))
+	}
+	if got := len(EndpointSlice(many).Endpoints); got != 1000 {
+		t.Errorf("%d endpoints for 1200 nodes, want the API's limit of 1000", got)
 	}
 	if sameSlice(sl, EndpointSlice(nil)) {
 		t.Error("a slice without endpoints differs")
