@@ -157,5 +157,10 @@ func httpGet(host string, port int) string {
 // curl fetches / from inside a network namespace (a node's or the
 // underlay's) with the static busybox's nc, never from the root namespace.
 func curl(exec func(string, ...string) (string, error), host string, port int) (string, error) {
-	return exec("sh", "-c", fmt.Sprintf(`printf 'GET / HTTP/1.0\r\n\r\n' | /bin/busybox nc -w 3 %s %d`, host, port))
+	return curlPath(exec, host, port, "/")
+}
+
+// curlPath is curl for another path.
+func curlPath(exec func(string, ...string) (string, error), host string, port int, path string) (string, error) {
+	return exec("sh", "-c", fmt.Sprintf(`printf 'GET %s HTTP/1.0\r\n\r\n' | /bin/busybox nc -w 3 %s %d`, path, host, port))
 }

@@ -129,4 +129,32 @@ func testExternalLocal(t *testing.T, e *env) {
 	if out, err := curl(e.m.ExecUnderlay, a2.IP, 30082); err == nil || strings.Contains(out, "You've hit") {
 		t.Errorf("NodePort of a Local Service on a node without its pod answered: %v: %s", err, out)
 	}
+	// The pod sees the client's own address with Local; with Cluster,
+	// traffic forwarded from another node is masqueraded.
+	// (busybox httpd listens on IPv6 too: IPv4 clients look like
+	// [::ffff:a.b.c.d].)
+	client := regexp.MustCompile(`client=\[?(::ffff:)?` + regexp.QuoteMeta(underlayClient) + `\]?\s`)
+	until(t, "Local keeps the client address", func() error {
+		out, err := curlPath(e.m.ExecUnderlay, a1.IP, 30090, "/cgi-bin/ip")
+		if err := hits(out, err)("client="); err != nil {
+			return err
+		}
+		if !client.MatchString(out) {
+			return errors.New("the pod saw another address: " + out)
+		}
+		return nil
+	})
+	until(t, "Cluster from another node masquerades", func() error {
+		out, err := curlPath(e.m.ExecUnderlay, a2.IP, 30091, "/cgi-bin/ip")
+		if err := hits(out, err)("client="); err != nil {
+			return err
+		}
+		if client.MatchString(out) {
+			t.Errorf("a connection forwarded by agent-2 kept the client address: %s", out)
+		}
+		return nil
+	})
 }
+
+// underlayClient is the underlay namespace's own address (the bridge's).
+const underlayClient = "172.30.0.1"

@@ -74,6 +74,37 @@ spec:
   selector: {app: db}
   ports: [{name: tcp, port: 5432}]
 ---
+apiVersion: v1
+kind: Pod
+metadata: {name: echo, labels: {app: echo}}
+spec:
+  nodeName: agent-1
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: httpd
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    # A CGI script answers with the client address the pod sees.
+    command: ["sh", "-c", "mkdir -p /www/cgi-bin && printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho client=$REMOTE_ADDR\\n' >/www/cgi-bin/ip && chmod +x /www/cgi-bin/ip && exec httpd -f -p 8080 -h /www"]
+    readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo-local}
+spec:
+  type: NodePort
+  externalTrafficPolicy: Local
+  selector: {app: echo}
+  ports: [{port: 80, targetPort: 8080, nodePort: 30090}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo-cluster}
+spec:
+  type: NodePort
+  selector: {app: echo}
+  ports: [{port: 80, targetPort: 8080, nodePort: 30091}]
+---
 apiVersion: apps/v1
 kind: StatefulSet
 metadata: {name: db}
@@ -123,7 +154,8 @@ func (e *env) deployWorkloads(t *testing.T) {
 	}
 	e.web = e.running(t, names...)
 	e.db = e.running(t, "db-0", "db-1")
-	for svc, n := range map[string]int{"web": 3, "web-np": 3, "web-lb": 3, "web-local": 1, "web-sticky": 3, "web-headless": 3, "db": 2} {
+	e.running(t, "echo")
+	for svc, n := range map[string]int{"echo-local": 1, "echo-cluster": 1, "web": 3, "web-np": 3, "web-lb": 3, "web-local": 1, "web-sticky": 3, "web-headless": 3, "db": 2} {
 		e.eventually(t, fmt.Sprintf(`^(\S+ ){%d}$`, n), "get", "endpointslices", "-l", "kubernetes.io/service-name="+svc,
 			"-o", `jsonpath={range .items[*].endpoints[?(@.conditions.ready==true)]}{.addresses[0]} {end}`)
 	}
