@@ -149,7 +149,7 @@ func (n *CNINetwork) Attach(ctx context.Context, pod *corev1.Pod, sb runtime.San
 		return nil, err
 	}
 	att := attachment(pod, sb)
-	if cached, err := net.Attachments(); err == nil {
+	if cached, err := net.AttachmentsOf(sb.ID); err == nil {
 		for _, c := range cached {
 			if c.ContainerID != sb.ID {
 				continue

@@ -245,8 +245,12 @@ func loopbackUp(path string) bool {
 
 // Attachments lists the sandboxes libcni's cache says are attached, so a
 // restarted agent can detach those it no longer knows.
-func (n *Network) Attachments() ([]Attachment, error) {
-	cached, err := n.cni.GetCachedAttachments("")
+func (n *Network) Attachments() ([]Attachment, error) { return n.AttachmentsOf("") }
+
+// AttachmentsOf is Attachments of one sandbox (all when containerID is
+// empty); only that sandbox's cache files are read.
+func (n *Network) AttachmentsOf(containerID string) ([]Attachment, error) {
+	cached, err := n.cni.GetCachedAttachments(containerID)
 	if err != nil {
 		return nil, fmt.Errorf("cni: read cache: %w", err)
 	}

@@ -145,6 +145,12 @@ func TestLeftoversAfterCrash(t *testing.T) {
 	if atts, _ := restarted.Attachments(); len(atts) != 1 || atts[0].ContainerID != "sandboxB" {
 		t.Fatalf("attachments after Cleanup: %+v", atts)
 	}
+	if atts, err := restarted.AttachmentsOf("sandboxB"); err != nil || len(atts) != 1 || atts[0].PodName != "web-sandboxB" {
+		t.Fatalf("AttachmentsOf(sandboxB) = %+v, %v", atts, err)
+	}
+	if atts, err := restarted.AttachmentsOf("sandboxA"); err != nil || len(atts) != 0 {
+		t.Fatalf("AttachmentsOf(sandboxA) after its Cleanup = %+v, %v", atts, err)
+	}
 }
 
 // A sandbox whose loopback is already up (the runtime made its namespace)
