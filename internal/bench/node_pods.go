@@ -120,7 +120,7 @@ func s3() Benchmark {
 	return Benchmark{
 		ID:    "S3",
 		Title: "100-pod burst to all Running (runc, one node)",
-		Method: fmt.Sprintf("The node of S2. %d busybox pods are created at once (%d concurrent clients); time = first POST\n"+
+		Method: fmt.Sprintf("A node as in S2 (runc). %d busybox pods are created at once (%d concurrent clients); time = first POST\n"+
 			"sent → the last pod's phase Running seen on a watch; the CPU kserver used meanwhile (API server,\n"+
 			"controllers, scheduler, agent) and that of the child processes it waited for (CNI plugins, conmon's\n"+
 			"launcher; the OCI runtime runs under conmon and is not counted). Then all are deleted and the time\n"+
