@@ -15,7 +15,7 @@ import (
 var servicesGVR = schema.GroupVersionResource{Version: "v1", Resource: "services"}
 
 func newClusterInfoCommand(f *Factory) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "cluster-info",
 		Short: "Display cluster information",
 		Args:  cobra.NoArgs,
@@ -48,6 +48,8 @@ func newClusterInfoCommand(f *Factory) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.AddCommand(newClusterInfoDumpCommand(f))
+	return cmd
 }
 
 func serviceDisplayName(s *corev1.Service) string {

@@ -42,6 +42,8 @@ type Factory struct {
 	CommandLine string
 	// changeCause is the command line recorded by --record.
 	changeCause string
+	// args is the command line kctl was given (without the program name).
+	args []string
 
 	cfgOnce  sync.Once
 	clientCf clientcmd.ClientConfig

@@ -17,6 +17,15 @@ import (
 type mutateFlags struct {
 	output, template, dryRun, fieldManager string
 	validate                               string
+	// record stores the command line in the kubernetes.io/change-cause
+	// annotation (--record, deprecated in kubectl but still honoured).
+	record bool
+}
+
+// addRecord registers kubectl's deprecated --record.
+func (m *mutateFlags) addRecord(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&m.record, "record", false, "Record current kubectl command in the resource annotation. If set to false, do not record the command. If set to true, record the command. If not set, default to updating the existing annotation value only if one already exists.")
+	_ = cmd.Flags().MarkDeprecated("record", "--record will be removed in the future")
 }
 
 func (m *mutateFlags) add(cmd *cobra.Command, manager string, withValidate bool) {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
@@ -62,6 +63,7 @@ func newProxyCommand(f *Factory) *cobra.Command {
 	var port int
 	var address, acceptHosts, acceptPaths, rejectPaths, rejectMethods, prefix, unixSocket string
 	var disableFilter bool
+	var keepalive time.Duration
 	cmd := &cobra.Command{
 		Use:   "proxy [--port=PORT] [--www=static-dir] [--www-prefix=prefix] [--api-prefix=prefix]",
 		Short: "Run a proxy to the Kubernetes API server",
@@ -78,6 +80,11 @@ func newProxyCommand(f *Factory) *cobra.Command {
 				if *x.dst, err = compileAll(x.src); err != nil {
 					return err
 				}
+			}
+			if keepalive != 0 {
+				// TCP keep-alive probes on the connections to the API server.
+				cfg = rest.CopyConfig(cfg)
+				cfg.Dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: keepalive}).DialContext
 			}
 			handler, err := proxyHandler(cfg, prefix, filter, disableFilter)
 			if err != nil {
@@ -113,6 +120,7 @@ func newProxyCommand(f *Factory) *cobra.Command {
 	fl.StringVar(&rejectMethods, "reject-methods", defaultRejectMethod, "Regular expression for HTTP methods that the proxy should reject (example --reject-methods='POST,PUT,PATCH'). ")
 	fl.StringVar(&prefix, "api-prefix", "/", "Prefix to serve the proxied API under.")
 	fl.StringVarP(&unixSocket, "unix-socket", "u", "", "Unix socket on which to run the proxy.")
+	fl.DurationVar(&keepalive, "keepalive", 0, "keepalive specifies the keep-alive period for an active network connection. Set to 0 to disable keepalive.")
 	fl.BoolVar(&disableFilter, "disable-filter", false, "If true, disable request filtering in the proxy. This is dangerous, and can leave you vulnerable to XSRF attacks, when used with an accessible port.")
 	return cmd
 }

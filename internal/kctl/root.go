@@ -33,6 +33,7 @@ func Main(ctx context.Context, args []string, streams genericiooptions.IOStreams
 		return PrintError(streams.ErrOut, err)
 	}
 	f := NewFactory(streams, prefs)
+	f.args = args
 	root := NewRootCommand(f)
 	root.SetArgs(args)
 	// Like kubectl, cobra's own messages (flag deprecations) go to stderr;
@@ -70,7 +71,7 @@ func NewRootCommand(f *Factory) *cobra.Command {
 		// Without Run, cobra prints help for a bare `kctl`.
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			f.resolveKubeconfig()
-			f.changeCause = changeCause(cmd, args)
+			f.changeCause = changeCause(cmd, f.args)
 			f.CommandLine = strings.Replace(cmd.CommandPath(), "kctl", "kubectl", 1)
 			return nil
 		},

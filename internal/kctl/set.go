@@ -63,6 +63,10 @@ func updateContainers(f *Factory, cmd *cobra.Command, mf *mutateFlags, s selecte
 			return false, fmt.Errorf("unable to find container named %q", n)
 		}
 	}
+	if mf.record && obj.GetAnnotations()[changeCauseAnnotation] != f.changeCause {
+		f.recordCommand(obj)
+		changed = true
+	}
 	if !changed {
 		return false, nil
 	}
@@ -143,6 +147,7 @@ func newSetImageCommand(f *Factory) *cobra.Command {
 	}
 	sel.addFlags(cmd, "set the image")
 	mf.add(cmd, "kubectl-set", false)
+	mf.addRecord(cmd)
 	return cmd
 }
 
@@ -209,6 +214,7 @@ func newSetResourcesCommand(f *Factory) *cobra.Command {
 	cmd.Flags().StringVar(&requests, "requests", "", "The resource requirement requests for this container.  For example, 'cpu=100m,memory=256Mi'.")
 	cmd.Flags().StringVarP(&containers, "containers", "c", "*", "The names of containers in the selected pod templates to change, all containers are selected by default - may use wildcards")
 	mf.add(cmd, "kubectl-set", false)
+	mf.addRecord(cmd)
 	return cmd
 }
 

@@ -141,6 +141,8 @@ var corpus = []pcase{
 	{args: "rollout restart deployment nope"},
 	{args: "set image deployment kubia nodejs=luksa/kubia:v2"}, {args: "rollout history deployment kubia"},
 	{args: "rollout undo deployment kubia"}, {args: "rollout undo deployment kubia --to-revision=1"},
+	{args: "set image deployment kubia nodejs=luksa/kubia:v3 --record"}, {args: "rollout history deployment kubia"},
+	{args: "get deploy kubia -o jsonpath={.metadata.annotations}"},
 	{args: "rolling-update nope --image=redis-master:2.0", known: "kubectl removed rolling-update in 1.18; kctl keeps the legacy verb for the study notes"},
 	// nodes
 	{args: "cordon {NS}-node", noNS: true}, {args: "cordon {NS}-node", noNS: true},
@@ -175,7 +177,8 @@ var corpus = []pcase{
 	{args: "certificate approve {NS}-csr nope", noNS: true}, {args: "certificate deny", noNS: true},
 	{args: "get csr {NS}-csr -o jsonpath={.status.conditions[*].reason}", noNS: true},
 	// cluster, config
-	{args: "cluster-info"}, {args: "version", minMinor: 36}, {args: "version --client", minMinor: 36},
+	{args: "cluster-info"}, {args: "cluster-info dump --namespaces={NS}", maskDigits: true}, {args: "cluster-info dump -o wide"},
+	{args: "cluster-info dump --namespaces={NS} -o yaml --output-directory={F}/dump-{NS}", maskDigits: true}, {args: "version", minMinor: 36}, {args: "version --client", minMinor: 36},
 	{args: "config view", minMinor: 35}, {args: "config get-contexts"}, {args: "config current-context"},
 	{args: "context use-context default", known: hintDiff},
 	{args: "context set-cluster kubernetes-cluster --server=https://localhost:8080", known: hintDiff},

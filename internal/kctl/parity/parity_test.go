@@ -189,6 +189,9 @@ var normalisers = []struct {
 	re   *regexp.Regexp
 	with string
 }{
+	// The reference kubectl's file name (kubectl-v0.37.2-amd64, kubectl.1.33)
+	// shows where kubectl records its command line (--record).
+	{regexp.MustCompile(`\bkubectl(-v\d+\.\d+\.\d+-[a-z0-9]+|\.1\.\d+)\b`), "kubectl"},
 	{regexp.MustCompile(`[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}`), "TIME"},
 	{regexp.MustCompile(`\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z`), "TIME"},
 	{regexp.MustCompile(`\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d+ [+-]\d{4}`), "TIME"},
