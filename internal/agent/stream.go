@@ -30,6 +30,7 @@ import (
 //	*    /portForward/{ns}/{pod}[/{uid}][?port=80,443]
 //	GET  /stats/summary
 //	GET  /pods
+//	*    /podProxy/{ns}/{pod}/{scheme}/{ip}/{port}/{path} (pods/proxy, services/proxy)
 
 const (
 	// streamIdleTimeout closes a streaming connection that carried nothing
@@ -57,7 +58,10 @@ type streamHost struct {
 	pods func() []*corev1.Pod
 	// simulated nodes report the sum of their pods as the node's usage.
 	simulated bool
-	log       *slog.Logger
+	// netns is the node's network namespace (Config.HostNetNS), where
+	// /podProxy dials pods; "" is the agent's own.
+	netns string
+	log   *slog.Logger
 }
 
 // StreamServer serves a node's HTTP API over its runtime.
@@ -75,7 +79,7 @@ type StreamServer struct {
 func (a *Agent) StreamServer(cfg StreamConfig) *StreamServer {
 	return newStreamServer(streamHost{
 		node: a.cfg.NodeName, rt: a.parts.Runtime, pod: a.streamPod, pods: a.streamPods,
-		simulated: a.cfg.Simulated, log: a.log.With("component", "kubelet-api"),
+		simulated: a.cfg.Simulated, netns: a.cfg.HostNetNS, log: a.log.With("component", "kubelet-api"),
 	}, cfg)
 }
 
@@ -123,6 +127,7 @@ func newStreamServer(h streamHost, cfg StreamConfig) *StreamServer {
 	}
 	s.mux.HandleFunc("GET /stats/summary", s.serveStats)
 	s.mux.HandleFunc("GET /pods", s.servePods)
+	s.mux.Handle("/podProxy/", newPodProxy(h))
 	return s
 }
 

@@ -78,6 +78,10 @@ func (s *Server) serveNodeProxied(c *call) {
 		s.servePodPortForward(c)
 	case "nodes/proxy":
 		s.serveNodeProxy(c)
+	case "pods/proxy":
+		s.servePodProxy(c)
+	case "services/proxy":
+		s.serveServiceProxy(c)
 	default:
 		c.fail(apierrors.NewServiceUnavailable("the " + c.res.Resource + "/" + c.ri.subresource +
 			" subresource is not served by kserver yet; use kubectl port-forward to reach a pod"))

@@ -59,6 +59,9 @@ func parseResourcePath(method, path string, query url.Values) (requestInfo, bool
 		ri.namespace = ""
 	}
 	ri.verb = verbFor(method, ri.name, query)
+	if method == http.MethodOptions && ri.subresource == "proxy" {
+		ri.verb = "options" // proxied to the pod or node as any other method
+	}
 	return ri, true
 }
 
