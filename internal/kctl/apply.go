@@ -58,6 +58,7 @@ func newApplyCommand(f *Factory) *cobra.Command {
 	fl.BoolVar(&o.overwrite, "overwrite", true, "Automatically resolve conflicts between the modified and live configuration by using values from the modified configuration")
 	fl.BoolVar(&o.convert, "convert", false, "kctl only: rewrite manifests written for removed apiVersions (extensions/v1beta1, ...) before applying them.")
 	o.mutateFlags.add(cmd, "kubectl-client-side-apply", true)
+	o.mutateFlags.addRecord(cmd)
 	cmd.AddCommand(newApplyLastAppliedCommands(f)...)
 	return cmd
 }
@@ -130,6 +131,11 @@ func (o *applyOptions) applyOne(f *Factory, cmd *cobra.Command, mapping *meta.RE
 		return err
 	}
 	rc := resourceClient(dyn, mapping, m.obj.GetNamespace())
+	if o.record {
+		// Before the last-applied annotation is made, so it holds the
+		// change cause too, as kubectl's does.
+		f.recordCommand(m.obj)
+	}
 	if o.serverSide {
 		return o.serverSideApply(f, cmd, rc, m)
 	}
