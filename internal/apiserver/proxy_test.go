@@ -1,7 +1,9 @@
 package apiserver
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net"
@@ -42,6 +44,19 @@ func newProxyFixture(t *testing.T) *proxyFixture {
 		case strings.HasSuffix(r.URL.Path, "/go"):
 			w.Header().Set("Location", "/there?x=1")
 			w.WriteHeader(http.StatusFound)
+			return
+		case r.Header.Get("Upgrade") == "echo":
+			w.Header().Set("Connection", "Upgrade")
+			w.Header().Set("Upgrade", "echo")
+			w.WriteHeader(http.StatusSwitchingProtocols)
+			conn, rw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			line, _ := rw.ReadString('\n')
+			_, _ = rw.WriteString("echo " + r.URL.Path + " " + line)
+			_ = rw.Flush()
 			return
 		case strings.HasSuffix(r.URL.Path, "/pod503"):
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -235,5 +250,31 @@ func TestPodAndServiceProxyErrors(t *testing.T) {
 	// A 503 of the pod itself is passed on as it is, not as a Status.
 	if resp, body := f.do(t, "GET", nsPath+"/pods/web/proxy/pod503", ""); resp.StatusCode != 503 || body != "the pod's own 503" {
 		t.Errorf("pod's own 503 = %d %q", resp.StatusCode, body)
+	}
+}
+
+// TestPodAndServiceProxyUpgrade: an upgraded connection (WebSocket and
+// the like) is spliced through to the agent.
+func TestPodAndServiceProxyUpgrade(t *testing.T) {
+	f := newProxyFixture(t)
+	tlsCfg, err := rest.TLSConfigFor(f.ts.admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := tls.Dial("tcp", strings.TrimPrefix(f.ts.url, "https://"), tlsCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, _ = io.WriteString(conn, "GET "+nsPath+"/services/web:http/proxy/ws HTTP/1.1\r\nHost: x\r\n"+
+		"Connection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	_, _ = io.WriteString(conn, "ping\n")
+	if line, err := br.ReadString('\n'); err != nil || line != "echo /podProxy/default/web/http/10.42.0.5/8080/ws ping\n" {
+		t.Errorf("after upgrade: %q %v", line, err)
 	}
 }
