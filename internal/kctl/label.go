@@ -37,6 +37,7 @@ func newMetaEditCommand(f *Factory, field, use, short, manager string) *cobra.Co
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(f, cmd, args) }}
 	o.addFlags(cmd, "update the "+field)
 	o.mutateFlags.add(cmd, manager, false)
+	o.mutateFlags.addRecord(cmd)
 	cmd.Flags().BoolVar(&o.overwrite, "overwrite", false, "If true, allow "+field+" to be overwritten, otherwise reject "+field+" updates that overwrite existing "+field+".")
 	cmd.Flags().BoolVar(&o.list, "list", false, "If true, display the "+field+" for a given resource.")
 	cmd.Flags().StringVar(&o.resourceVersion, "resource-version", "", "If non-empty, the update will only succeed if this is the current resource-version for the object. Only valid when specifying a single resource.")
@@ -122,6 +123,9 @@ func (o *metaEdit) run(f *Factory, cmd *cobra.Command, args []string) error {
 			changed.SetLabels(m)
 		} else {
 			changed.SetAnnotations(m)
+		}
+		if o.record {
+			f.recordCommand(changed)
 		}
 		if o.resourceVersion != "" {
 			changed.SetResourceVersion(o.resourceVersion)
