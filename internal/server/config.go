@@ -50,6 +50,18 @@ func Disableable() []string {
 	return []string{"servicelb", "proxy", "dns", "network-policy", "metrics", "scheduler", "controllers"}
 }
 
+// disableAlias maps k3s's names of the same components to ours, so that a
+// k3s command line or config file works unchanged; other names are kept.
+func disableAlias(name string) string {
+	switch name {
+	case "coredns":
+		return "dns"
+	case "metrics-server":
+		return "metrics"
+	}
+	return name
+}
+
 // DefaultConfig returns the k3s-like defaults documented in docs/architecture.md.
 func DefaultConfig() Config {
 	host, _ := os.Hostname()
@@ -147,7 +159,7 @@ func (c Config) Validate() error {
 		bad("write-kubeconfig-mode", "%v", err)
 	}
 	for _, d := range c.Disable {
-		if !slices.Contains(Disableable(), d) {
+		if !slices.Contains(Disableable(), disableAlias(d)) {
 			bad("disable", "unknown component %q (one of %s)", d, strings.Join(Disableable(), ", "))
 		}
 	}
@@ -161,7 +173,14 @@ func (c Config) Validate() error {
 }
 
 // Disabled reports whether --disable names the component.
-func (c Config) Disabled(component string) bool { return slices.Contains(c.Disable, component) }
+func (c Config) Disabled(component string) bool {
+	for _, d := range c.Disable {
+		if disableAlias(d) == component {
+			return true
+		}
+	}
+	return false
+}
 
 // KubeconfigMode parses --write-kubeconfig-mode as an octal file mode.
 func (c Config) KubeconfigMode() (os.FileMode, error) {

@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"time"
 
@@ -103,7 +102,7 @@ func RunWithLogger(ctx context.Context, cfg Config, logger *slog.Logger, started
 		ServiceAccountIssuer: "https://kubernetes.default.svc." + cfg.ClusterDomain,
 		Outside:              withKubeletHandlers(joinHandlers(joinSecret, certs.ServerCA.CertPEM, certs.ClientCA), kubelets),
 		DialNode:             kubelets.nodeDialer(local),
-		DisableMetrics:       slices.Contains(cfg.Disable, "metrics"),
+		DisableMetrics:       cfg.Disabled("metrics"),
 	})
 	if err != nil {
 		return err

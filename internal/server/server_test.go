@@ -2,6 +2,7 @@ package server
 
 import (
 	"net"
+	"strings"
 	"testing"
 )
 
@@ -26,5 +27,22 @@ func TestNodeAddress(t *testing.T) {
 	got := nodeAddress("")
 	if !got.IsValid() || !got.Is4() {
 		t.Errorf("detected node address %v is not an IPv4 address", got)
+	}
+}
+
+func TestDisableAcceptsK3sNames(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Disable = []string{"coredns", "metrics-server", "servicelb"}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("k3s component names refused: %v", err)
+	}
+	for component, want := range map[string]bool{"dns": true, "metrics": true, "servicelb": true, "proxy": false} {
+		if got := cfg.Disabled(component); got != want {
+			t.Errorf("Disabled(%q) = %v, want %v", component, got, want)
+		}
+	}
+	cfg.Disable = []string{"traefik"}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), `"traefik"`) {
+		t.Errorf("unknown component: got %v, want an error naming it", err)
 	}
 }
