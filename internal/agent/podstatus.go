@@ -47,6 +47,10 @@ func (w *podWorker) apiStatus(r *podRun) corev1.PodStatus {
 	}
 	st.InitContainerStatuses = w.containerStatuses(r, pod.Spec.InitContainers, hasInit)
 	st.ContainerStatuses = w.containerStatuses(r, pod.Spec.Containers, hasInit)
+	st.EphemeralContainerStatuses = w.containerStatuses(r, ephemeralContainers(pod), false)
+	for i := range st.EphemeralContainerStatuses {
+		st.EphemeralContainerStatuses[i].Ready = false // never ready, as upstream
+	}
 	terminal := w.killed && pod.DeletionTimestamp != nil
 	st.Phase = podPhase(&pod.Spec, st.InitContainerStatuses, st.ContainerStatuses, terminal)
 	if isTerminalPhase(old.Phase) { // never leaves a terminal phase

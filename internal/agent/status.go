@@ -201,6 +201,7 @@ func mergeStatus(base, want *corev1.PodStatus) *corev1.PodStatus {
 	out.StartTime = want.StartTime
 	out.InitContainerStatuses = want.InitContainerStatuses
 	out.ContainerStatuses = want.ContainerStatuses
+	out.EphemeralContainerStatuses = want.EphemeralContainerStatuses
 	out.ObservedGeneration = want.ObservedGeneration
 	var conds []corev1.PodCondition
 	for _, c := range want.Conditions {

@@ -70,7 +70,21 @@ func (containersStep) setup(ctx context.Context, w *podWorker, r *podRun) error 
 	for i := range r.pod.Spec.Containers {
 		w.syncContainer(ctx, r, &r.pod.Spec.Containers[i], false, r.pod.Spec.RestartPolicy)
 	}
+	for _, c := range ephemeralContainers(r.pod) {
+		// Ephemeral containers (kubectl debug) run once, never restarted.
+		w.syncContainer(ctx, r, &c, false, corev1.RestartPolicyNever)
+	}
 	return nil
+}
+
+// ephemeralContainers are the pod's ephemeral containers as containers
+// (the same fields; validation keeps ports, probes and resources out).
+func ephemeralContainers(pod *corev1.Pod) []corev1.Container {
+	out := make([]corev1.Container, len(pod.Spec.EphemeralContainers))
+	for i := range pod.Spec.EphemeralContainers {
+		out[i] = corev1.Container(pod.Spec.EphemeralContainers[i].EphemeralContainerCommon)
+	}
+	return out
 }
 
 // teardown stops what still runs with the pod's grace period before the

@@ -128,6 +128,8 @@ func (c *call) strategySub() string {
 		return "status"
 	case "finalize":
 		return "finalize"
+	case "ephemeralcontainers":
+		return "ephemeralcontainers" // ephemeral.go
 	}
 	return ""
 }

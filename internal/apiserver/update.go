@@ -189,13 +189,20 @@ func (c *call) admitUpdate(ctx context.Context, obj, old runtime.Object, subreso
 				return nil, err
 			}
 		}
-		if subresource == "status" {
+		switch subresource {
+		case "status":
 			st.PrepareForStatusUpdate(ctx, obj, old)
-		} else {
+		case "ephemeralcontainers":
+			if errs := prepareEphemeralUpdate(obj, old); len(errs) > 0 { // ephemeral.go
+				return nil, c.invalid(obj, errs)
+			}
+		default:
 			st.PrepareForUpdate(ctx, obj, old)
 		}
-		if errs := st.ValidateUpdate(ctx, obj, old); len(errs) > 0 {
-			return nil, c.invalid(obj, errs)
+		if subresource != "ephemeralcontainers" { // validated above; the rest is the stored pod
+			if errs := st.ValidateUpdate(ctx, obj, old); len(errs) > 0 {
+				return nil, c.invalid(obj, errs)
+			}
 		}
 		if release, err = c.s.beforeUpdate(ctx, c, obj, old); err != nil {
 			return nil, err
