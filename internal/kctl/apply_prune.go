@@ -173,7 +173,14 @@ func (o *applyOptions) dryRunApply(f *Factory, cmd *cobra.Command, rc dynamic.Re
 	if cur == nil {
 		return rc.Create(cmd.Context(), m.obj, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}, FieldManager: o.fieldManager})
 	}
-	modified, err := m.obj.MarshalJSON()
+	// kubectl's modified configuration always has an annotations map
+	// (empty when the manifest has none), so the merge deletes only the
+	// annotations the last apply had, not the map with last-applied in it.
+	obj := m.obj.DeepCopy()
+	if obj.GetAnnotations() == nil {
+		obj.SetAnnotations(map[string]string{})
+	}
+	modified, err := obj.MarshalJSON()
 	if err != nil {
 		return nil, err
 	}

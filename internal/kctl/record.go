@@ -12,7 +12,7 @@ import (
 const changeCauseAnnotation = "kubernetes.io/change-cause"
 
 // changeCause is the command line as kubectl records it for --record: the
-// program's name, the words that are not flags (the command path included)
+// program's name ("kubectl"), the words that are not flags (the command path included)
 // in their order, then each flag as --long-name=value in the order given,
 // with the value as typed ("true" for a bare boolean).
 func changeCause(cmd *cobra.Command, raw []string) string {
@@ -48,7 +48,9 @@ func changeCause(cmd *cobra.Command, raw []string) string {
 			words = append(words, a)
 		}
 	}
-	parts := append([]string{cmd.Root().Name()}, words...)
+	// kubectl writes its program name; kctl writes "kubectl" so that the
+	// annotation, and rollout history's CHANGE-CAUSE, read as in the books.
+	parts := append([]string{"kubectl"}, words...)
 	return strings.Join(append(parts, flags...), " ")
 }
 

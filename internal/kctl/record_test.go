@@ -17,10 +17,10 @@ func TestChangeCause(t *testing.T) {
 		want string
 	}{
 		{[]string{"set", "image", "deploy/web", "c=nginx:2", "-n", "dev", "--record"},
-			"kctl set image deploy/web c=nginx:2 --namespace=dev --record=true"},
+			"kubectl set image deploy/web c=nginx:2 --namespace=dev --record=true"},
 		{[]string{"-n=dev", "create", "-f", "a.yaml", "--record=true", "--dry-run=client"},
-			"kctl create --namespace=dev --filename=a.yaml --record=true --dry-run=client"},
-		{[]string{"create", "--filename=a.yaml", "--", "x"}, "kctl create x --filename=a.yaml"},
+			"kubectl create --namespace=dev --filename=a.yaml --record=true --dry-run=client"},
+		{[]string{"create", "--filename=a.yaml", "--", "x"}, "kubectl create x --filename=a.yaml"},
 	} {
 		cmd, _, err := root.Find(c.raw)
 		if err != nil {

@@ -215,6 +215,10 @@ var corpus = []pcase{
 	{args: "set env deployment frontend --from=configmap/fortunes-config --prefix=APP_"}, {args: "set env deployment frontend --list MODE-"},
 	{args: "set env deployment frontend --keys=x"}, {args: "set env deployment frontend --list -o yaml"},
 	{args: "set env deployment frontend --from=deploy/frontend"}, {args: "set env deployment frontend MODE- --dry-run=client -o jsonpath={.spec.template.spec.containers[0].env[*].name}"},
+	// --record on annotate and apply; diff after an apply
+	{args: "annotate cm dir-a note=x --record"}, {args: "apply -f {F}/dir/a.yaml --record"},
+	{args: "get cm dir-a -o jsonpath={.metadata.annotations.kubernetes\\.io/change-cause}"},
+	{args: "diff -f {F}/dir/a.yaml"}, {args: "apply -f {F}/dir/a.yaml"}, {args: "diff -f {F}/dir/a.yaml"},
 	// delete last
 	{args: "delete -f {F}/service.yaml", minMinor: 34}, {args: "delete pods,services -l name=redis-slave", minMinor: 34},
 	{args: "delete po kubia-manual", minMinor: 34}, {args: "delete pods --all", minMinor: 34}, {args: "delete cm nope"},

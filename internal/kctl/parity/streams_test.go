@@ -145,7 +145,7 @@ func TestStreamParity(t *testing.T) {
 	pf := comparePortForward(t, k, c)
 	got.same += pf.same
 	got.diff += pf.diff
-	t.Logf("stream parity against %s (1.%d): %s", filepath.Base(k.Path), k.Minor, got)
+	t.Logf("stream parity against %s (1.%d): %s", kubectlName(k), k.Minor, got)
 	for _, r := range got.report {
 		t.Log(r)
 	}
