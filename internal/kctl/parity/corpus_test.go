@@ -177,8 +177,8 @@ var corpus = []pcase{
 	{args: "certificate approve {NS}-csr nope", noNS: true}, {args: "certificate deny", noNS: true},
 	{args: "get csr {NS}-csr -o jsonpath={.status.conditions[*].reason}", noNS: true},
 	// cluster, config
-	{args: "cluster-info"}, {args: "cluster-info dump --namespaces={NS}", maskDigits: true}, {args: "cluster-info dump -o wide"},
-	{args: "cluster-info dump --namespaces={NS} -o yaml --output-directory={F}/dump-{NS}", maskDigits: true}, {args: "version", minMinor: 36}, {args: "version --client", minMinor: 36},
+	{args: "cluster-info"}, {args: "cluster-info dump --namespaces={NS}", maskDigits: true, minMinor: 34}, {args: "cluster-info dump -o wide", minMinor: 34},
+	{args: "cluster-info dump --namespaces={NS} -o yaml --output-directory={F}/dump-{NS}", maskDigits: true, minMinor: 34}, {args: "version", minMinor: 36}, {args: "version --client", minMinor: 36},
 	{args: "config view", minMinor: 35}, {args: "config get-contexts"}, {args: "config current-context"},
 	{args: "context use-context default", known: hintDiff},
 	{args: "context set-cluster kubernetes-cluster --server=https://localhost:8080", known: hintDiff},
@@ -208,7 +208,7 @@ var corpus = []pcase{
 	{args: "get pod kubia-manual -n {NS}-nope", noNS: true}, {args: "describe pod kubia-manual -n {NS}-nope", noNS: true},
 	{args: "label pod kubia-manual a=b -n {NS}-nope", noNS: true}, {args: "logs kubia-manual -n {NS}-nope", noNS: true},
 	{args: "delete pod kubia-manual -n {NS}-nope", noNS: true}, {args: "get cm nope -o yaml"}, {args: "get cm nope -o json --ignore-not-found"},
-	{args: "replace --force -f {F}/kubia-manual.yaml"}, {args: "replace --force -f {F}/kubia-manual.yaml --grace-period=0 -o name"},
+	{args: "replace --force -f {F}/kubia-manual.yaml", minMinor: 34}, {args: "replace --force -f {F}/kubia-manual.yaml --grace-period=0 -o name", minMinor: 34},
 	// set env
 	{args: "set env deployment frontend GREETING=hi MODE=test"}, {args: "set env deployment frontend --list"},
 	{args: "set env deployment frontend GREETING=bye --overwrite=false"}, {args: "set env deployment frontend GREETING=hi --overwrite=false"},

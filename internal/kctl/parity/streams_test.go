@@ -91,7 +91,7 @@ var streamCorpus = []pcase{
 	// logs
 	{args: "logs web"}, {args: "logs web -c side"}, {args: "logs web app"}, {args: "logs web --all-containers --prefix"},
 	{args: "logs web -c app --tail=1"}, {args: "logs web -c app --limit-bytes=5"}, {args: "logs web -p -c app"},
-	{args: "logs web -c nope"}, {args: "logs nope"}, {args: "logs deploy/nope"},
+	{args: "logs web -c nope", minMinor: 34}, {args: "logs nope"}, {args: "logs deploy/nope"},
 	{args: "logs -l app=dep --prefix", unordered: true}, {args: "logs deploy/dep"}, {args: "logs svc/dep"},
 	{args: "logs deploy/dep --all-pods", unordered: true}, {args: "logs -f fin", setup: finSetup},
 	{args: "logs -f fin --timestamps=false -c fin", setup: finSetup},
@@ -99,11 +99,11 @@ var streamCorpus = []pcase{
 	{args: "exec web -- hostname"}, {args: "exec web -c side -- sh -c 'echo out; echo err >&2; exit 3'"},
 	{args: "exec -i web -c side -- cat", stdin: "line one\nline two\n"}, {args: "exec -it web -c side -- cat", stdin: "typed\n"},
 	{args: "exec -t web -- echo hi"}, {args: "exec deploy/dep -- echo hi"}, {args: "exec svc/dep -- hostname", unordered: true, maskDigits: true},
-	{args: "exec web -c nope -- true"}, {args: "exec web"}, {args: "exec"}, {args: "exec web date"}, {args: "exec nope -- true"},
+	{args: "exec web -c nope -- true", minMinor: 34}, {args: "exec web"}, {args: "exec"}, {args: "exec web date"}, {args: "exec nope -- true"},
 	{args: "exec web -- nosuchcommand"},
 	// attach
-	{args: "attach -i att", stdin: "from stdin\n"}, {args: "attach -i pod/att -q", stdin: "quiet\n"},
-	{args: "attach att -c nope"}, {args: "attach nope"},
+	{args: "attach -i att", stdin: "from stdin\n", minMinor: 34}, {args: "attach -i pod/att -q", stdin: "quiet\n"},
+	{args: "attach att -c nope", minMinor: 34}, {args: "attach nope"},
 	// cp (the simulated shell has no tar: kubectl's error path)
 	{args: "cp web:/etc/hostname {F}/out-{NS}"}, {args: "cp web:/etc/hostname {F}/out-{NS} -c side"},
 	{args: "cp {F}/nope web:/tmp/"},
