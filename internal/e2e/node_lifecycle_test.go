@@ -294,7 +294,11 @@ func nodeStaticPod(t *testing.T, nc *nodeCase) {
 	id := p.Status.ContainerStatuses[0].ContainerID
 	// Deleting the mirror pod does not stop the static pod; the mirror
 	// comes back with the same container.
-	nc.ok(t, "", "delete", "pod", "static-web-e2e", "--wait=true")
+	if r := nc.k.Run(nc.c, "", "delete", "pod", "static-web-e2e", "--wait=true", "--timeout=60s"); r.Err != nil {
+		state := nc.ok(t, "", "get", "pods", "-o",
+			`jsonpath={range .items[*]}{.metadata.name} {.metadata.uid} {.metadata.deletionTimestamp}{"\n"}{end}`)
+		t.Fatalf("kubectl delete of the mirror pod %s: %v %s%s\npods now:\n%s", p.UID, r.Err, r.Stdout, r.Stderr, state)
+	}
 	nc.eventually(t, "^"+id+"$", "get", "pod", "static-web-e2e", "-o", "jsonpath={.status.containerStatuses[0].containerID}")
 	// Removing the manifest stops it and deletes the mirror.
 	if err := os.Remove(manifest); err != nil {
