@@ -130,6 +130,9 @@ func (s *Server) proxyToAgent(c *call, node, path, rawQuery, dialMsg string) {
 				b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 				return &agentRefused{msg: strings.TrimSpace(string(b))}
 			}
+			if rwc, ok := resp.Body.(io.ReadWriteCloser); ok && resp.StatusCode == http.StatusSwitchingProtocols {
+				resp.Body = tailKeeper{rwc} // linger.go
+			}
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
@@ -145,7 +148,7 @@ func (s *Server) proxyToAgent(c *call, node, path, rawQuery, dialMsg string) {
 			}
 		},
 	}
-	rp.ServeHTTP(c.w, c.r)
+	rp.ServeHTTP(lingeringWriter{c.w}, c.r)
 }
 
 // agentRefused is an agent's non-101 answer to a WebSocket upgrade.

@@ -311,3 +311,21 @@ func forwardGET(t *testing.T, k *Kubectl, c *Cluster, extra map[string]string, a
 	}
 	return body
 }
+
+// TestKubectlExecStdinAfterExit: a command that exits while kubectl is
+// still sending stdin ends with its exit code, not with a connection
+// reset ("close 1006 (abnormal closure)") that lost the status.
+func TestKubectlExecStdinAfterExit(t *testing.T) {
+	c := startSimCluster(t)
+	ks := kubectls(t)
+	k := ks[len(ks)-1]
+	k.applyYAML(t, c, execManifest)
+	k.waitRunning(t, c, "web")
+	stdin := strings.Repeat("a line kubectl keeps sending after the command exited\n", 20000)
+	for i := range 5 {
+		r := k.Run(c, stdin, "exec", "-i", "web", "--", "sh", "-c", "exit 3")
+		if exitCode(r.Err) != 3 || !strings.Contains(r.Stderr, "command terminated with exit code 3") {
+			t.Fatalf("run %d: exit %v, stderr %q; want exit code 3", i, r.Err, r.Stderr)
+		}
+	}
+}
