@@ -89,7 +89,7 @@ var finSetup = []string{
 
 var streamCorpus = []pcase{
 	// logs
-	{args: "logs web"}, {args: "logs web -c side"}, {args: "logs web app"}, {args: "logs web --all-containers --prefix"},
+	{args: "logs web"}, {args: "logs web -c side"}, {args: "logs web app"}, {args: "logs web --all-containers --prefix", unordered: true}, // kubectl keeps the requests in a map
 	{args: "logs web -c app --tail=1"}, {args: "logs web -c app --limit-bytes=5"}, {args: "logs web -p -c app"},
 	{args: "logs web -c nope", minMinor: 34}, {args: "logs nope"}, {args: "logs deploy/nope"},
 	{args: "logs -l app=dep --prefix", unordered: true}, {args: "logs deploy/dep"}, {args: "logs svc/dep"},
