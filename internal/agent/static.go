@@ -58,10 +58,22 @@ type staticPods struct {
 	mu     sync.Mutex
 	byFile map[string]*corev1.Pod
 	kick   chan struct{}
+
+	// deletedAt is when syncMirrors deleted a mirror pod that is to come
+	// back (namespace/name); only the run goroutine uses it.
+	deletedAt map[string]time.Time
 }
 
+// mirrorRecreateDelay is how long a deleted mirror pod stays away before
+// it is created again. `kubectl delete pod` waits by reading the pod and
+// then listing and watching it by name; a mirror back within those few
+// milliseconds is taken for the pod it waits on, and kubectl waits for
+// its deletion for ever.
+const mirrorRecreateDelay = time.Second
+
 func newStaticPods(a *Agent, dir string) *staticPods {
-	return &staticPods{a: a, dir: dir, byFile: map[string]*corev1.Pod{}, kick: make(chan struct{}, 1)}
+	return &staticPods{a: a, dir: dir, byFile: map[string]*corev1.Pod{}, kick: make(chan struct{}, 1),
+		deletedAt: map[string]time.Time{}}
 }
 
 // pods are the static pods of the node.
@@ -242,6 +254,7 @@ func (s *staticPods) syncMirrors(ctx context.Context) {
 		s.deleteMirror(ctx, cur)
 		if p != nil {
 			delete(want, cur.Namespace+"/"+cur.Name) // created once the deletion is seen
+			s.deletedAt[cur.Namespace+"/"+cur.Name] = time.Now()
 		}
 	}
 	keys := make([]string, 0, len(want))
@@ -250,7 +263,25 @@ func (s *staticPods) syncMirrors(ctx context.Context) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
+		if wait := mirrorRecreateDelay - time.Since(s.deletedAt[k]); wait > 0 {
+			time.AfterFunc(wait, s.kickSync)
+			continue
+		}
+		delete(s.deletedAt, k)
 		s.createMirror(ctx, want[k], node)
+	}
+	for k, t := range s.deletedAt { // static pods removed meanwhile
+		if time.Since(t) > mirrorRecreateDelay {
+			delete(s.deletedAt, k)
+		}
+	}
+}
+
+// kickSync asks the run loop for a syncMirrors.
+func (s *staticPods) kickSync() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
 	}
 }
 
