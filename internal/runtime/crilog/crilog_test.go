@@ -144,10 +144,12 @@ func TestReadFileFollowRotation(t *testing.T) {
 	}
 	appendLine(path, "three")
 	waitOut("three\n")
+	// The container's last line is written before it is seen stopped (the
+	// monitor drains its output before it writes the exit file).
+	appendLine(path, "last words")
 	mu.Lock()
 	running = false
 	mu.Unlock()
-	appendLine(path, "last words")
 	select {
 	case err := <-errc:
 		if err != nil {
