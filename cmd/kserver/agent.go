@@ -32,15 +32,8 @@ func newAgentCommand() *cobra.Command {
 		Example: "  kserver agent --server https://192.168.1.10:6443 --token K10…::server:…\n" +
 			"  kserver agent --server https://127.0.0.1:6443 --token-file node-token --runtime sim --node-name sim-a",
 		Args: cobra.NoArgs,
-		PreRunE: func(cmd *cobra.Command, _ []string) error {
-			if err := loadConfig(cmd); err != nil {
-				return err
-			}
-			if err := trim.Validate(); err != nil {
-				return err
-			}
-			return cfg.Validate()
-		},
+		// Closures, not method values: the checks must see the parsed flags.
+		PreRunE: loadAndValidate(func() error { return trim.Validate() }, func() error { return cfg.Validate() }),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger := newLogger(cfg.Debug)
 			return runTrimmed(cmd.Context(), trim, logger, func(ctx context.Context) error {
@@ -78,15 +71,8 @@ func newSimCommand() *cobra.Command {
 		Example: "  kserver sim --server https://127.0.0.1:6443 --token-file /var/lib/kserver/server/node-token --nodes 100\n" +
 			"  kserver sim --server https://127.0.0.1:6443 --token K10… --nodes 5 --capacity cpu=4,memory=8Gi --node-taint gpu=true:NoSchedule",
 		Args: cobra.NoArgs,
-		PreRunE: func(cmd *cobra.Command, _ []string) error {
-			if err := loadConfig(cmd); err != nil {
-				return err
-			}
-			if err := trim.Validate(); err != nil {
-				return err
-			}
-			return cfg.Validate()
-		},
+		// Closures, not method values: the checks must see the parsed flags.
+		PreRunE: loadAndValidate(func() error { return trim.Validate() }, func() error { return cfg.Validate() }),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger := newLogger(cfg.Debug)
 			return runTrimmed(cmd.Context(), trim, logger, func(ctx context.Context) error {

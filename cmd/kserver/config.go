@@ -21,6 +21,23 @@ const defaultConfigFile = "/etc/kserver/config.yaml"
 // flag names). Values go through the flag's own parser, so a bad value is
 // reported with the flag's name whatever its source. Unknown config keys are
 // an error. Precedence: command line > environment > config file > default.
+// loadAndValidate is a command's PreRunE: it reads the config file and
+// environment into the flags, then runs each check, before any state is
+// touched.
+func loadAndValidate(checks ...func() error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		if err := loadConfig(cmd); err != nil {
+			return err
+		}
+		for _, check := range checks {
+			if err := check(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 func loadConfig(cmd *cobra.Command) error {
 	flags := cmd.Flags()
 	path, _ := flags.GetString("config")

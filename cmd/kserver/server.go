@@ -17,15 +17,8 @@ func newServerCommand() *cobra.Command {
 		Use:   "server",
 		Short: "Run the control plane (API server, datastore, controllers, scheduler) and an embedded node agent",
 		Args:  cobra.NoArgs,
-		PreRunE: func(cmd *cobra.Command, _ []string) error {
-			if err := loadConfig(cmd); err != nil {
-				return err
-			}
-			if err := trim.Validate(); err != nil {
-				return err
-			}
-			return cfg.Validate()
-		},
+		// Closures, not method values: the checks must see the parsed flags.
+		PreRunE: loadAndValidate(func() error { return trim.Validate() }, func() error { return cfg.Validate() }),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runTrimmed(cmd.Context(), trim, newLogger(cfg.Debug), func(ctx context.Context) error {
 				return server.Run(ctx, cfg)
