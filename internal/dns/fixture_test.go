@@ -165,14 +165,21 @@ func fixtureServer(t testing.TB, upstream string) *Server {
 // the queries it gets.
 type fakeUpstream struct {
 	addr    string
-	queries atomic.Int32
+	queries atomic.Int32 // not counting loop probes (HINFO)
+	tcp     atomic.Int32 // queries over TCP
+	emptyTC bool         // UDP answers over 512 bytes are sent empty with TC, whatever the EDNS size
 	mu      sync.Mutex
 	names   []string
 }
 
 func startUpstream(t *testing.T) *fakeUpstream {
 	t.Helper()
-	u := &fakeUpstream{}
+	return serveUpstream(t, &fakeUpstream{})
+}
+
+// serveUpstream starts u on a free loopback port, UDP and TCP.
+func serveUpstream(t *testing.T, u *fakeUpstream) *fakeUpstream {
+	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -191,8 +198,15 @@ func startUpstream(t *testing.T) *fakeUpstream {
 }
 
 func (u *fakeUpstream) serve(w mdns.ResponseWriter, r *mdns.Msg) {
-	u.queries.Add(1)
 	q := r.Question[0]
+	if q.Qtype == mdns.TypeHINFO { // the server's loop probe
+		_ = w.WriteMsg(new(mdns.Msg).SetRcode(r, mdns.RcodeNameError))
+		return
+	}
+	u.queries.Add(1)
+	if _, ok := w.LocalAddr().(*net.TCPAddr); ok {
+		u.tcp.Add(1)
+	}
 	u.mu.Lock()
 	u.names = append(u.names, strings.ToLower(q.Name)+" "+mdns.TypeToString[q.Qtype])
 	u.mu.Unlock()
@@ -232,7 +246,13 @@ func (u *fakeUpstream) serve(w mdns.ResponseWriter, r *mdns.Msg) {
 		m.SetEdns0(o.UDPSize(), false)
 	}
 	if _, ok := w.LocalAddr().(*net.UDPAddr); ok {
+		if u.emptyTC {
+			size = mdns.MinMsgSize
+		}
 		m.Truncate(size)
+		if m.Truncated && u.emptyTC {
+			m.Answer = nil
+		}
 	}
 	_ = w.WriteMsg(m)
 }

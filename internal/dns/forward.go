@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mdns "github.com/miekg/dns"
@@ -40,13 +41,21 @@ type forwarder struct {
 
 	mu        sync.Mutex
 	upstreams []string // ip:port
+	gen       int      // counts changes of upstreams
 	failed    map[string]time.Time
-	checked   time.Time // last look at the resolver file
-	modTime   time.Time // of the resolver file last read
+	looping   map[string]bool // send our queries back to us (loop.go)
+	checked   time.Time       // last look at the resolver file
+	modTime   time.Time       // of the resolver file last read
+
+	probeName string      // the loop probe's question, fixed
+	probeMu   sync.Mutex  // one loop check at a time
+	probing   atomic.Bool // a probe is out: count its return
+	probeHits atomic.Int32
 }
 
 func newForwarder(cfg Config, log *slog.Logger) *forwarder {
-	return &forwarder{cfg: cfg, log: log, failed: map[string]time.Time{}}
+	return &forwarder{cfg: cfg, log: log, failed: map[string]time.Time{},
+		looping: map[string]bool{}, probeName: newProbeName()}
 }
 
 // load reads the upstream list: the configured one, else the node's.
@@ -59,10 +68,14 @@ func (f *forwarder) load() {
 func (f *forwarder) loadLocked(now time.Time) {
 	f.checked = now
 	if len(f.cfg.Upstreams) > 0 {
-		f.upstreams = f.upstreams[:0]
+		ups := []string{}
 		for _, u := range f.cfg.Upstreams {
 			a, _ := upstreamAddr(u) // validated
-			f.upstreams = append(f.upstreams, a)
+			ups = append(ups, a)
+		}
+		if !slices.Equal(ups, f.upstreams) {
+			f.upstreams = ups
+			f.gen++
 		}
 		return
 	}
@@ -73,7 +86,7 @@ func (f *forwarder) loadLocked(now time.Time) {
 	if st, err := os.Stat(files.Host); err == nil {
 		f.modTime = st.ModTime()
 	}
-	ups, source, err := Upstreams(files, f.cfg.Listen)
+	ups, source, err := Upstreams(files, f.ownAddrs())
 	switch {
 	case err != nil:
 		f.log.Warn("cannot read the node's resolvers; names outside the cluster will not resolve", "err", err)
@@ -83,10 +96,23 @@ func (f *forwarder) loadLocked(now time.Time) {
 	if !slices.Equal(ups, f.upstreams) && f.upstreams != nil {
 		f.log.Info("upstream resolvers changed", "upstreams", fmt.Sprint(ups), "file", source)
 	}
-	f.upstreams = ups
-	if f.upstreams == nil {
-		f.upstreams = []string{}
+	if ups == nil {
+		ups = []string{}
 	}
+	if !slices.Equal(ups, f.upstreams) || f.upstreams == nil {
+		f.gen++
+	}
+	f.upstreams = ups
+}
+
+// ownAddrs are the addresses this server answers at: its listen
+// addresses and the cluster DNS Service addresses on port 53.
+func (f *forwarder) ownAddrs() []string {
+	own := slices.Clone(f.cfg.Listen)
+	for _, a := range f.cfg.ClusterDNS {
+		own = append(own, netip.AddrPortFrom(a.Unmap(), 53).String())
+	}
+	return own
 }
 
 // list returns the upstreams in the order to try them, reloading the
@@ -101,7 +127,7 @@ func (f *forwarder) list() []string {
 			f.loadLocked(now)
 		}
 	}
-	out := slices.Clone(f.upstreams)
+	out := slices.DeleteFunc(slices.Clone(f.upstreams), func(u string) bool { return f.looping[u] })
 	rand.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
 	slices.SortStableFunc(out, func(a, b string) int {
 		fa, fb := now.Sub(f.failed[a]) < failedFor, now.Sub(f.failed[b]) < failedFor
@@ -129,8 +155,15 @@ func (f *forwarder) markFailed(u string) {
 	f.mu.Unlock()
 }
 
-// exchange sends req to the upstreams over UDP or TCP until one answers.
-// The reply carries req's ID.
+// exchange sends req to the upstreams until one answers, each bounded by
+// Config.ForwardTimeout, as CoreDNS's forward plugin does: an upstream
+// that does not answer in time or refuses the connection is marked failed
+// and the next one is tried. Over UDP, a truncated answer is asked again
+// of the same upstream over TCP (forward's prefer_udp behaviour), so the
+// cache holds the whole answer and clients that never retry over TCP
+// (musl before 1.2.4) still get every record that fits their buffer; if
+// that TCP exchange fails the truncated answer is returned and the client
+// may retry. The reply carries req's ID.
 func (f *forwarder) exchange(ctx context.Context, req *mdns.Msg, tcp bool) (*mdns.Msg, error) {
 	ups := f.list()
 	if len(ups) == 0 {
@@ -138,9 +171,11 @@ func (f *forwarder) exchange(ctx context.Context, req *mdns.Msg, tcp bool) (*mdn
 	}
 	q := req.Copy()
 	q.Id = mdns.Id()
-	c := &mdns.Client{Net: "udp", Timeout: f.cfg.ForwardTimeout}
+	udp := &mdns.Client{Net: "udp", Timeout: f.cfg.ForwardTimeout}
+	stream := &mdns.Client{Net: "tcp", Timeout: f.cfg.ForwardTimeout}
+	c := udp
 	if tcp {
-		c.Net = "tcp"
+		c = stream
 	}
 	var errs []error
 	for _, u := range ups {
@@ -152,6 +187,13 @@ func (f *forwarder) exchange(ctx context.Context, req *mdns.Msg, tcp bool) (*mdn
 			f.markFailed(u)
 			errs = append(errs, fmt.Errorf("%s: %w", u, err))
 			continue
+		}
+		if m.Truncated && !tcp {
+			if whole, _, err := stream.ExchangeContext(ctx, q, u); err == nil {
+				m = whole
+			} else {
+				f.log.Debug("truncated answer, TCP retry failed", "upstream", u, "err", err)
+			}
 		}
 		m.Id = req.Id
 		return m, nil
@@ -182,7 +224,7 @@ func (s *Server) forward(ctx context.Context, r *mdns.Msg, tcp bool) *mdns.Msg {
 }
 
 // resolveUpstream looks up an ExternalName target through the cache and
-// the upstreams, retrying over TCP when the UDP answer is truncated.
+// the upstreams.
 func (s *Server) resolveUpstream(ctx context.Context, name string, qtype uint16) (*mdns.Msg, error) {
 	q := new(mdns.Msg).SetQuestion(mdns.Fqdn(name), qtype)
 	q.SetEdns0(1232, false)
@@ -190,10 +232,7 @@ func (s *Server) resolveUpstream(ctx context.Context, name string, qtype uint16)
 	if m := s.cache.get(key, time.Now()); m != nil {
 		return m, nil
 	}
-	m, err := s.fwd.exchange(ctx, q, false)
-	if err == nil && m.Truncated {
-		m, err = s.fwd.exchange(ctx, q, true)
-	}
+	m, err := s.fwd.exchange(ctx, q, false) // retries a truncated answer over TCP
 	if err != nil {
 		return nil, err
 	}
@@ -206,9 +245,11 @@ func (s *Server) resolveUpstream(ctx context.Context, name string, qtype uint16)
 // of the node's resolver files whose nameservers are all global unicast
 // (resolvconf.Host's choice, so pods and the server agree); else those of
 // the host file, loopback resolvers included — the server runs in the
-// node's network namespace, where a local stub (127.0.0.53) works — but
-// without any address the server itself listens on with the same port,
-// which would loop.
+// node's network namespace, where a local stub (127.0.0.53) works. In
+// both cases addresses the server answers at are left out, which would
+// loop: listen holds its listen addresses and the cluster DNS Service
+// addresses (a node whose resolv.conf names 10.43.0.10 reaches this same
+// server through the Service).
 func Upstreams(files resolvconf.Files, listen []string) ([]string, string, error) {
 	if files.Host == "" {
 		files.Host = resolvconf.HostFile
@@ -218,7 +259,9 @@ func Upstreams(files resolvconf.Files, listen []string) ([]string, string, error
 	}
 	for _, path := range []string{files.Host, files.Systemd} {
 		if c, err := resolvconf.ReadFile(path); err == nil && resolvconf.Usable(c.Nameservers) {
-			return withPort(c.Nameservers, nil), path, nil
+			if ups := withPort(c.Nameservers, listen); len(ups) > 0 {
+				return ups, path, nil
+			}
 		}
 	}
 	c, err := resolvconf.ReadFile(files.Host)

@@ -62,6 +62,9 @@ func (s *Server) reply(ctx context.Context, r *mdns.Msg, tcp bool) *mdns.Msg {
 	if len(r.Question) != 1 {
 		return new(mdns.Msg).SetRcode(r, mdns.RcodeFormatError)
 	}
+	if s.fwd.isProbe(r.Question[0].Name) {
+		return new(mdns.Msg).SetRcode(r, mdns.RcodeServerFailure) // our loop probe came back: end it
+	}
 	if opt := r.IsEdns0(); opt != nil && opt.Version() != 0 {
 		m := new(mdns.Msg).SetRcode(r, mdns.RcodeBadVers)
 		return m

@@ -119,6 +119,10 @@ func (s *Server) Run(ctx context.Context) error {
 	for _, srv := range servers {
 		go func() { errc <- srv.ActivateAndServe() }()
 	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() { defer close(watched); s.fwd.watch(watchCtx) }()
+	defer func() { stopWatch(); <-watched }()
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
