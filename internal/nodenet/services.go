@@ -39,8 +39,12 @@ func ServicePorts(svc *corev1.Service, slices []*discoveryv1.EndpointSlice, node
 	}
 	externalLocal := nodePorts && svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
 	internalLocal := svc.Spec.InternalTrafficPolicy != nil && *svc.Spec.InternalTrafficPolicy == corev1.ServiceInternalTrafficPolicyLocal
-	var lbIPs []netip.Addr
+	var lbIPs, proxiedIPs []netip.Addr
 	for _, in := range svc.Status.LoadBalancer.Ingress {
+		if in.IPMode != nil && *in.IPMode == corev1.LoadBalancerIPModeProxy {
+			proxiedIPs = appendAddr(proxiedIPs, in.IP, v6) // kube-proxy leaves these to the load balancer
+			continue
+		}
 		lbIPs = appendAddr(lbIPs, in.IP, v6)
 	}
 	var extIPs []netip.Addr
@@ -55,8 +59,9 @@ func ServicePorts(svc *corev1.Service, slices []*discoveryv1.EndpointSlice, node
 		}
 		p := proxy.Service{
 			Namespace: svc.Namespace, Name: svc.Name, PortName: sp.Name, Protocol: proto, Port: uint16(sp.Port),
-			ClusterIP: vip, ExternalIPs: extIPs, LoadBalancerIPs: lbIPs, AffinityTimeout: affinity,
-			ExternalLocal: externalLocal, InternalLocal: internalLocal,
+			ClusterIP: vip, ExternalIPs: extIPs, LoadBalancerIPs: lbIPs, ProxiedLoadBalancerIPs: proxiedIPs,
+			AffinityTimeout: affinity,
+			ExternalLocal:   externalLocal, InternalLocal: internalLocal,
 			Endpoints: endpoints(slices, sp, node, v6),
 		}
 		if nodePorts && sp.NodePort > 0 && sp.NodePort <= 65535 {

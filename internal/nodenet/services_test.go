@@ -45,7 +45,10 @@ func TestServicePorts(t *testing.T) {
 			ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicyLocal,
 			InternalTrafficPolicy: ptr.To(corev1.ServiceInternalTrafficPolicyLocal),
 		},
-		Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: "192.0.2.10"}, {Hostname: "lb.example"}}}},
+		Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{
+			{IP: "192.0.2.10"}, {Hostname: "lb.example"},
+			{IP: "192.0.2.11", IPMode: ptr.To(corev1.LoadBalancerIPModeVIP)},
+			{IP: "192.0.2.12", IPMode: ptr.To(corev1.LoadBalancerIPModeProxy)}}}},
 	}
 	httpPort := []discoveryv1.EndpointPort{{Name: ptr.To("http"), Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(int32(8080))}}
 	slices := []*discoveryv1.EndpointSlice{
@@ -59,8 +62,9 @@ func TestServicePorts(t *testing.T) {
 	}
 	got := ServicePorts(web, slices, "me", false)
 	base := proxy.Service{Namespace: "default", Name: "web", ClusterIP: netip.MustParseAddr("10.43.0.5"),
-		ExternalIPs: []netip.Addr{netip.MustParseAddr("192.0.2.7")}, LoadBalancerIPs: []netip.Addr{netip.MustParseAddr("192.0.2.10")},
-		AffinityTimeout: 3 * time.Hour, ExternalLocal: true, InternalLocal: true}
+		ExternalIPs: []netip.Addr{netip.MustParseAddr("192.0.2.7")}, LoadBalancerIPs: []netip.Addr{netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("192.0.2.11")},
+		ProxiedLoadBalancerIPs: []netip.Addr{netip.MustParseAddr("192.0.2.12")},
+		AffinityTimeout:        3 * time.Hour, ExternalLocal: true, InternalLocal: true}
 	http, dns := base, base
 	http.PortName, http.Protocol, http.Port, http.NodePort = "http", nft.TCP, 80, 30080
 	http.Endpoints = []proxy.Endpoint{

@@ -386,7 +386,9 @@ func noEndpoints(fr *fragment, k nft.Key, reject, drop string, hasAny bool) {
 // externalAddrs are the Service's externalIPs and LoadBalancer IPs of
 // this family, each once: ServiceLB lists node addresses, which a user
 // may also have put in externalIPs, and a key added twice would make the
-// incremental transaction fail.
+// incremental transaction fail. LoadBalancer IPs with ipMode Proxy are
+// not among them (ProxiedLoadBalancerIPs): kube-proxy leaves them alone
+// so that traffic to them goes out to the load balancer.
 func externalAddrs(f nft.Family, s *Service) []netip.Addr {
 	var out []netip.Addr
 	for _, a := range append(append([]netip.Addr(nil), s.ExternalIPs...), s.LoadBalancerIPs...) {

@@ -379,6 +379,7 @@ func cloneService(s *Service) Service {
 	c := *s
 	c.ExternalIPs = slices.Clone(s.ExternalIPs)
 	c.LoadBalancerIPs = slices.Clone(s.LoadBalancerIPs)
+	c.ProxiedLoadBalancerIPs = slices.Clone(s.ProxiedLoadBalancerIPs)
 	c.Endpoints = slices.Clone(s.Endpoints)
 	return c
 }

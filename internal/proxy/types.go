@@ -78,13 +78,18 @@ type Service struct {
 	Protocol        nft.Protocol
 	Port            uint16
 	ClusterIP       netip.Addr
-	NodePort        uint16        // 0: none
-	ExternalIPs     []netip.Addr  // spec.externalIPs
-	LoadBalancerIPs []netip.Addr  // status.loadBalancer.ingress[].ip
-	AffinityTimeout time.Duration // > 0: sessionAffinity ClientIP with this timeout
-	ExternalLocal   bool          // externalTrafficPolicy: Local
-	InternalLocal   bool          // internalTrafficPolicy: Local
-	Endpoints       []Endpoint
+	NodePort        uint16       // 0: none
+	ExternalIPs     []netip.Addr // spec.externalIPs
+	LoadBalancerIPs []netip.Addr // status.loadBalancer.ingress[].ip, ipMode VIP (or unset)
+	// ProxiedLoadBalancerIPs are ingress IPs with ipMode Proxy: the load
+	// balancer proxies to the nodes itself, so, as kube-proxy, nothing is
+	// programmed for them and traffic from the node and its pods to them
+	// leaves for the load balancer instead of being short-circuited.
+	ProxiedLoadBalancerIPs []netip.Addr
+	AffinityTimeout        time.Duration // > 0: sessionAffinity ClientIP with this timeout
+	ExternalLocal          bool          // externalTrafficPolicy: Local
+	InternalLocal          bool          // internalTrafficPolicy: Local
+	Endpoints              []Endpoint
 }
 
 // Endpoint is one endpoint of a Service port (from an EndpointSlice).
@@ -113,6 +118,7 @@ func (s *Service) equal(o *Service) bool {
 		s.NodePort == o.NodePort && s.AffinityTimeout == o.AffinityTimeout &&
 		s.ExternalLocal == o.ExternalLocal && s.InternalLocal == o.InternalLocal &&
 		slices.Equal(s.ExternalIPs, o.ExternalIPs) && slices.Equal(s.LoadBalancerIPs, o.LoadBalancerIPs) &&
+		slices.Equal(s.ProxiedLoadBalancerIPs, o.ProxiedLoadBalancerIPs) &&
 		slices.Equal(s.Endpoints, o.Endpoints)
 }
 
