@@ -81,8 +81,17 @@ func (c *Controller) createReplicaSet(ctx context.Context, d *appsv1.Deployment,
 	created, err := c.set.ReplicaSets(d.Namespace).Create(ctx, rs, metav1.CreateOptions{})
 	switch {
 	case apierrors.IsAlreadyExists(err):
+		// The informer may not have seen a replica set an earlier sync
+		// created: read it from the API server rather than mistake the
+		// cache's lag for a hash collision.
 		got, gerr := c.rss.ReplicaSets(d.Namespace).Get(rs.Name)
-		if gerr == nil && metav1.IsControlledBy(got, d) && equalIgnoreHash(&got.Spec.Template, &d.Spec.Template) {
+		if apierrors.IsNotFound(gerr) {
+			got, gerr = c.set.ReplicaSets(d.Namespace).Get(ctx, rs.Name, metav1.GetOptions{})
+		}
+		if gerr != nil {
+			return nil, true, fmt.Errorf("read existing replica set %s: %w", rs.Name, gerr)
+		}
+		if metav1.IsControlledBy(got, d) && equalIgnoreHash(&got.Spec.Template, &d.Spec.Template) {
 			return got.DeepCopy(), true, nil
 		}
 		cc := int32(0)

@@ -138,11 +138,14 @@ func (c *Controller) setDeploymentRevision(ctx context.Context, d *appsv1.Deploy
 	if err != nil {
 		return fmt.Errorf("set revision of deployment %s/%s: %w", d.Namespace, d.Name, err)
 	}
-	if d.Annotations == nil {
-		d.Annotations = map[string]string{}
+	// The patch answers with the deployment as stored: later status
+	// writes of this sync carry its metadata, so that they cannot undo a
+	// change (e.g. kubectl annotate) made since the cache was read. A
+	// changed spec is a new sync's work.
+	if got.Generation != d.Generation {
+		return fmt.Errorf("deployment %s/%s changed during sync (generation %d, now %d)", d.Namespace, d.Name, d.Generation, got.Generation)
 	}
-	d.Annotations[RevisionAnnotation] = rev
-	d.ResourceVersion = got.ResourceVersion
+	d.ObjectMeta = got.ObjectMeta
 	return nil
 }
 
