@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
@@ -45,8 +46,15 @@ type Controller struct {
 
 	mu      sync.Mutex
 	cidrs   *cidrSet
-	byNode  map[string]int // subnet index held by each node
-	waiting bool           // a node waits for a subnet to be freed
+	byNode  map[string]held // subnet held by each node, by name
+	waiting bool            // a node waits for a subnet to be freed
+}
+
+// held is the subnet index a node holds and the UID of that Node object:
+// a node deleted and re-created under the same name is another object.
+type held struct {
+	index int
+	uid   types.UID
 }
 
 // New builds the controller on cfg's Nodes informer.
@@ -70,7 +78,7 @@ func New(cfg Config) (*Controller, error) {
 	}
 	c := &Controller{
 		set: cfg.Set, rec: cfg.Recorder, logger: cfg.Logger.With("component", "nodeipam-controller"),
-		inf: cfg.Informers.Nodes(), queue: loop.NewQueue("nodeipam"), cidrs: set, byNode: map[string]int{},
+		inf: cfg.Informers.Nodes(), queue: loop.NewQueue("nodeipam"), cidrs: set, byNode: map[string]held{},
 	}
 	c.nodes = corelisters.NewNodeLister(c.inf.GetIndexer())
 	enqueue := func(o any) { loop.Enqueue(c.queue, o) }
@@ -116,7 +124,7 @@ func (c *Controller) occupyLocked(n *corev1.Node) bool {
 		}
 		if i, ok := c.cidrs.index(p); ok {
 			c.cidrs.occupy(i)
-			c.byNode[n.Name] = i
+			c.byNode[n.Name] = held{i, n.UID}
 			return true
 		}
 	}

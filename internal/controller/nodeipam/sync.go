@@ -24,6 +24,22 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 		return err
 	}
 	c.mu.Lock()
+	if h, ok := c.byNode[node.Name]; ok {
+		switch {
+		case h.uid != node.UID:
+			// The node was deleted and re-created under the same name
+			// before the deletion was processed: the old object's subnet
+			// is free; the new object gets its own below.
+			c.cidrs.release(h.index)
+			delete(c.byNode, node.Name)
+			c.logger.Info("node re-created; released the old object's pod cidr", "node", node.Name, "cidr", c.cidrs.subnet(h.index).String())
+			defer c.wakeWaiting()
+		case node.Spec.PodCIDR == "":
+			// Assigned by an earlier sync; the cache has not caught up.
+			c.mu.Unlock()
+			return nil
+		}
+	}
 	if c.occupyLocked(node) {
 		c.mu.Unlock()
 		return nil
@@ -51,7 +67,7 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 		return fmt.Errorf("assign %s to node %s: %w", cidr, node.Name, err)
 	}
 	c.mu.Lock()
-	c.byNode[node.Name] = i
+	c.byNode[node.Name] = held{i, node.UID}
 	c.mu.Unlock()
 	c.logger.Info("assigned pod cidr", "node", node.Name, "cidr", cidr)
 	return nil
@@ -61,12 +77,22 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 // for one.
 func (c *Controller) releaseNode(name string) {
 	c.mu.Lock()
-	i, ok := c.byNode[name]
+	h, ok := c.byNode[name]
 	delete(c.byNode, name)
 	if ok {
-		c.cidrs.release(i)
+		c.cidrs.release(h.index)
 	}
-	wake := ok && c.waiting
+	c.mu.Unlock()
+	if ok {
+		c.wakeWaiting()
+	}
+}
+
+// wakeWaiting queues the nodes without a subnet when one waits for a
+// subnet to be freed.
+func (c *Controller) wakeWaiting() {
+	c.mu.Lock()
+	wake := c.waiting
 	c.waiting = false
 	c.mu.Unlock()
 	if !wake {
