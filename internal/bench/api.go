@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +30,7 @@ type apiServer struct {
 	client  *http.Client
 	started time.Time
 	ready   time.Duration // process start → /readyz ok
+	settled time.Duration // last setup request → server idle again (settle)
 	stderr  bytes.Buffer
 }
 
@@ -177,6 +179,69 @@ func (s *apiServer) do(ctx context.Context, method, path, contentType string, bo
 	}
 	_, err = io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode, nil, err
+}
+
+// revision is the server's current store revision: the resourceVersion
+// of a one-item list of namespaces.
+func (s *apiServer) revision(ctx context.Context) (int64, error) {
+	code, b, err := s.do(ctx, http.MethodGet, "/api/v1/namespaces?limit=1", "", nil, true)
+	if err == nil && code != http.StatusOK {
+		err = fmt.Errorf("list namespaces: HTTP %d: %s", code, b)
+	}
+	if err != nil {
+		return 0, err
+	}
+	var list struct {
+		Metadata struct {
+			ResourceVersion string `json:"resourceVersion"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal(b, &list); err != nil {
+		return 0, fmt.Errorf("list namespaces: %w", err)
+	}
+	return strconv.ParseInt(list.Metadata.ResourceVersion, 10, 64)
+}
+
+// Settling: a setup that writes thousands of objects sets the server's
+// control plane working on them after the setup's last request has been
+// answered — 10k new pods with no node to run on get, from the scheduler,
+// one PodScheduled=False status write and one FailedScheduling Event each,
+// about 20k writes over tens of seconds. A benchmark of reads against the
+// stored objects waits until that is over, so that it measures the reads
+// and not the tail of the setup.
+const (
+	settleWindow = time.Second
+	// settleWrites: the writes of an idle server in settleWindow (the
+	// leader-election leases of the scheduler and controllers, each renewed
+	// every few seconds), with room for one more.
+	settleWrites = 3
+	settleLimit  = 5 * time.Minute
+)
+
+// settle waits until the server's store revision moves by at most
+// settleWrites within settleWindow, and returns how long that took.
+func (s *apiServer) settle(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
+	last, err := s.revision(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for time.Since(start) < settleLimit {
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(settleWindow):
+		}
+		rev, err := s.revision(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if rev-last <= settleWrites {
+			return time.Since(start), nil
+		}
+		last = rev
+	}
+	return 0, fmt.Errorf("server still writing %s after the setup (revision %d)", settleLimit, last)
 }
 
 // rssKiB reads VmRSS or VmHWM of the server process.
