@@ -160,7 +160,7 @@ func (c *call) createOnce(ctx context.Context, obj runtime.Object, o writeOpts) 
 	// Managed fields record what the client sent (after defaulting), not
 	// what admission adds, as upstream's handler computes them first.
 	if !o.apply {
-		managed, err := c.updateManagedFields(c.newEmpty(), obj, o.manager, "")
+		managed, err := c.createManagedFields(obj, o.manager) // managed_create.go
 		if err != nil {
 			return store.KeyValue{}, nil, err
 		}

@@ -88,6 +88,7 @@ type Server struct {
 	fmMu          sync.Mutex
 	fieldManagers map[fmKey]*managedfields.FieldManager
 	decoded       *decodedCache // decoded.go
+	createMemo    managedMemo   // managed_create.go
 
 	readyMu sync.RWMutex
 	ready   bool

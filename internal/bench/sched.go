@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"kserver.dev/kserver/internal/apiserver"
+	"kserver.dev/kserver/internal/apiserver/openapi"
 	"kserver.dev/kserver/internal/apiserver/registry"
 	"kserver.dev/kserver/internal/client"
 	"kserver.dev/kserver/internal/scheduler"
@@ -50,8 +51,16 @@ func startSchedCluster(ctx context.Context, env *Env) (*schedCluster, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	// The OpenAPI documents give managed fields the real schema (list
+	// keys, atomic maps), as `kserver server` configures them.
+	catalog := registry.New()
+	docs, err := openapi.New(openapi.Config{Resources: catalog.All()})
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
 	api, err := apiserver.New(apiserver.Config{
-		Store: c.store, Catalog: registry.New(), Logger: env.Logger,
+		Store: c.store, Catalog: catalog, OpenAPI: docs, Logger: env.Logger,
 		ServiceCIDR: netip.MustParsePrefix("10.43.0.0/16"), NodePortRange: [2]int{30000, 32767},
 		ClusterDNS: netip.MustParseAddr("10.43.0.10"), AdvertiseAddress: netip.MustParseAddr("127.0.0.1"), SecurePort: 6443,
 	})
