@@ -23,6 +23,9 @@ type Config struct {
 	// NodeIP is its underlay address (--node-ip); with Iface it chooses
 	// the overlay's uplink.
 	NodeIP netip.Addr
+	// ExternalIPs are the node's external addresses (--node-external-ip):
+	// NodePorts answer on them too, even when no interface has them.
+	ExternalIPs []netip.Addr
 	// Backend is --flannel-backend: vxlan (default), host-gw or none.
 	Backend overlay.Backend
 	// Iface is --flannel-iface (optional).

@@ -89,7 +89,7 @@ func (d *serviceDriver) markObj(k string, ok bool) {
 func (d *serviceDriver) run(ctx context.Context, fd int) error {
 	cfg := d.n.cfg
 	px, err := proxy.New(proxy.Config{Family: nft.IPv4, ClusterCIDRs: []netip.Prefix{cfg.ClusterCIDR},
-		ResyncPeriod: cfg.ResyncPeriod, NetNSFd: fd}, d.n.log)
+		NodePortAddresses: cfg.ExternalIPs, ResyncPeriod: cfg.ResyncPeriod, NetNSFd: fd}, d.n.log)
 	if err != nil {
 		return fmt.Errorf("nodenet: %w", err)
 	}

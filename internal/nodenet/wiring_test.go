@@ -113,7 +113,7 @@ func TestWiring(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	stop := startWiring(t, set, ns, nil)
+	stop := startWiring(t, set, ns, func(c *nodenet.Config) { c.ExternalIPs = []netip.Addr{netip.MustParseAddr("203.0.113.5")} })
 
 	t.Run("overlay", func(t *testing.T) { testOverlay(t, set, ns) })
 	t.Run("services", func(t *testing.T) { testServices(t, set, ns) })
@@ -193,6 +193,8 @@ func testServices(t *testing.T, set *client.Set, ns *netns.NS) {
 		t.Fatal(err)
 	}
 	vip := svc.Spec.ClusterIP
+	// The node's external IP (--node-external-ip) serves NodePorts.
+	eventually(t, ns, []string{"ip daddr 203.0.113.5 goto nodeports"}, false, "nft", "list", "chain", "ip", "kserver-proxy", "services")
 	// No endpoints yet: rejected at once.
 	eventually(t, ns, []string{vip + " . tcp . 80,"}, false, "nft", "list", "set", "ip", "kserver-proxy", "no-endpoint-services")
 	sl := &discoveryv1.EndpointSlice{

@@ -23,7 +23,7 @@ type testNode struct {
 	p                  *Proxier
 }
 
-func newTestNode(t *testing.T) *testNode {
+func newTestNode(t *testing.T, opts ...func(*Config)) *testNode {
 	netnstest.RequireRoot(t)
 	netnstest.RequireTool(t, "busybox")
 	n := &testNode{node: netnstest.New(t, "node")}
@@ -34,7 +34,11 @@ func newTestNode(t *testing.T) *testNode {
 	n.client = netnstest.Pod(t, n.node, "br0", "10.42.0.4/24", "10.42.0.1")
 	netnstest.Serve(t, n.a, "10.42.0.2", 8080, "pod-a")
 	netnstest.Serve(t, n.b, "10.42.0.3", 8080, "pod-b")
-	p, err := New(Config{Family: nft.IPv4, NetNSFd: n.node.Fd(), ClusterCIDRs: v4.ClusterCIDRs}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg := Config{Family: nft.IPv4, NetNSFd: n.node.Fd(), ClusterCIDRs: v4.ClusterCIDRs}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	p, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -136,8 +136,19 @@ func skeleton(cfg Config, sizes map[string]uint32) *nft.Table {
 	local := func() *nft.R { return f.Rule().FibDAddrLocal().DAddr(f.Loopback(), true) }
 	to := func(set, c string) nft.Rule { return f.Rule().ServiceIn(set).Verdict(nft.Goto(c)) }
 	portTo := func(set, c string) nft.Rule { return f.Rule().ProtoPortIn(set).Verdict(nft.Goto(c)) }
-	chain(chainServices, to(setClusterIPs, chainCluster), to(setLocalIPs, chainLocal), to(setExternalIPs, chainExternal),
-		to(setExternalLocalIPs, chainExternalLocal), f.Rule().ServiceVmap(mapAffinityIPs), local().Verdict(nft.Goto(chainNodePorts)))
+	services := []nft.Rule{to(setClusterIPs, chainCluster), to(setLocalIPs, chainLocal), to(setExternalIPs, chainExternal),
+		to(setExternalLocalIPs, chainExternalLocal), f.Rule().ServiceVmap(mapAffinityIPs), local().Verdict(nft.Goto(chainNodePorts))}
+	// NodePorts on the extra node addresses (external IPs not on any
+	// interface), checked for endpoints on every path: traffic to them is
+	// forwarded or sent, not delivered locally.
+	serviceCheck := []nft.Rule{to(setNoEndpointIPs, chainReject), f.Rule().ServiceIn(setNoLocalIPs).Verdict(nft.Drop)}
+	for _, a := range cfg.nodePortAddrs() {
+		at := func() *nft.R { return f.Rule().DAddr(hostPrefix(a), false) }
+		services = append(services, at().Verdict(nft.Goto(chainNodePorts)))
+		serviceCheck = append(serviceCheck, at().ProtoPortIn(setNoEndpointPorts).Verdict(nft.Goto(chainReject)),
+			at().ProtoPortIn(setNoLocalPorts).Verdict(nft.Drop))
+	}
+	chain(chainServices, services...)
 	chain(chainNodePorts, portTo(setNodePorts, chainNPExternal), portTo(setLocalNodePorts, chainNPExternalLocal),
 		f.Rule().ProtoPortVmap(mapAffinityPorts))
 	mark := f.Rule().SetMarkOr(cfg.mark()).Build()
@@ -149,7 +160,7 @@ func skeleton(cfg Config, sizes map[string]uint32) *nft.Table {
 		chain(pc.chain)
 	}
 
-	chain(chainServiceCheck, to(setNoEndpointIPs, chainReject), f.Rule().ServiceIn(setNoLocalIPs).Verdict(nft.Drop))
+	chain(chainServiceCheck, serviceCheck...)
 	chain(chainNodePortCheck, local().ProtoPortIn(setNoEndpointPorts).Verdict(nft.Goto(chainReject)),
 		local().ProtoPortIn(setNoLocalPorts).Verdict(nft.Drop))
 	// TCP gets a reset: an ICMP error for a packet routed back out of the

@@ -25,6 +25,11 @@ type Config struct {
 	MasqueradeBit int
 	// ResyncPeriod is how often Run checks the kernel for drift (default 1m).
 	ResyncPeriod time.Duration
+	// NodePortAddresses are addresses NodePorts answer on besides the
+	// node's local ones (which they always answer on): the node's external
+	// IPs (--node-external-ip), which behind 1:1 NAT are on no interface
+	// of the node. Those of other families are ignored.
+	NodePortAddresses []netip.Addr
 	// NetNSFd programs the namespace with this file descriptor instead of
 	// the caller's (tests and benchmarks use it).
 	NetNSFd int
@@ -58,6 +63,17 @@ func (c Config) Validate() error {
 }
 
 func (c Config) mark() uint32 { return 1 << c.MasqueradeBit }
+
+// nodePortAddrs are this family's NodePortAddresses, each once.
+func (c Config) nodePortAddrs() []netip.Addr {
+	var out []netip.Addr
+	for _, a := range c.NodePortAddresses {
+		if c.Family.Has(a) && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
 
 func (c Config) clusterCIDRs() []netip.Prefix {
 	var out []netip.Prefix
