@@ -215,18 +215,31 @@ func (w *podWorker) podConditions(r *podRun, st *corev1.PodStatus) []corev1.PodC
 		c := &conds[i]
 		c.LastTransitionTime = now
 		c.ObservedGeneration = pod.Generation
-		for _, o := range pod.Status.Conditions {
-			if o.Type == c.Type && o.Status == c.Status {
-				c.LastTransitionTime = o.LastTransitionTime
-			}
+		// The worker's own last conditions come first: the informer's
+		// pod may not show the last write yet, and a time taken anew
+		// in the next second would then differ from it and cost writes.
+		if o := findCondition(w.conds, c.Type); o != nil && o.Status == c.Status {
+			c.LastTransitionTime = o.LastTransitionTime
+		} else if o := findCondition(pod.Status.Conditions, c.Type); o != nil && o.Status == c.Status {
+			c.LastTransitionTime = o.LastTransitionTime
 		}
 	}
+	w.conds = conds[:len(conds):len(conds)]
 	for _, o := range pod.Status.Conditions {
 		if !ownedPodCondition(o.Type) {
 			conds = append(conds, o)
 		}
 	}
 	return conds
+}
+
+func findCondition(conds []corev1.PodCondition, t corev1.PodConditionType) *corev1.PodCondition {
+	for i := range conds {
+		if conds[i].Type == t {
+			return &conds[i]
+		}
+	}
+	return nil
 }
 
 func ownedPodCondition(t corev1.PodConditionType) bool {

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"sync"
 	"time"
@@ -48,6 +49,7 @@ type podWorker struct {
 	known   []runtime.SandboxStatus // the pod's sandboxes found at start
 	sandbox *runtime.SandboxStatus  // current sandbox
 	ips     []netip.Addr
+	attach  *pendingAttach // an attach running beside the current sync
 	volumes PodVolumes
 	// messages caches the termination messages of exited containers.
 	messages  map[string]string
@@ -59,6 +61,10 @@ type podWorker struct {
 	seeded     bool // attempts seeded from the API status
 	killed     bool // containers stopped for termination
 	terminated bool // sandbox stopped, final status written
+	// conds are the pod conditions the last sync computed.
+	conds []corev1.PodCondition
+	// trace times the pod's first start (debug log); nil once logged.
+	trace *startTrace
 }
 
 func newPodWorkers(a *Agent) *podWorkers {
@@ -71,6 +77,9 @@ func (p *podWorkers) update(pod *corev1.Pod) {
 	w := p.workers[pod.UID]
 	if w == nil {
 		w = &podWorker{ws: p, uid: pod.UID, probes: map[string]*containerProbes{}, attempts: map[string]uint32{}}
+		if p.a.log.Enabled(context.Background(), slog.LevelDebug) {
+			w.trace = newStartTrace(p.a.clock.Now())
+		}
 		p.workers[pod.UID] = w
 	}
 	started := p.started

@@ -184,6 +184,7 @@ func (w *podWorker) startContainer(ctx context.Context, r *podRun, c *corev1.Con
 	if !ok {
 		return
 	}
+	w.trace.mark(a.clock.Now(), "image")
 	cfg, err := w.containerConfig(ctx, r, c, attempt, img)
 	if err != nil {
 		a.rec.Eventf(ref, corev1.EventTypeWarning, reasonFailed, "Error: %v", err)
@@ -191,13 +192,16 @@ func (w *podWorker) startContainer(ctx context.Context, r *podRun, c *corev1.Con
 		r.after(r.now.Add(retryAfterError))
 		return
 	}
+	w.trace.mark(a.clock.Now(), "config")
 	if err := w.prepareRootfs(ctx, r, &cfg, img); err != nil {
 		a.rec.Eventf(ref, corev1.EventTypeWarning, reasonFailed, "Error: %v", err)
 		r.wait(c.Name, waitingCreateError, err.Error())
 		r.after(r.now.Add(retryAfterError))
 		return
 	}
+	w.trace.mark(a.clock.Now(), "rootfs")
 	id, err := a.parts.Runtime.CreateContainer(ctx, w.sandbox.ID, cfg)
+	w.trace.mark(a.clock.Now(), "create")
 	if err != nil {
 		a.removeRootfs(&runtime.ContainerStatus{Name: c.Name, Annotations: cfg.Annotations})
 		reason := waitingCreateError
@@ -210,22 +214,42 @@ func (w *podWorker) startContainer(ctx context.Context, r *podRun, c *corev1.Con
 		return
 	}
 	a.rec.Eventf(ref, corev1.EventTypeNormal, reasonCreated, "Created container: %s", c.Name)
+	if p, ok := a.parts.Runtime.(runtime.Preparer); ok && w.attach != nil {
+		// The slow part of the start runs while the network is attached.
+		err := p.PrepareContainer(ctx, id)
+		w.trace.mark(a.clock.Now(), "prepare")
+		if err != nil {
+			_ = w.refresh(ctx, r)
+			w.startFailed(r, c, init, err)
+			return
+		}
+	}
 	w.start(ctx, r, c, init, id)
 }
 
-// start starts a created container.
+// startFailed reports a container that could not be started.
+func (w *podWorker) startFailed(r *podRun, c *corev1.Container, init bool, err error) {
+	w.ws.a.rec.Eventf(podRef(r.pod, c.Name, init), corev1.EventTypeWarning, reasonFailed, "Error: %v", err)
+	r.wait(c.Name, waitingRunError, err.Error())
+	r.after(r.now.Add(retryAfterError))
+}
+
+// start starts a created container once the pod's network is attached.
 func (w *podWorker) start(ctx context.Context, r *podRun, c *corev1.Container, init bool, id string) {
 	a := w.ws.a
 	ref := podRef(r.pod, c.Name, init)
+	if err := w.awaitNetwork(ctx, r); err != nil {
+		return // stays Created; the next sync attaches and starts it
+	}
 	err := a.parts.Runtime.StartContainer(ctx, id)
+	w.trace.mark(a.clock.Now(), "start")
 	_ = w.refresh(ctx, r)
 	if err != nil {
-		a.rec.Eventf(ref, corev1.EventTypeWarning, reasonFailed, "Error: %v", err)
-		r.wait(c.Name, waitingRunError, err.Error())
-		r.after(r.now.Add(retryAfterError))
+		w.startFailed(r, c, init, err)
 		return
 	}
 	a.rec.Eventf(ref, corev1.EventTypeNormal, reasonStarted, "Started container %s", c.Name)
+	r.started = r.started || !init
 	if c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
 		w.postStart(ctx, r, c, init, id)
 	}

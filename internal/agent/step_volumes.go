@@ -53,10 +53,13 @@ func (volumesStep) setup(ctx context.Context, w *podWorker, r *podRun) error {
 
 // writeEtcHosts writes <pod dir>/etc-hosts, which every container mounts
 // at /etc/hosts, when its content changed. It is written in place: a
-// rename would leave running containers with the old file.
+// rename would leave running containers with the old file. While the
+// network attach runs beside the sync it is written without the pod's
+// addresses, so that containers created meanwhile mount it; awaitNetwork
+// writes it again before any of them runs.
 func (w *podWorker) writeEtcHosts(r *podRun) error {
 	a := w.ws.a
-	if len(w.ips) == 0 && !r.pod.Spec.HostNetwork {
+	if len(w.ips) == 0 && !r.pod.Spec.HostNetwork && w.attach == nil {
 		return nil
 	}
 	ips := make([]string, len(w.ips))

@@ -29,6 +29,8 @@ type podRun struct {
 	waiting map[string]*corev1.ContainerStateWaiting
 	// readyToStart is true once sandbox and network are up.
 	readyToStart bool
+	// started is set when this sync started an app container.
+	started bool
 	// next is the earliest time this pod needs another sync.
 	next time.Time
 }
@@ -85,6 +87,7 @@ func (w *podWorker) sync(ctx context.Context, pod *corev1.Pod) (next time.Time, 
 		return time.Time{}, true
 	}
 	r := &podRun{pod: pod, now: a.clock.Now(), waiting: map[string]*corev1.ContainerStateWaiting{}}
+	w.trace.mark(r.now, "queued")
 	if w.startTime == nil {
 		w.startTime = pod.Status.StartTime
 		if w.startTime == nil {
@@ -114,6 +117,12 @@ func (w *podWorker) sync(ctx context.Context, pod *corev1.Pod) (next time.Time, 
 		r.after(r.now.Add(retryAfterError))
 	}
 	a.status.set(a, pod, w.apiStatus(r), deleteNow)
+	if w.trace != nil && (r.started || deleteNow) {
+		now := a.clock.Now()
+		w.trace.mark(now, "status")
+		w.trace.log(a.log, now, pod.Namespace, pod.Name)
+		w.trace = nil
+	}
 	return r.next, false
 }
 
@@ -121,8 +130,12 @@ func (w *podWorker) sync(ctx context.Context, pod *corev1.Pod) (next time.Time, 
 // is not complete.
 func (w *podWorker) runSteps(ctx context.Context, r *podRun) {
 	a := w.ws.a
+	// An attach started beside this sync ends with it (the status
+	// reports its addresses or its failure).
+	defer func() { _ = w.awaitNetwork(ctx, r) }()
 	for _, s := range podSteps {
 		err := s.setup(ctx, w, r)
+		w.trace.mark(a.clock.Now(), s.name())
 		if errors.Is(err, errIncomplete) {
 			return
 		}

@@ -153,3 +153,16 @@ type CheckResult struct {
 	// Message says what was found, and when not OK what to do about it.
 	Message string
 }
+
+// Preparer is implemented by runtimes whose container start has a slow
+// part that needs nothing the agent still does between create and start
+// (runtime/oci: the monitor and the OCI runtime's create, which need the
+// sandbox's namespaces but not the addresses in them). PrepareContainer
+// does that part for a Created container, whose process then exists but
+// waits; StartContainer releases it. The container stays Created until
+// started, and RemoveContainer removes it as any other. A failure leaves
+// the container Exited with StartError, as a failed StartContainer does.
+// StartContainer on a container that was not prepared does both parts.
+type Preparer interface {
+	PrepareContainer(ctx context.Context, id string) error
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -59,6 +60,14 @@ func (r *Runtime) adopt(ctx context.Context) error {
 		case runtime.StateCreated:
 			if known {
 				_, _ = r.cli(ctx, "delete", "--force", rec.ID)
+			}
+			if rec.MonitorPID != 0 {
+				// Prepared but never started: its conmon ends with the
+				// deleted process; a start launches a new one.
+				waitGone(ctx, rec.MonitorPID, rec.MonitorStart, 2*time.Second)
+				_ = os.Remove(r.exitFile(rec.ID))
+				c.rec.PID, c.rec.MonitorPID, c.rec.MonitorStart = 0, 0, 0
+				_ = r.saveContainer(&c.rec)
 			}
 		case runtime.StateRunning:
 			c.done = make(chan struct{})

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // monitorSpec is one conmon invocation: a container, or an exec session
@@ -31,6 +32,10 @@ type monitorSpec struct {
 // monitor is a started conmon. For an exec session, the start pipe stays
 // open for the second release and the sync pipe gives the exit code.
 type monitor struct {
+	// times of the launch: conmon started, launcher gone, container
+	// created (PID read), daemon moved into its cgroups (beside the create)
+	started, forked, created, moved time.Time
+
 	pid       int // the container's or exec's process
 	conmonPID int
 	sync      *bufio.Reader
@@ -79,11 +84,7 @@ func (r *Runtime) launch(s monitorSpec) (*monitor, error) {
 		m.close()
 		return nil, fmt.Errorf("start conmon: %w", err)
 	}
-	for _, procs := range s.cgroupProcs {
-		if err := os.WriteFile(procs, []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
-			r.log.Debug("move conmon into pod cgroup", "file", procs, "err", err)
-		}
-	}
+	m.started = time.Now()
 	// Release the first start; EOF would release it too, so a crash here
 	// does not hang conmon.
 	if _, err := m.start.Write([]byte("0")); err != nil {
@@ -100,9 +101,17 @@ func (r *Runtime) launch(s monitorSpec) (*monitor, error) {
 		out, _ := os.ReadFile(filepath.Join(s.bundle, "conmon.stderr"))
 		return nil, fmt.Errorf("conmon: %w: %s", err, strings.TrimSpace(string(out)))
 	}
+	m.forked = time.Now()
 	if b, err := os.ReadFile(filepath.Join(s.bundle, "conmon.pid")); err == nil {
 		m.conmonPID, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 	}
+	// The daemon is moved into its cgroups while it runs the OCI runtime's
+	// create: the first migration of a process between v1 cgroups after a
+	// quiet moment waits for an RCU grace period (5–20 ms here), which
+	// then overlaps the create instead of preceding it. The runtime's
+	// create, the daemon's child, stays where kserver is.
+	moved := r.moveMonitor(m, s.cgroupProcs)
+	defer func() { <-moved }()
 	if s.execSpec != "" {
 		if _, err := readSync(bufio.NewReader(m.attach)); err != nil {
 			m.close()
@@ -114,7 +123,29 @@ func (r *Runtime) launch(s monitorSpec) (*monitor, error) {
 		m.close()
 		return nil, err
 	}
+	m.created = time.Now()
 	return m, nil
+}
+
+// moveMonitor writes the monitor daemon's PID into each cgroup.procs file
+// in the background; the channel closes when done.
+func (r *Runtime) moveMonitor(m *monitor, procs []string) <-chan struct{} {
+	done := make(chan struct{})
+	if m.conmonPID <= 0 || len(procs) == 0 {
+		close(done)
+		return done
+	}
+	pid := []byte(strconv.Itoa(m.conmonPID))
+	go func() {
+		defer close(done)
+		for _, f := range procs {
+			if err := os.WriteFile(f, pid, 0o644); err != nil {
+				r.log.Debug("move conmon into its cgroup", "file", f, "err", err)
+			}
+		}
+		m.moved = time.Now()
+	}()
+	return done
 }
 
 // monitorPipes makes the sync and start pipes (and the attach pipe for an

@@ -156,14 +156,43 @@ func mountRootfs(dir string, mounts []runtime.RootfsMount) error {
 	return nil
 }
 
-// StartContainer runs a created container under a new conmon.
+// StartContainer runs a created container: it prepares it first unless
+// PrepareContainer did, then lets its process run.
 func (r *Runtime) StartContainer(ctx context.Context, id string) error {
-	c, err := r.get(id)
+	c, sb, err := r.startable(id)
 	if err != nil {
 		return err
 	}
-	c.op.Lock()
 	defer c.op.Unlock()
+	return r.start(ctx, c, &sb)
+}
+
+// PrepareContainer launches a created container's conmon, which runs
+// `<runtime> create`: the process exists in its namespaces and cgroups and
+// waits until StartContainer releases it. The agent does this while the
+// pod's network is still being attached. The container stays Created.
+func (r *Runtime) PrepareContainer(ctx context.Context, id string) error {
+	c, sb, err := r.startable(id)
+	if err != nil {
+		return err
+	}
+	defer c.op.Unlock()
+	if c.rec.MonitorPID != 0 {
+		return nil
+	}
+	return r.prepare(ctx, c, &sb)
+}
+
+var _ runtime.Preparer = (*Runtime)(nil)
+
+// startable finds a Created container in a ready sandbox and returns it
+// with its op lock held.
+func (r *Runtime) startable(id string) (*container, sandboxRecord, error) {
+	c, err := r.get(id)
+	if err != nil {
+		return nil, sandboxRecord{}, err
+	}
+	c.op.Lock()
 	r.mu.Lock()
 	sb := r.sandboxes[c.rec.SandboxID]
 	state := c.rec.State
@@ -174,16 +203,20 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	r.mu.Unlock()
 	switch {
 	case state != runtime.StateCreated:
-		return fmt.Errorf("container %s is %s: %w", c.rec.Config.Name, state, runtime.ErrNotRunning)
+		err = fmt.Errorf("container %s is %s: %w", c.rec.Config.Name, state, runtime.ErrNotRunning)
 	case sb == nil || sbRec.State != runtime.SandboxReady:
-		return fmt.Errorf("container %s: %w", c.rec.Config.Name, runtime.ErrSandboxNotReady)
+		err = fmt.Errorf("container %s: %w", c.rec.Config.Name, runtime.ErrSandboxNotReady)
 	}
-	return r.start(ctx, c, &sbRec)
+	if err != nil {
+		c.op.Unlock()
+		return nil, sandboxRecord{}, err
+	}
+	return c, sbRec, nil
 }
 
-// start launches conmon (which runs `<runtime> create`) and then
-// `<runtime> start`. A failure leaves the container Exited with StartError.
-func (r *Runtime) start(ctx context.Context, c *container, sb *sandboxRecord) error {
+// prepare launches conmon, which runs `<runtime> create` and reports the
+// container's PID. A failure leaves the container Exited with StartError.
+func (r *Runtime) prepare(ctx context.Context, c *container, sb *sandboxRecord) error {
 	cfg := &c.rec.Config
 	if c.rec.LogPath != "" {
 		if err := os.MkdirAll(filepath.Dir(c.rec.LogPath), 0o755); err != nil {
@@ -193,6 +226,7 @@ func (r *Runtime) start(ctx context.Context, c *container, sb *sandboxRecord) er
 	r.mu.Lock()
 	c.done = make(chan struct{})
 	r.mu.Unlock()
+	t0 := time.Now()
 	m, err := r.launch(monitorSpec{
 		containerID: c.rec.ID, uuid: c.rec.ID, bundle: r.bundleDir(c.rec.ID),
 		name:    fmt.Sprintf("k8s_%s_%s_%s_%s_%d", cfg.Name, sb.Config.Name, sb.Config.Namespace, sb.Config.UID, cfg.Attempt),
@@ -203,14 +237,36 @@ func (r *Runtime) start(ctx context.Context, c *container, sb *sandboxRecord) er
 		return r.startFailed(ctx, c, err)
 	}
 	m.close()
-	if err := r.release(ctx, c.rec.ID, m.pid); err != nil {
+	r.log.Debug("container created", "container", cfg.Name, "conmonExec", m.started.Sub(t0),
+		"conmonFork", m.forked.Sub(m.started), "runtimeCreate", m.created.Sub(m.forked),
+		"cgroupMove", m.moved.Sub(m.forked))
+	r.mu.Lock()
+	c.rec.PID, c.rec.MonitorPID, c.rec.MonitorStart = m.pid, m.conmonPID, procStart(m.conmonPID)
+	err = r.saveContainer(&c.rec)
+	r.mu.Unlock()
+	return err
+}
+
+// start prepares the container unless that was done, then releases it
+// (`<runtime> start`). A failure leaves the container Exited with
+// StartError.
+func (r *Runtime) start(ctx context.Context, c *container, sb *sandboxRecord) error {
+	if c.rec.MonitorPID == 0 {
+		if err := r.prepare(ctx, c, sb); err != nil {
+			return err
+		}
+	} else if !monitorAlive(c.rec.MonitorPID, c.rec.MonitorStart) {
+		return r.startFailed(ctx, c, errors.New("the container's monitor (conmon) exited before the container was started"))
+	}
+	t0 := time.Now()
+	if err := r.release(ctx, c.rec.ID, c.rec.PID); err != nil {
 		return r.startFailed(ctx, c, err)
 	}
 	now := time.Now()
+	r.log.Debug("container started", "container", c.rec.Config.Name, "release", now.Sub(t0))
 	r.mu.Lock()
-	c.rec.State, c.rec.Started, c.rec.PID = runtime.StateRunning, now, m.pid
-	c.rec.MonitorPID, c.rec.MonitorStart = m.conmonPID, procStart(m.conmonPID)
-	err = r.saveContainer(&c.rec)
+	c.rec.State, c.rec.Started = runtime.StateRunning, now
+	err := r.saveContainer(&c.rec)
 	r.notify.Publish(runtime.Event{Type: runtime.EventStarted, ContainerID: c.rec.ID, SandboxID: c.rec.SandboxID, Time: now})
 	r.refreshLocked(c) // it may have exited already
 	r.mu.Unlock()
@@ -311,6 +367,13 @@ func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
 	defer c.op.Unlock()
 	if err := r.stop(ctx, c, 0); err != nil {
 		return err
+	}
+	if c.rec.State == runtime.StateCreated && c.rec.MonitorPID != 0 {
+		// Prepared, never started: its process waits to be released and
+		// its conmon with it, until the runtime deletes it.
+		if _, err := r.cli(ctx, "delete", "--force", id); err != nil && !notExist(err) {
+			r.log.Debug("delete prepared container", "container", c.rec.Config.Name, "err", err)
+		}
 	}
 	// conmon writes the exit file before it finishes; wait for it to go
 	// so nothing is left in the pod's cgroup.
