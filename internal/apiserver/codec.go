@@ -144,7 +144,10 @@ var errNotAcceptable = apierrors.NewGenericServerResponse(406, "", schema.GroupR
 // honoured), clauses asking for something we cannot produce are skipped.
 // allowAs says whether Table/PartialObjectMetadata conversions are possible.
 func negotiate(accept string, allowAs bool) (output, error) {
-	if strings.TrimSpace(accept) == "" {
+	switch strings.TrimSpace(accept) {
+	case "", mediaJSON:
+		// No choice to make: what client-go, kubectl -o json and most
+		// callers send, answered without parsing.
 		return output{media: mediaJSON}, nil
 	}
 	type clause struct {

@@ -89,7 +89,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri reques
 		return
 	}
 	c.out = out
-	if t := r.URL.Query().Get("timeout"); t != "" && ri.verb != "watch" {
+	if t := queryValue(r, "timeout"); t != "" && ri.verb != "watch" {
 		if d, err := time.ParseDuration(t); err == nil && d > 0 {
 			if d > 60*time.Second {
 				d = 60 * time.Second
@@ -119,6 +119,15 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri reques
 	default:
 		c.fail(methodNotAllowed(ri.verb, c.gr))
 	}
+}
+
+// queryValue is r's query parameter key, without parsing the query when
+// the request has none.
+func queryValue(r *http.Request, key string) string {
+	if r.URL.RawQuery == "" {
+		return ""
+	}
+	return r.URL.Query().Get(key)
 }
 
 // checkScope refuses namespaced verbs without a namespace and namespaces

@@ -21,12 +21,11 @@ type requestInfo struct {
 	verb    string // get list watch create update patch delete deletecollection
 }
 
-// parseResourcePath parses /api/v1/... or /apis/<g>/<v>/... into a
-// requestInfo. ok is false for paths that are not resource paths
-// (discovery documents, unknown prefixes).
-func parseResourcePath(method, path string, query url.Values) (requestInfo, bool) {
+// parseResourcePath parses the parts of /api/v1/... or /apis/<g>/<v>/...
+// (splitPath) into a requestInfo. ok is false for paths that are not
+// resource paths (discovery documents, unknown prefixes).
+func parseResourcePath(method string, parts []string, query url.Values) (requestInfo, bool) {
 	var ri requestInfo
-	parts := splitPath(path)
 	switch {
 	case len(parts) >= 3 && parts[0] == "api":
 		ri.gv = schema.GroupVersion{Version: parts[1]}

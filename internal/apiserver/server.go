@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -233,7 +234,11 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.disc.serveGroupVersion(w, r, schema.GroupVersion{Group: parts[1], Version: parts[2]})
 		return
 	}
-	ri, ok := parseResourcePath(r.Method, r.URL.Path, r.URL.Query())
+	var query url.Values // nil (no parameters) unless the request has a query
+	if r.URL.RawQuery != "" {
+		query = r.URL.Query()
+	}
+	ri, ok := parseResourcePath(r.Method, parts, query)
 	if !ok || ri.verb == "" {
 		writeError(w, notFoundPath(), schema.GroupResource{}, "")
 		return
