@@ -80,7 +80,7 @@ func (c *call) respondObject(obj runtime.Object, code int) {
 	switch c.out.as {
 	case "Table":
 		var t *metav1.Table
-		if t, err = c.table([]runtime.Object{obj}, "", true); err == nil {
+		if t, err = c.table([]runtime.Object{obj}, resourceVersion(obj), true); err == nil {
 			body, err = c.encodeMeta(t)
 		}
 	case "PartialObjectMetadata", "PartialObjectMetadataList":
@@ -96,6 +96,14 @@ func (c *call) respondObject(obj runtime.Object, code int) {
 		return
 	}
 	c.write(code, body)
+}
+
+// resourceVersion is obj's metadata.resourceVersion ("" without metadata).
+func resourceVersion(obj runtime.Object) string {
+	if m, err := meta.Accessor(obj); err == nil {
+		return m.GetResourceVersion()
+	}
+	return ""
 }
 
 // encodeMeta encodes a meta.k8s.io object (Table, PartialObjectMetadata).

@@ -145,7 +145,18 @@ func (c *call) respondScale(parent runtime.Object, code int) {
 		c.fail(err)
 		return
 	}
-	body, err := c.s.codecs.encodeObject(c.out, scale)
+	var body []byte
+	switch c.out.as {
+	case "Table":
+		var t *metav1.Table
+		if t, err = c.scaleTable(scale); err == nil {
+			body, err = c.encodeMeta(t)
+		}
+	case "PartialObjectMetadata", "PartialObjectMetadataList":
+		body, err = c.encodeMeta(partialMeta(&scale.ObjectMeta, c.out.asVersion))
+	default:
+		body, err = c.s.codecs.encodeObject(c.out, scale)
+	}
 	if err != nil {
 		c.fail(err)
 		return

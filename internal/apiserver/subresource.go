@@ -33,7 +33,10 @@ func (s *Server) serveSubresource(c *call) {
 		return
 	}
 	c.ri.verb = verb
-	out, err := negotiate(c.r.Header.Get("Accept"), false)
+	// status and scale are printed as Tables (kubectl get
+	// --subresource=status|scale) and offer partial metadata, as upstream.
+	printable := verb == "get" && (c.ri.subresource == "status" || c.ri.subresource == "scale")
+	out, err := negotiate(c.r.Header.Get("Accept"), printable)
 	if err != nil {
 		c.fail(err)
 		return

@@ -232,7 +232,7 @@ func (ws *watchStream) sendObject(typ string, obj runtime.Object) bool {
 	switch c.out.as {
 	case "Table":
 		var t *metav1.Table
-		if t, err = c.table([]runtime.Object{obj}, "", !ws.sentCols); err == nil {
+		if t, err = c.table([]runtime.Object{obj}, resourceVersion(obj), !ws.sentCols); err == nil {
 			ws.sentCols = true
 			out = t
 		}
