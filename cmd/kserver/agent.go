@@ -49,6 +49,7 @@ func newAgentCommand() *cobra.Command {
 	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "folder for the agent's state (credentials, runtime, images)")
 	f.StringVar(&cfg.NodeName, "node-name", cfg.NodeName, "name of this node")
 	f.StringVar(&cfg.NodeIP, "node-ip", cfg.NodeIP, "IP address to advertise for this node (default: the address of the default route)")
+	f.StringSliceVar(&cfg.NodeExternalIP, "node-external-ip", cfg.NodeExternalIP, "external IP address(es) of this node: its ExternalIP, used by ServiceLB and answering NodePorts")
 	f.StringVar(&cfg.FlannelIface, "flannel-iface", cfg.FlannelIface, "uplink interface for the overlay (default: the one of --node-ip)")
 	f.StringSliceVar(&cfg.NodeLabels, "node-label", cfg.NodeLabels, "label key=value for this node (repeatable)")
 	f.StringSliceVar(&cfg.NodeTaints, "node-taint", cfg.NodeTaints, "taint key=value:Effect set when the node registers (repeatable)")

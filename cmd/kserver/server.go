@@ -34,6 +34,7 @@ func newServerCommand() *cobra.Command {
 	f.StringSliceVar(&cfg.TLSSANs, "tls-san", cfg.TLSSANs, "extra host names or IPs for the serving certificate")
 	f.StringVar(&cfg.NodeName, "node-name", cfg.NodeName, "name of this node")
 	f.StringVar(&cfg.NodeIP, "node-ip", cfg.NodeIP, "IP address to advertise for this node (default: the address of the default route)")
+	f.StringSliceVar(&cfg.NodeExternalIP, "node-external-ip", cfg.NodeExternalIP, "external IP address(es) of this node: its ExternalIP, used by ServiceLB and answering NodePorts")
 	f.StringSliceVar(&cfg.NodeLabels, "node-label", cfg.NodeLabels, "label key=value for this node (repeatable)")
 	f.StringSliceVar(&cfg.NodeTaints, "node-taint", cfg.NodeTaints, "taint key=value:Effect for this node (repeatable)")
 	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", cfg.ClusterCIDR, "pod network; each node gets a /24 from it")

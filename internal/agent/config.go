@@ -36,6 +36,9 @@ type Config struct {
 	NodeName string
 	// NodeIP is the node's InternalIP address.
 	NodeIP netip.Addr
+	// NodeExternalIPs are its ExternalIP addresses (--node-external-ip),
+	// if any.
+	NodeExternalIPs []netip.Addr
 	// Hostname is the Hostname address and the kubernetes.io/hostname
 	// label; empty means NodeName.
 	Hostname string
@@ -142,6 +145,11 @@ func (c *Config) Validate() error {
 	}
 	if !c.NodeIP.IsValid() {
 		errs = append(errs, errors.New("node IP is required"))
+	}
+	for _, ip := range c.NodeExternalIPs {
+		if !ip.IsValid() || ip.IsUnspecified() || ip.IsLoopback() || ip.IsMulticast() {
+			errs = append(errs, fmt.Errorf("node external IP %s: want a unicast address that is not loopback", ip))
+		}
 	}
 	for k, v := range c.Labels {
 		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {

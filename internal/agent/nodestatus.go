@@ -125,12 +125,15 @@ func (n *nodeStatus) desiredStatus(cur *corev1.NodeStatus) corev1.NodeStatus {
 	return st
 }
 
+// addresses are the node's addresses in the order k3s writes them:
+// InternalIP (--node-ip), ExternalIP (--node-external-ip, each), Hostname.
+// ServiceLB prefers ExternalIPs for status.loadBalancer.ingress.
 func (n *nodeStatus) addresses() []corev1.NodeAddress {
-	ip := n.a.cfg.NodeIP
-	return []corev1.NodeAddress{
-		{Type: corev1.NodeInternalIP, Address: ip.String()},
-		{Type: corev1.NodeHostName, Address: n.a.cfg.Hostname},
+	out := []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: n.a.cfg.NodeIP.String()}}
+	for _, ip := range n.a.cfg.NodeExternalIPs {
+		out = append(out, corev1.NodeAddress{Type: corev1.NodeExternalIP, Address: ip.String()})
 	}
+	return append(out, corev1.NodeAddress{Type: corev1.NodeHostName, Address: n.a.cfg.Hostname})
 }
 
 func ownedNodeCondition(t corev1.NodeConditionType) bool {

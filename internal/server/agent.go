@@ -23,15 +23,16 @@ import (
 
 // AgentConfig is what `kserver agent` is told (flag names in comments).
 type AgentConfig struct {
-	Server     string   // --server
-	Token      string   // --token
-	TokenFile  string   // --token-file
-	DataDir    string   // --data-dir
-	NodeName   string   // --node-name
-	NodeIP     string   // --node-ip
-	NodeLabels []string // --node-label
-	NodeTaints []string // --node-taint
-	Runtime    string   // --runtime
+	Server         string   // --server
+	Token          string   // --token
+	TokenFile      string   // --token-file
+	DataDir        string   // --data-dir
+	NodeName       string   // --node-name
+	NodeIP         string   // --node-ip
+	NodeExternalIP []string // --node-external-ip
+	NodeLabels     []string // --node-label
+	NodeTaints     []string // --node-taint
+	Runtime        string   // --runtime
 	// KubeletPort is where the node's HTTPS API listens on the node IP
 	// (--kubelet-port; 0 picks a free port, advertised in the Node status).
 	KubeletPort int
@@ -71,6 +72,9 @@ func (c AgentConfig) Validate() error {
 		if _, err := netip.ParseAddr(c.NodeIP); err != nil {
 			bad("node-ip", "%q is not an IP address", c.NodeIP)
 		}
+	}
+	for _, msg := range externalIPProblems(c.NodeExternalIP) {
+		bad("node-external-ip", "%s", msg)
 	}
 	for _, l := range c.NodeLabels {
 		if err := validateLabel(l); err != nil {
@@ -126,6 +130,7 @@ func RunAgent(ctx context.Context, cfg AgentConfig, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	acfg.NodeExternalIPs = externalIPs(cfg.NodeExternalIP)
 	logger.Info("joined the cluster", "server", cfg.Server, "node", cfg.NodeName)
 	apis, err := openAgentAPIs(ctx, rc, filepath.Join(cfg.DataDir, "agent"), cfg.NodeName, // kubelet.go
 		[]net.IP{acfg.NodeIP.AsSlice()}, nil, cfg.KubeletPort)
@@ -152,6 +157,7 @@ func runEmbeddedAgent(ctx context.Context, cfg Config, api *apiserver.Server, no
 		return err
 	}
 	acfg.ControlPlane = true
+	acfg.NodeExternalIPs = externalIPs(cfg.NodeExternalIP)
 	if p, err := netip.ParsePrefix(cfg.ClusterCIDR); err == nil {
 		acfg.FallbackPodCIDR = netip.PrefixFrom(p.Masked().Addr(), 24) // the first node's /24, as node IPAM gives it
 	}

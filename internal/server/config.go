@@ -25,6 +25,7 @@ type Config struct {
 	TLSSANs              []string // --tls-san
 	NodeName             string   // --node-name
 	NodeIP               string   // --node-ip
+	NodeExternalIP       []string // --node-external-ip
 	NodeLabels           []string // --node-label
 	NodeTaints           []string // --node-taint
 	ClusterCIDR          string   // --cluster-cidr
@@ -114,6 +115,9 @@ func (c Config) Validate() error {
 	}
 	if c.NodeIP != "" && net.ParseIP(c.NodeIP) == nil {
 		bad("node-ip", "%q is not an IP address", c.NodeIP)
+	}
+	for _, msg := range externalIPProblems(c.NodeExternalIP) {
+		bad("node-external-ip", "%s", msg)
 	}
 	for _, l := range c.NodeLabels {
 		if err := validateLabel(l); err != nil {

@@ -61,7 +61,8 @@ func startNodeNetwork(ctx context.Context, g *errgroup.Group, nn nodeNetwork, ac
 	logger *slog.Logger) (int, error) {
 	inf := client.NewInformers(set, 0)
 	nw, err := nodenet.New(nodenet.Config{
-		NodeName: acfg.NodeName, NodeIP: acfg.NodeIP, Backend: overlay.Backend(nn.Backend), Iface: nn.Iface,
+		NodeName: acfg.NodeName, NodeIP: acfg.NodeIP, ExternalIPs: acfg.NodeExternalIPs,
+		Backend: overlay.Backend(nn.Backend), Iface: nn.Iface,
 		ClusterCIDR: nn.ClusterCIDR, NetNS: nn.NetNS,
 		DisableProxy: nn.Off["proxy"], DisableNetworkPolicy: nn.Off["network-policy"], Logger: logger,
 	}, set, inf)

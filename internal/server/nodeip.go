@@ -2,9 +2,11 @@ package server
 
 import (
 	"bufio"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -69,4 +71,31 @@ func defaultRouteInterface() string {
 		}
 	}
 	return ""
+}
+
+// externalIPProblems describes each unusable --node-external-ip value: it
+// must be a unicast address clients outside the cluster can reach.
+func externalIPProblems(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		a, err := netip.ParseAddr(strings.TrimSpace(v))
+		switch {
+		case err != nil:
+			out = append(out, fmt.Sprintf("%q is not an IP address", v))
+		case a.IsUnspecified(), a.IsLoopback(), a.IsMulticast(), a.IsLinkLocalUnicast():
+			out = append(out, fmt.Sprintf("%q is not an address other machines reach this node at (unspecified, loopback, multicast or link-local)", v))
+		}
+	}
+	return out
+}
+
+// externalIPs parses validated --node-external-ip values.
+func externalIPs(vals []string) []netip.Addr {
+	var out []netip.Addr
+	for _, v := range vals {
+		if a, err := netip.ParseAddr(strings.TrimSpace(v)); err == nil && !slices.Contains(out, a.Unmap()) {
+			out = append(out, a.Unmap())
+		}
+	}
+	return out
 }

@@ -16,9 +16,11 @@
 //   - with externalTrafficPolicy: Local, only the nodes that run a ready
 //     endpoint of the Service.
 //
-// Each chosen node contributes its ExternalIP addresses when any chosen
-// node has one, else its InternalIP addresses, of the Service's IP
-// families, sorted. The list follows nodes joining, leaving, turning
+// Each chosen node contributes its ExternalIP addresses (kserver server /
+// agent --node-external-ip) when any chosen node has one, else its
+// InternalIP addresses, of the Service's IP families, sorted. The choice
+// is made per family (k3s makes it across families, which leaves an IPv4
+// Service without any address when the only external IPs are IPv6). The list follows nodes joining, leaving, turning
 // NotReady and being relabelled, and is cleared when the Service stops
 // being a LoadBalancer. Services with a spec.loadBalancerClass other than
 // Class are left to their own implementation. No finalizer is added:

@@ -129,6 +129,10 @@ func TestAddressesFollowNodes(t *testing.T) {
 	// An ExternalIP anywhere wins over every InternalIP.
 	f.node("c", true, nil, "InternalIP=10.0.0.3", "ExternalIP=203.0.113.3")
 	f.wantIngress("web", "203.0.113.3")
+	// The choice is per family: an IPv6 ExternalIP does not take the
+	// IPv4 Service's addresses away.
+	f.node("c", true, nil, "InternalIP=10.0.0.3", "ExternalIP=2001:db8::3")
+	f.wantIngress("web", "10.0.0.2", "10.0.0.3")
 	f.node("c", true, nil, "InternalIP=10.0.0.3")
 	f.wantIngress("web", "10.0.0.2", "10.0.0.3")
 

@@ -125,11 +125,27 @@ func (c *Controller) addresses(svc *corev1.Service) ([]string, error) {
 			}
 		}
 	}
-	chosen := internal
-	if len(external) > 0 {
-		chosen = external
+	return byFamily(preferExternal(internal, external), svc.Spec.IPFamilies), nil
+}
+
+// preferExternal picks, per address family, the external addresses when
+// any chosen node has one of that family, else the internal ones. k3s
+// makes the choice across families, so a node with only an IPv6
+// --node-external-ip would leave an IPv4 Service without any address;
+// per family, it keeps its IPv4 InternalIPs.
+func preferExternal(internal, external []netip.Addr) []netip.Addr {
+	var out []netip.Addr
+	for _, v4 := range []bool{true, false} {
+		of := func(addrs []netip.Addr) []netip.Addr {
+			return slices.DeleteFunc(slices.Clone(addrs), func(a netip.Addr) bool { return a.Unmap().Is4() != v4 })
+		}
+		if ext := of(external); len(ext) > 0 {
+			out = append(out, ext...)
+		} else {
+			out = append(out, of(internal)...)
+		}
 	}
-	return byFamily(chosen, svc.Spec.IPFamilies), nil
+	return out
 }
 
 // port is what a load balancer holds on each node it uses.
