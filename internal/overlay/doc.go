@@ -26,5 +26,6 @@
 // Kernels before 5.7 corrupt the outer UDP checksum of VXLAN packets that
 // were NATed while the device offloads checksums (k3s#2013, flannel#1279);
 // there TX checksum offload of flannel.1 is switched off, as flannel's
-// troubleshooting guide recommends. See docs/overlay.md.
+// troubleshooting guide recommends, and on every other kernel it is kept
+// (or switched back) on. See docs/overlay.md.
 package overlay

@@ -23,29 +23,41 @@ type ifreqData struct {
 	_    [16]byte
 }
 
-// checksumOffload switches TX checksum offload of the device off when the
-// configuration asks for it, or ("auto") on kernels before 5.7, whose NAT
-// code corrupts the outer UDP checksum of offloaded VXLAN packets.
+// checksumOffload brings TX checksum offload of the device to what the
+// configuration asks for: off with "off", or with "auto" on kernels before
+// 5.7, whose NAT code corrupts the outer UDP checksum of offloaded VXLAN
+// packets; on otherwise. Both ways: a device kept from a run that switched
+// it off ("off", or an older kernel's setting carried by a kept device)
+// would otherwise stay off and checksum every packet in software.
 func (o *Overlay) checksumOffload(dev string) error {
+	want := true
 	switch o.cfg.ChecksumOffload {
-	case "on":
-		return nil
+	case "off":
+		want = false
 	case "auto":
-		if !kernelBefore(5, 7) {
-			return nil
-		}
+		want = !kernelBefore(5, 7)
 	}
-	set := func() error { return setTxChecksum(dev, false) }
+	var changed bool
+	apply := func() error {
+		have, err := txChecksum(dev)
+		if err != nil || have == want {
+			return err
+		}
+		changed = true
+		return setTxChecksum(dev, want)
+	}
 	var err error
 	if o.cfg.NetNSFd > 0 {
-		err = inNetNS(o.cfg.NetNSFd, set)
+		err = inNetNS(o.cfg.NetNSFd, apply)
 	} else {
-		err = set()
+		err = apply()
 	}
 	if err != nil {
-		return fmt.Errorf("overlay: turn off TX checksum offload of %s: %w", dev, err)
+		return fmt.Errorf("overlay: set TX checksum offload of %s to %v: %w", dev, want, err)
 	}
-	o.log.Info("TX checksum offload turned off", "device", dev)
+	if changed {
+		o.log.Info("TX checksum offload set", "device", dev, "on", want)
+	}
 	return nil
 }
 

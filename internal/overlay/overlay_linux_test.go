@@ -275,22 +275,51 @@ func TestChecksumOffloadOff(t *testing.T) {
 	n := &testNode{ns: netnstest.New(t, "node"), ip: netip.MustParseAddr("192.168.250.1"), cidr: netip.MustParsePrefix("10.42.0.0/24")}
 	other := netnstest.New(t, "peer")
 	netnstest.Link(t, n.ns, "ul0", "192.168.250.1/24", other, "ul0", "192.168.250.2/24")
-	o, err := New(Config{NodeIP: n.ip, PodCIDR: n.cidr, ClusterCIDR: clusterCIDR, ChecksumOffload: "off", NetNSFd: n.ns.Fd()}, quiet())
-	if err != nil {
-		t.Fatal(err)
+	setupWith := func(mode ChecksumOffload) (on bool, index int) {
+		t.Helper()
+		o, err := New(Config{NodeIP: n.ip, PodCIDR: n.cidr, ClusterCIDR: clusterCIDR, ChecksumOffload: mode, NetNSFd: n.ns.Fd()}, quiet())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer o.Close()
+		if _, err := o.Setup(); err != nil {
+			t.Fatal(err)
+		}
+		err = inNetNS(n.ns.Fd(), func() error {
+			l, err := netlink.LinkByName("flannel.1")
+			if err != nil {
+				return err
+			}
+			index = l.Attrs().Index
+			on, err = txChecksum("flannel.1")
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return on, index
 	}
-	defer o.Close()
-	if _, err := o.Setup(); err != nil {
-		t.Fatal(err)
-	}
-	var on bool
-	if err := inNetNS(n.ns.Fd(), func() (err error) { on, err = txChecksum("flannel.1"); return err }); err != nil {
-		t.Fatal(err)
-	}
+	on, first := setupWith("off")
 	if on {
 		t.Fatal("TX checksum offload still on")
 	}
 	if _, err := netlink.LinkByName("flannel.1"); err == nil {
 		t.Fatal("the root namespace has a flannel.1")
+	}
+	// A restart with offload wanted keeps the device and switches it back
+	// on: a kept device must not stay on the slow path.
+	on, second := setupWith("on")
+	if second != first {
+		t.Fatalf("device re-created (index %d, then %d): the restart must keep it", first, second)
+	}
+	if !on {
+		t.Fatal(`TX checksum offload still off after a restart with "on"`)
+	}
+	if kernelBefore(5, 7) {
+		return
+	}
+	setupWith("off")
+	if on, _ := setupWith("auto"); !on {
+		t.Fatal(`TX checksum offload off with "auto" on a kernel from 5.7 on`)
 	}
 }
