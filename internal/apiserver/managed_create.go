@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
@@ -111,23 +112,13 @@ func (c *call) managedMemoKey(obj runtime.Object, manager string) (string, bool)
 	if len(m.GetManagedFields()) > 0 {
 		return "", false
 	}
-	name, ns, uid, created := m.GetName(), m.GetNamespace(), m.GetUID(), m.GetCreationTimestamp()
-	rv, gen, link := m.GetResourceVersion(), m.GetGeneration(), m.GetSelfLink()
-	m.SetName("")
-	m.SetNamespace("")
-	m.SetUID("")
-	m.SetCreationTimestamp(metav1.Time{})
-	m.SetResourceVersion("")
-	m.SetGeneration(0)
-	m.SetSelfLink("")
-	data, err := pm.Marshal()
-	m.SetName(name)
-	m.SetNamespace(ns)
-	m.SetUID(uid)
-	m.SetCreationTimestamp(created)
-	m.SetResourceVersion(rv)
-	m.SetGeneration(gen)
-	m.SetSelfLink(link)
+	var data []byte
+	var err error
+	if ev, ok := obj.(*corev1.Event); ok {
+		data, err = eventShape(ev).Marshal()
+	} else {
+		data, err = marshalWithoutStripped(m, pm)
+	}
 	if err != nil || len(data) > managedMemoMaxKey {
 		return "", false
 	}
@@ -142,4 +133,100 @@ func (c *call) managedMemoKey(obj runtime.Object, manager string) (string, bool)
 	b.WriteByte(0)
 	b.Write(data)
 	return b.String(), true
+}
+
+// marshalWithoutStripped is the protobuf encoding of the object of m with
+// the metadata the field manager strips cleared (and restored after).
+func marshalWithoutStripped(m metav1.Object, pm protoMarshaler) ([]byte, error) {
+	name, ns, uid, created := m.GetName(), m.GetNamespace(), m.GetUID(), m.GetCreationTimestamp()
+	rv, gen, link := m.GetResourceVersion(), m.GetGeneration(), m.GetSelfLink()
+	clearStripped(m)
+	data, err := pm.Marshal()
+	m.SetName(name)
+	m.SetNamespace(ns)
+	m.SetUID(uid)
+	m.SetCreationTimestamp(created)
+	m.SetResourceVersion(rv)
+	m.SetGeneration(gen)
+	m.SetSelfLink(link)
+	return data, err
+}
+
+func clearStripped(m metav1.Object) {
+	m.SetName("")
+	m.SetNamespace("")
+	m.SetUID("")
+	m.SetCreationTimestamp(metav1.Time{})
+	m.SetResourceVersion("")
+	m.SetGeneration(0)
+	m.SetSelfLink("")
+}
+
+// eventShape is ev as the managed-fields walk sees it: besides the
+// stripped metadata, each field of an Event is a scalar or an atomic
+// struct of scalars (no list or map keys outside metadata), so only
+// whether it is set reaches the field set — the walk compares it with the
+// empty object's zero value. Every set value becomes one fixed value, so
+// that every Event a component writes (its reason and its object's name,
+// uid and times differ) shares one memo entry.
+func eventShape(ev *corev1.Event) *corev1.Event {
+	n := *ev
+	clearStripped(&n.ObjectMeta)
+	n.InvolvedObject = refShape(n.InvolvedObject)
+	if n.Related != nil {
+		r := refShape(*n.Related)
+		n.Related = &r
+	}
+	for _, s := range []*string{&n.Reason, &n.Message, &n.Source.Component, &n.Source.Host, &n.Type, &n.Action,
+		&n.ReportingController, &n.ReportingInstance} {
+		*s = stringShape(*s)
+	}
+	n.FirstTimestamp, n.LastTimestamp = timeShape(n.FirstTimestamp), timeShape(n.LastTimestamp)
+	n.EventTime = microTimeShape(n.EventTime)
+	n.Count = countShape(n.Count)
+	if n.Series != nil {
+		n.Series = &corev1.EventSeries{Count: countShape(n.Series.Count), LastObservedTime: microTimeShape(n.Series.LastObservedTime)}
+	}
+	return &n
+}
+
+func refShape(r corev1.ObjectReference) corev1.ObjectReference {
+	for _, s := range []*string{&r.Kind, &r.Namespace, &r.Name, &r.APIVersion, &r.ResourceVersion, &r.FieldPath} {
+		*s = stringShape(*s)
+	}
+	if r.UID != "" {
+		r.UID = "x"
+	}
+	return r
+}
+
+func countShape(n int32) int32 {
+	if n == 0 {
+		return 0
+	}
+	return 1
+}
+
+func stringShape(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "x"
+}
+
+// shapeTime stands for every set time.
+var shapeTime = time.Unix(1, 0).UTC()
+
+func timeShape(t metav1.Time) metav1.Time {
+	if t.IsZero() {
+		return t
+	}
+	return metav1.NewTime(shapeTime)
+}
+
+func microTimeShape(t metav1.MicroTime) metav1.MicroTime {
+	if t.IsZero() {
+		return t
+	}
+	return metav1.NewMicroTime(shapeTime)
 }
