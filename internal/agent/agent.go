@@ -127,10 +127,16 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer b.Shutdown()
 	a.rec = b.NewRecorder(a.set.Scheme(), corev1.EventSource{Component: "kubelet", Host: a.cfg.NodeName})
 	a.status = newStatusManager(a.set, a.log)
-	go a.status.run(ctx, 2)
+	// As many writers as a simulated fleet's: with two, the statuses of
+	// a burst of pod starts wait for one another's round trips, while the
+	// store commits concurrent writes in one batch.
+	go a.status.run(ctx, statusWriters)
 	inf.Start(ctx)
 	return a.run(ctx)
 }
+
+// statusWriters is how many pod status writes a node's agent runs at once.
+const statusWriters = 8
 
 // podHandler feeds informer events to the pod workers.
 func (a *Agent) podHandler() cache.ResourceEventHandler {

@@ -177,7 +177,12 @@ func (r *Runtime) conmonArgs(s *monitorSpec) []string {
 	args := []string{"--api-version", "1", "-c", s.containerID, "-u", s.uuid, "-n", s.name,
 		"-r", r.cfg.RuntimePath, "--runtime-arg", "--root=" + r.runtimeRoot(),
 		"-b", s.bundle, "-p", filepath.Join(s.bundle, "pidfile"), "-P", filepath.Join(s.bundle, "conmon.pid"),
-		"--exit-dir", s.exitDir, "--socket-dir-path", r.socketDir(), "--log-level", "error"}
+		"--exit-dir", s.exitDir, "--socket-dir-path", r.socketDir(), "--log-level", "error",
+		// No fsync of the log before the exit file is written (it delayed
+		// every exit report by a disk flush); as with containerd, a
+		// container's last lines may be lost in a power cut, not in a
+		// restart of kserver.
+		"--no-sync-log"}
 	if s.logPath != "" {
 		args = append(args, "-l", "k8s-file:"+s.logPath)
 	} else {
