@@ -211,32 +211,38 @@ func (s *apiServer) revision(ctx context.Context) (int64, error) {
 // and not the tail of the setup.
 const (
 	settleWindow = time.Second
-	// settleWrites: the writes of an idle server in settleWindow (the
-	// leader-election leases of the scheduler and controllers, each renewed
-	// every few seconds), with room for one more.
+	// settleWrites: at most this many writes in a window is quiet — an
+	// idle server writes only the leader-election leases of its scheduler
+	// and controllers, each renewed every 15 s.
 	settleWrites = 3
-	settleLimit  = 5 * time.Minute
+	// settleWindows quiet windows in a row: one could be a stall of a busy
+	// server on a loaded machine.
+	settleWindows = 2
+	settleLimit   = 5 * time.Minute
 )
 
-// settle waits until the server's store revision moves by at most
-// settleWrites within settleWindow, and returns how long that took.
-func (s *apiServer) settle(ctx context.Context) (time.Duration, error) {
+// settle waits until the server's store revision has moved by at most
+// settleWrites in each of settleWindows windows (of length window) in a
+// row, and returns how long that took.
+func (s *apiServer) settle(ctx context.Context, window time.Duration) (time.Duration, error) {
 	start := time.Now()
 	last, err := s.revision(ctx)
 	if err != nil {
 		return 0, err
 	}
-	for time.Since(start) < settleLimit {
+	for quiet := 0; time.Since(start) < settleLimit; {
 		select {
 		case <-ctx.Done():
 			return 0, ctx.Err()
-		case <-time.After(settleWindow):
+		case <-time.After(window):
 		}
 		rev, err := s.revision(ctx)
 		if err != nil {
 			return 0, err
 		}
-		if rev-last <= settleWrites {
+		if rev-last > settleWrites {
+			quiet = 0
+		} else if quiet++; quiet == settleWindows {
 			return time.Since(start), nil
 		}
 		last = rev

@@ -87,7 +87,7 @@ func podsSetup(ctx context.Context, env *Env) (any, error) {
 		func(int) string { return "/api/v1/namespaces/bench/pods" },
 		func(i int) []byte { return podJSON("bench", i) })
 	if err == nil {
-		s.settled, err = s.settle(ctx)
+		s.settled, err = s.settle(ctx, settleWindow)
 	}
 	if err != nil {
 		s.Close()
@@ -103,9 +103,9 @@ func a1() Benchmark {
 		Title: "GET latency with 10k pods stored",
 		Method: fmt.Sprintf("A server holds %d pods (created over HTTPS by 16 clients; the runs start once the server has\n"+
 			"settled: its scheduler's one pass over the new, unschedulable pods — a status write and an Event each — is\n"+
-			"over, i.e. its store revision moved by at most %d in %s; how long that took is reported). One client GETs\n"+
-			"%d random pods one after another over one HTTP/2 connection (JSON); latency per request, p50 and p99 per\n"+
-			"run. `bin/kbench --only A1`", benchPods, settleWrites, settleWindow, gets),
+			"over, i.e. its store revision moved by at most %d in each of %d windows of %s in a row; how long that took\n"+
+			"is reported). One client GETs %d random pods one after another over one HTTP/2 connection (JSON); latency\n"+
+			"per request, p50 and p99 per run. `bin/kbench --only A1`", benchPods, settleWrites, settleWindows, settleWindow, gets),
 		Setup: podsSetup,
 		Run: func(ctx context.Context, env *Env, setup any) ([]Sample, error) {
 			s := setup.(*apiServer)
