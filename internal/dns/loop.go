@@ -3,6 +3,8 @@ package dns
 import (
 	"context"
 	"math/rand/v2"
+	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -21,7 +23,10 @@ import (
 // to that upstream, logs why, and keeps answering the cluster's names. The
 // probe, when it comes back, is answered SERVFAIL at once, so it ends after
 // one round. Upstreams are probed when the server starts and whenever the
-// list changes.
+// list changes — only those on this host (loopback or one of its
+// addresses): a stub there is where such loops come from, and the probe
+// never leaves the machine. A remote resolver sending queries back is not
+// looked for.
 
 // newProbeName returns the name the loop probe asks for.
 func newProbeName() string {
@@ -73,9 +78,13 @@ func (f *forwarder) checkLoops(ctx context.Context) {
 	f.mu.Unlock()
 	c := &mdns.Client{Net: "udp", Timeout: f.cfg.ForwardTimeout}
 	q := new(mdns.Msg).SetQuestion(f.probeName, mdns.TypeHINFO)
+	local := hostAddrs()
 	for _, u := range ups {
 		if ctx.Err() != nil {
 			return
+		}
+		if !onHost(u, local) {
+			continue
 		}
 		f.probeHits.Store(0)
 		f.probing.Store(true)
@@ -99,4 +108,26 @@ func (f *forwarder) checkLoops(ctx context.Context) {
 			f.log.Debug("loop probe", "upstream", u, "err", err)
 		}
 	}
+}
+
+// onHost reports whether the upstream u ("ip:port") is on this host:
+// loopback, or one of local's addresses.
+func onHost(u string, local map[netip.Addr]bool) bool {
+	ap, err := netip.ParseAddrPort(u)
+	return err == nil && (ap.Addr().IsLoopback() || local[ap.Addr().Unmap()])
+}
+
+// hostAddrs are the addresses of this host's interfaces (in the process's
+// network namespace, where forwarded queries leave from).
+func hostAddrs() map[netip.Addr]bool {
+	out := map[netip.Addr]bool{}
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok {
+				out[ip.Unmap()] = true
+			}
+		}
+	}
+	return out
 }

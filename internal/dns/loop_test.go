@@ -292,3 +292,17 @@ func TestClusterDNSNotUpstream(t *testing.T) {
 		t.Errorf("got %q from %s (%v), want 192.0.2.1:53 from %s", got, src, err, real)
 	}
 }
+
+// Only upstreams on this host are probed for loops: the probe never
+// leaves the machine.
+func TestLoopProbeStaysOnHost(t *testing.T) {
+	local := map[netip.Addr]bool{netip.MustParseAddr("192.168.7.2"): true} // as if an interface had it
+	for u, want := range map[string]bool{
+		"127.0.0.53:53": true, "[::1]:53": true, "192.168.7.2:53": true,
+		"192.168.7.3:53": false, "192.0.2.1:53": false, "[2001:db8::1]:53": false, "bogus": false,
+	} {
+		if got := onHost(u, local); got != want {
+			t.Errorf("onHost(%s) = %v, want %v", u, got, want)
+		}
+	}
+}
