@@ -2,7 +2,10 @@ package server_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -14,7 +17,8 @@ import (
 	"kserver.dev/kserver/internal/server"
 )
 
-// `kserver server --node-external-ip 203.0.113.5`: the node's status
+// `kserver server --node-external-ip 203.0.113.5`: the API server's
+// certificate covers the address, the node's status
 // lists the address as its ExternalIP (between InternalIP and Hostname,
 // as k3s writes them), and ServiceLB gives a LoadBalancer Service that
 // address rather than the InternalIP.
@@ -42,6 +46,16 @@ func TestNodeExternalIPReachesNodeAndServiceLB(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
+	}
+	// The API server's certificate covers the address, as k3s's does.
+	conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", c.Port), &tls.Config{InsecureSkipVerify: true}) // only reading the certificate
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := conn.ConnectionState().PeerCertificates[0]
+	conn.Close()
+	if !slices.ContainsFunc(cert.IPAddresses, func(ip net.IP) bool { return ip.Equal(net.ParseIP("203.0.113.5")) }) {
+		t.Errorf("serving certificate IPs %v lack the external IP", cert.IPAddresses)
 	}
 	waitFor("node addresses", func() error {
 		n, err := set.Nodes().Get(ctx, "main", metav1.GetOptions{})

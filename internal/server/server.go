@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -67,7 +68,9 @@ func RunWithLogger(ctx context.Context, cfg Config, logger *slog.Logger, started
 		Hostname:      host,
 		ServiceIP:     net.IP(serviceCIDR.Addr().Next().AsSlice()),
 		ClusterDomain: cfg.ClusterDomain,
-		SANs:          cfg.TLSSANs,
+		// As k3s, whose advertise address defaults to the first
+		// --node-external-ip: clients outside reach the API server there.
+		SANs: append(slices.Clone(cfg.TLSSANs), cfg.NodeExternalIP...),
 	})
 	if err != nil {
 		return fmt.Errorf("certificates: %w", err)
