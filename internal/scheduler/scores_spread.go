@@ -49,7 +49,13 @@ func (a *algorithm) spreadScores(cs *cycleState, nodes []*nodeInfo, out []int64)
 		return false
 	}
 	ignored, domains, weights := spreadDomains(constraints, nodes, requireAll)
-	a.countDomains(cs, constraints, requireAll, domains)
+	// The system defaults (requireAll false) share one selector: a node's
+	// matching pods, counted for its zone, serve its hostname domain too.
+	counts := &matchCounts{sel: constraints[0].selector, ns: pod.Namespace}
+	if !requireAll {
+		counts.byNode = make(map[*nodeInfo]int, len(a.cache.list))
+	}
+	a.countDomains(cs, constraints, requireAll, domains, counts)
 	for i, ni := range nodes {
 		out[i] = 0
 		if ignored[i] {
@@ -64,7 +70,7 @@ func (a *algorithm) spreadScores(cs *cycleState, nodes []*nodeInfo, out []int64)
 			}
 			var n int64
 			if c.topologyKey == corev1.LabelHostname {
-				n = int64(countMatching(ni.pods, c.selector, pod.Namespace))
+				n = int64(counts.of(ni, c.selector))
 			} else if d := domains[topologyPair{c.topologyKey, v}]; d != nil {
 				n = *d
 			}
@@ -115,7 +121,7 @@ func spreadDomains(constraints []spreadConstraint, nodes []*nodeInfo, requireAll
 
 // countDomains counts, over all nodes, the matching pods in each domain that
 // holds a feasible node.
-func (a *algorithm) countDomains(cs *cycleState, constraints []spreadConstraint, requireAll bool, domains map[topologyPair]*int64) {
+func (a *algorithm) countDomains(cs *cycleState, constraints []spreadConstraint, requireAll bool, domains map[topologyPair]*int64, counts *matchCounts) {
 	pod := cs.pod.pod
 	for _, ni := range a.cache.list {
 		if requireAll && !hasAllKeys(ni.node, constraints) {
@@ -128,10 +134,31 @@ func (a *algorithm) countDomains(cs *cycleState, constraints []spreadConstraint,
 			}
 			d := domains[topologyPair{c.topologyKey, ni.node.Labels[c.topologyKey]}]
 			if d != nil {
-				*d += int64(countMatching(ni.pods, c.selector, pod.Namespace))
+				*d += int64(counts.of(ni, c.selector))
 			}
 		}
 	}
+}
+
+// matchCounts counts a node's pods in namespace ns that a selector
+// matches. With byNode set, every selector asked for must be sel, and each
+// node is counted once.
+type matchCounts struct {
+	sel    labels.Selector
+	ns     string
+	byNode map[*nodeInfo]int
+}
+
+func (m *matchCounts) of(ni *nodeInfo, sel labels.Selector) int {
+	if m.byNode == nil {
+		return countMatching(ni.pods, sel, m.ns)
+	}
+	n, ok := m.byNode[ni]
+	if !ok {
+		n = countMatching(ni.pods, m.sel, m.ns)
+		m.byNode[ni] = n
+	}
+	return n
 }
 
 // normalizeSpread maps raw spread scores (lower is better) to 0–100.

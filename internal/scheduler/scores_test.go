@@ -161,3 +161,23 @@ func TestSelectHostPrefersHighestScore(t *testing.T) {
 		t.Fatalf("ties not broken at random among the best: %v", seen)
 	}
 }
+
+// TestDefaultSpreadScoresExact checks the system default spreading (by
+// hostname, maxSkew 3, and by zone, maxSkew 5, one selector) to the unit.
+// Weights ln(4 nodes + 2) = 1.79 and ln(3 zones + 2) = 1.61; raw score =
+// Σ matching × weight + maxSkew − 1: a1 1×1.79+2 + 3×1.61+4 = 12.6 → 13,
+// a2 2×1.79+2 + 8.83 → 14, b1 3.79 + 1×1.61+4 → 9, c1 2 + 4 = 6;
+// normalized 100 × (14 + 6 − raw) / 14.
+func TestDefaultSpreadScoresExact(t *testing.T) {
+	zone := func(z string) nodeOpt { return withLabels(corev1.LabelTopologyZone, z) }
+	nodes := []*corev1.Node{makeNode("a1", 4000, 8<<30, zone("a")), makeNode("a2", 4000, 8<<30, zone("a")),
+		makeNode("b1", 4000, 8<<30, zone("b")), makeNode("c1", 4000, 8<<30, zone("c"))}
+	a := testAlgorithm(nodes,
+		makePod("w1", onNode("a1"), podLabels("app", "web")), makePod("w2", onNode("a2"), podLabels("app", "web")),
+		makePod("w3", onNode("a2"), podLabels("app", "web")), makePod("w4", onNode("b1"), podLabels("app", "web")),
+		makePod("x1", onNode("c1"), podLabels("app", "db")))
+	a.spreading = func(*corev1.Pod) labels.Selector { return labels.SelectorFromSet(labels.Set{"app": "web"}) }
+	if got := scoresOf(t, a, makePod("q", podLabels("app", "web")), a.spreadScores); !reflect.DeepEqual(got, []int64{50, 42, 78, 100}) {
+		t.Errorf("default spreading scores %v, want [50 42 78 100]", got)
+	}
+}
