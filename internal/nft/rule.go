@@ -213,6 +213,16 @@ func (r *R) CtState(states ...string) *R {
 		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: native32(0)})
 }
 
+// CtStatusDNAT matches packets of connections whose destination was
+// translated ("ct status dnat").
+func (r *R) CtStatusDNAT() *R {
+	const ipsDstNAT = 1 << 5 // IPS_DST_NAT in the conntrack status bits
+	return r.add("ct status dnat",
+		&expr.Ct{Key: expr.CtKeySTATUS, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: native32(ipsDstNAT), Xor: native32(0)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: native32(0)})
+}
+
 func ifname(name string) []byte {
 	if strings.HasSuffix(name, "*") {
 		return []byte(strings.TrimSuffix(name, "*"))

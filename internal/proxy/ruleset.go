@@ -168,9 +168,12 @@ func skeleton(cfg Config, sizes map[string]uint32) *nft.Table {
 	chain(chainReject, f.Rule().L4Proto(nft.TCP).RejectTCPReset(), f.Rule().Reject())
 	// Hairpin: a pod that reached itself through a Service (source and
 	// destination equal after DNAT) is masqueraded, or its reply would not
-	// come back through conntrack.
+	// come back through conntrack. Only DNATed connections: a node-local
+	// endpoint's own direct traffic (127.0.0.1 to 127.0.0.1, say) must not
+	// be, or a connection open before the table existed, taken up by
+	// conntrack mid-stream, would get a new source port and be reset.
 	chain(chainMasquerading,
-		f.Rule().AddrPairIn(setHairpin).Masquerade(),
+		f.Rule().CtStatusDNAT().AddrPairIn(setHairpin).Masquerade(),
 		f.Rule().MarkSet(cfg.mark(), true).Verdict(nft.Return),
 		f.Rule().SetMarkXor(cfg.mark()).Masquerade())
 	return t
