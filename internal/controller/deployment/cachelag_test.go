@@ -13,25 +13,31 @@ import (
 	"kserver.dev/kserver/internal/e2e"
 )
 
-// TestNewReplicaSetNotYetCached: a sync that runs before the informer has
-// seen the replica set an earlier sync created gets AlreadyExists on
-// create. That is the deployment's own replica set, not a hash collision:
-// collisionCount must stay unset and no second replica set appear.
-func TestNewReplicaSetNotYetCached(t *testing.T) {
+// laggingCache creates d and a controller whose informers are never
+// started: the caches hold only d as created and what the test adds,
+// standing for informers that lag the server.
+func laggingCache(t *testing.T, d *appsv1.Deployment) (*controllertest.Env, *deployment.Controller, *appsv1.Deployment) {
+	t.Helper()
 	env := controllertest.New(t, e2e.Start(t).RestConfig(t))
 	rec, b := client.NewRecorder(env.Set, deployment.Component)
 	t.Cleanup(b.Shutdown)
-	// The informers are never started: the caches hold only what the
-	// test puts there, standing for an informer that lags the server.
 	dc := deployment.New(deployment.Config{Set: env.Set, Informers: env.Inf, Recorder: rec})
-
-	d, err := env.Set.Deployments("default").Create(env.Ctx, newDeployment("lag", 2, "nginx:1.25"), metav1.CreateOptions{})
+	d, err := env.Set.Deployments(d.Namespace).Create(env.Ctx, d, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := env.Inf.Deployments().GetIndexer().Add(d); err != nil {
 		t.Fatal(err)
 	}
+	return env, dc, d
+}
+
+// TestNewReplicaSetNotYetCached: a sync that runs before the informer has
+// seen the replica set an earlier sync created gets AlreadyExists on
+// create. That is the deployment's own replica set, not a hash collision:
+// collisionCount must stay unset and no second replica set appear.
+func TestNewReplicaSetNotYetCached(t *testing.T) {
+	env, dc, d := laggingCache(t, newDeployment("lag", 2, "nginx:1.25"))
 	name := deployment.NewReplicaSetName(d)
 	tmpl := d.Spec.Template.DeepCopy()
 	tmpl.Labels[appsv1.DefaultDeploymentUniqueLabelKey] = name[len("lag-"):]
@@ -68,18 +74,7 @@ func TestNewReplicaSetNotYetCached(t *testing.T) {
 // status; neither may drop an annotation added in between (kubectl
 // annotate … kubernetes.io/change-cause right after set image).
 func TestSyncKeepsAnnotationsAddedSinceCacheRead(t *testing.T) {
-	env := controllertest.New(t, e2e.Start(t).RestConfig(t))
-	rec, b := client.NewRecorder(env.Set, deployment.Component)
-	t.Cleanup(b.Shutdown)
-	dc := deployment.New(deployment.Config{Set: env.Set, Informers: env.Inf, Recorder: rec})
-
-	d, err := env.Set.Deployments("default").Create(env.Ctx, newDeployment("stale", 1, "nginx:1.25"), metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := env.Inf.Deployments().GetIndexer().Add(d); err != nil { // the cache: before the annotation
-		t.Fatal(err)
-	}
+	env, dc, d := laggingCache(t, newDeployment("stale", 1, "nginx:1.25")) // the cache: before the annotation
 	cur := d.DeepCopy()
 	cur.Annotations = map[string]string{"kubernetes.io/change-cause": "image updated"}
 	if _, err := env.Set.Deployments("default").Update(env.Ctx, cur, metav1.UpdateOptions{}); err != nil {
