@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -129,7 +128,10 @@ func newRunCommand(f *Factory) *cobra.Command {
 }
 
 // attachRun waits for the new pod to run, attaches to it and, with --rm,
-// deletes it afterwards, as `kubectl run -i [-t] [--rm]` does.
+// deletes it afterwards, as `kubectl run -i [-t] [--rm]` does. A pod that
+// has already finished, or one kctl cannot attach to, gets its log printed
+// instead; a pod that runs once (restartPolicy Never) ends kctl with its
+// container's exit code.
 func attachRun(f *Factory, cmd *cobra.Command, name string, tty, rm bool, timeout time.Duration) error {
 	ns, _, err := f.Namespace()
 	if err != nil {
@@ -141,8 +143,6 @@ func attachRun(f *Factory, cmd *cobra.Command, name string, tty, rm bool, timeou
 	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 	defer cancel()
-	var phase string
-	var err2 error
 	remove := func() error {
 		if !rm {
 			return nil
@@ -153,33 +153,71 @@ func attachRun(f *Factory, cmd *cobra.Command, name string, tty, rm bool, timeou
 		fmt.Fprintf(f.IO.Out, "pod %q deleted from %s namespace\n", name, ns)
 		return nil
 	}
-	for {
-		u, err := dyn.Resource(gvrPods).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
-		if err == nil {
-			phase, _, _ = unstructured.NestedString(u.Object, "status", "phase")
-			if phase != string(corev1.PodPending) {
-				break
+	// waitFor polls the pod until done says so; nil when the time is up.
+	waitFor := func(ctx context.Context, done func(*corev1.Pod) bool) *corev1.Pod {
+		for {
+			if u, err := dyn.Resource(gvrPods).Namespace(ns).Get(ctx, name, metav1.GetOptions{}); err == nil {
+				if p, err := toPod(u); err == nil && done(p) {
+					return p
+				}
 			}
-		}
-		select {
-		case <-ctx.Done():
-			if err2 = remove(); err2 != nil {
-				return err2
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(500 * time.Millisecond):
 			}
-			return fmt.Errorf("timed out waiting for the condition")
-		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	var attachErr error
-	if phase == string(corev1.PodRunning) {
-		if tty {
-			fmt.Fprintln(f.IO.ErrOut, "If you don't see a command prompt, try pressing enter.")
+	finished := func(p *corev1.Pod) bool {
+		return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+	}
+	pod := waitFor(ctx, func(p *corev1.Pod) bool { return p.Status.Phase != corev1.PodPending && p.Status.Phase != "" })
+	if pod == nil {
+		if err := remove(); err != nil {
+			return err
 		}
-		o := &streamOptions{stdin: true, tty: tty}
-		attachErr = o.run(f, cmd, name, nil, "attach")
+		return fmt.Errorf("timed out waiting for the condition")
+	}
+	logs := func() error {
+		lo := &logsOptions{tail: -1, follow: true}
+		return lo.stream(cmd.Context(), f, ns, []logTarget{{pod: name, container: pod.Spec.Containers[0].Name}}, false)
+	}
+	var streamErr error
+	if finished(pod) {
+		streamErr = logs()
+	} else {
+		fmt.Fprintln(f.IO.ErrOut, "If you don't see a command prompt, try pressing enter.")
+		o := &streamOptions{stdin: true, tty: tty, quiet: true} // the prompt above is all run prints
+		if err := o.run(f, cmd, name, nil, "attach"); err != nil {
+			fmt.Fprintf(f.IO.ErrOut, "warning: couldn't attach to pod/%s, falling back to streaming logs: %v\n", name, err)
+			streamErr = logs()
+		}
+	}
+	once := pod.Spec.RestartPolicy == corev1.RestartPolicyNever
+	if once && !finished(pod) {
+		wctx, wcancel := context.WithTimeout(cmd.Context(), timeout)
+		pod = waitFor(wctx, finished)
+		wcancel()
 	}
 	if err := remove(); err != nil {
 		return err
 	}
-	return attachErr
+	if streamErr != nil || !once || pod == nil || pod.Status.Phase == corev1.PodSucceeded {
+		return streamErr
+	}
+	return podExitError(pod)
+}
+
+// podExitError is kubectl's error for a run-once pod that failed: its
+// container's exit code and termination reason.
+func podExitError(p *corev1.Pod) error {
+	unknown := &ExitError{Code: 1, Msg: fmt.Sprintf("error: pod %s/%s failed with unknown exit code", p.Namespace, p.Name)}
+	if len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].State.Terminated == nil {
+		return unknown
+	}
+	t := p.Status.ContainerStatuses[0].State.Terminated
+	if t.ExitCode == 0 {
+		return unknown
+	}
+	return &ExitError{Code: int(t.ExitCode), Msg: fmt.Sprintf("pod %s/%s terminated (%s)\n%s", p.Namespace, p.Name, t.Reason, t.Message)}
 }
